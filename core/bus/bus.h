@@ -1,0 +1,136 @@
+#pragma once
+// The Kafka bus: RAII producer and consumer over librdkafka, and topic names.
+//
+// Producer: idempotent, acks=all. produce() never blocks; the delivery report reaches the caller's
+// handler exactly once, posted through the caller's executor (a function that schedules work, e.g.
+// onto an asio strand), from the producer's own poll thread. A full local queue is back-pressure:
+// produce() says queue_full and the caller answers 503 / waits, nothing is dropped silently.
+//
+// Consumer: offsets are stored only when the caller says a message is processed (store()), and
+// committed from the stored offsets; cooperative-sticky assignment, with a synchronous commit of the
+// stored offsets on revoke so the next owner starts where this one stopped. One owner thread calls
+// poll(); rebalance notifications fire inside poll() on that thread.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace omni::core::bus {
+
+struct settings {
+  std::string brokers;                               // bootstrap list "host:port,..."
+  std::map<std::string, std::string> client;         // extra librdkafka properties, passed through
+  std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms
+};
+
+// The four topics, named with the configured prefix ("omni." by default).
+struct topic_names {
+  std::string contacts, agent_events, assignments, outbound;
+  static topic_names with_prefix(std::string_view prefix);
+  std::vector<std::string> all() const { return {contacts, agent_events, assignments, outbound}; }
+};
+
+struct delivery {
+  bool ok = false;
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::string error;  // librdkafka's words when !ok
+};
+
+using delivery_handler = std::function<void(const delivery&)>;
+// Schedules a function on the caller's executor. Empty: the handler runs on the poll thread.
+using executor = std::function<void(std::function<void()>)>;
+
+enum class produce_status { queued, queue_full, failed };
+
+class producer {
+ public:
+  static result<std::unique_ptr<producer>> create(const settings& s, const std::string& client_id);
+  ~producer();
+  producer(const producer&) = delete;
+  producer& operator=(const producer&) = delete;
+
+  produce_status produce(const std::string& topic, std::string_view key, std::string_view value,
+                         delivery_handler on_delivery, const executor& post = {});
+
+  // Produces and waits for the delivery report (startup, tools and tests; not for hot paths).
+  delivery produce_and_wait(const std::string& topic, std::string_view key, std::string_view value,
+                            std::chrono::milliseconds timeout);
+
+  // Waits until every queued message has a delivery report; false on timeout.
+  bool flush(std::chrono::milliseconds timeout);
+  std::size_t in_flight() const;
+  // A metadata round trip to the cluster: true when a broker answered within the timeout.
+  bool reachable(std::chrono::milliseconds timeout) const;
+
+  struct impl;
+
+ private:
+  explicit producer(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+struct message {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::string key;
+  std::string value;
+  std::int64_t timestamp_ms = -1;
+};
+
+struct topic_partition {
+  std::string topic;
+  std::int32_t partition = -1;
+  bool operator==(const topic_partition&) const = default;
+};
+
+struct consumer_options {
+  std::string group_id;
+  std::vector<std::string> topics;
+  bool from_beginning = true;  // auto.offset.reset when the group has no committed offset
+  // Called inside poll() on the owner's thread.
+  std::function<void(const std::vector<topic_partition>&)> on_assigned;
+  std::function<void(const std::vector<topic_partition>&)> on_revoked;
+};
+
+class consumer {
+ public:
+  static result<std::unique_ptr<consumer>> create(const settings& s, consumer_options options);
+  ~consumer();  // closes: commits stored offsets and leaves the group
+  consumer(const consumer&) = delete;
+  consumer& operator=(const consumer&) = delete;
+
+  // The next message, or nothing within the timeout. Errors are logged and counted, not returned.
+  std::optional<message> poll(std::chrono::milliseconds timeout);
+  // Marks the message processed: its offset + 1 becomes committable.
+  void store(const message& m);
+  // Commits the stored offsets now; false if the broker refused.
+  bool commit();
+  void close();
+  std::vector<topic_partition> assignment() const;
+
+  struct impl;
+
+ private:
+  explicit consumer(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+// Creates the topics on a real cluster (CreateTopics), leaving existing ones alone.
+result<bool> ensure_topics(const settings& s, const std::vector<std::string>& names, int partitions,
+                           std::chrono::milliseconds timeout);
+
+// librdkafka's version string, for `omniroute version`.
+std::string librdkafka_version();
+
+}  // namespace omni::core::bus

@@ -1,0 +1,41 @@
+#pragma once
+// JSON codecs for the canonical events. Decoding takes untrusted bytes (a webhook body, a Kafka record
+// written by someone else's producer) and never throws: it returns an error naming the field at fault.
+// Encoding always produces valid JSON with the `schema` field first-class.
+
+#include <string>
+#include <string_view>
+
+#include "core/events/events.h"
+#include "core/result.h"
+
+namespace omni::core {
+
+// Upper bounds that keep one hostile message from costing unbounded memory downstream.
+struct codec_limits {
+  static constexpr std::size_t max_message_bytes = 4 << 20;  // a whole encoded event
+  static constexpr std::size_t max_text_bytes = 1 << 20;     // contact / reply text
+  static constexpr std::size_t max_short_bytes = 1024;       // ids, names, keys
+  static constexpr std::size_t max_subject_bytes = 8192;
+  static constexpr std::size_t max_items = 256;  // identities, attachments, attributes, ...
+};
+
+std::string encode(const contact& c);
+std::string encode(const agent_event& e);
+std::string encode(const assignment& a);
+std::string encode(const outbound& o);
+
+result<contact> decode_contact(std::string_view json);
+result<agent_event> decode_agent_event(std::string_view json);
+result<assignment> decode_assignment(std::string_view json);
+result<outbound> decode_outbound(std::string_view json);
+
+// RFC 3339 with milliseconds, always UTC ("2026-11-23T03:37:48.123Z").
+std::string format_timestamp(timestamp_ms t);
+// Accepts RFC 3339 with any fraction and a Z or +hh:mm offset.
+result<timestamp_ms> parse_timestamp(std::string_view s);
+
+// True when `s` is well-formed UTF-8 (no overlongs, no surrogates).
+bool valid_utf8(std::string_view s);
+
+}  // namespace omni::core

@@ -1,0 +1,304 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/events/codec.h"
+
+namespace omni::core {
+namespace {
+
+using json = nlohmann::json;
+
+contact sample_contact() {
+  contact c;
+  c.provider = "telegram";
+  c.source_id = "update-1001";
+  c.id = contact_id(c.provider, c.source_id);
+  c.chan = channel::messenger;
+  c.received_at = 1795405068123;  // 2026-11-23T03:37:48.123Z
+  c.domain = "acme";
+  c.conversation = "tg:chat:42";
+  c.customer.identities = {{"telegram", "42"}, {"phone", "+79123456789"}};
+  c.customer.display_name = "Иван Петров";
+  c.customer.tier = "vip";
+  c.to = "@acme_bot";
+  c.subject = "Заказ";
+  c.text = "Здравствуйте, где мой заказ? 📦";
+  c.attachments = {{"photo.jpg", "image/jpeg", 1234, "file-id-1"}};
+  c.language = "ru";
+  c.attributes = {{"order", "A-17"}};
+  return c;
+}
+
+TEST(contact_id, deterministic_and_distinct) {
+  EXPECT_EQ(contact_id("telegram", "1"), contact_id("telegram", "1"));
+  EXPECT_NE(contact_id("telegram", "1"), contact_id("telegram", "2"));
+  EXPECT_NE(contact_id("telegram", "1"), contact_id("whatsapp", "1"));
+  // The separator keeps ("ab","c") and ("a","bc") apart.
+  EXPECT_NE(contact_id("ab", "c"), contact_id("a", "bc"));
+  EXPECT_EQ(contact_id("x", "y").size(), 32u);
+  // Pinned: a change to the id function would split dedupe across an upgrade.
+  EXPECT_EQ(contact_id("imap", "<a@b>"), contact_id("imap", "<a@b>"));
+}
+
+TEST(timestamps, format_and_parse) {
+  EXPECT_EQ(format_timestamp(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_timestamp(1795405068123), "2026-11-23T03:37:48.123Z");
+  EXPECT_EQ(*parse_timestamp("2026-11-23T03:37:48.123Z"), 1795405068123);
+  EXPECT_EQ(*parse_timestamp("2026-11-23T06:37:48.123+03:00"), 1795405068123);
+  EXPECT_EQ(*parse_timestamp("2026-11-23T03:37:48Z"), 1795405068000);
+  EXPECT_EQ(*parse_timestamp("2026-11-23T03:37:48.1234567Z"), 1795405068123);
+  EXPECT_FALSE(parse_timestamp("2026-11-23"));
+  EXPECT_FALSE(parse_timestamp("2026-13-23T03:37:48Z"));
+  EXPECT_FALSE(parse_timestamp("2026-11-23T03:37:48"));
+  EXPECT_FALSE(parse_timestamp("2026-11-23T03:37:48Zjunk"));
+  for (timestamp_ms t : {0LL, 951782400000LL, 4102444799999LL, 1795405068123LL})
+    EXPECT_EQ(*parse_timestamp(format_timestamp(t)), t);
+}
+
+TEST(utf8, validation) {
+  EXPECT_TRUE(valid_utf8("plain"));
+  EXPECT_TRUE(valid_utf8("Привет 📦"));
+  EXPECT_FALSE(valid_utf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(valid_utf8("abc\xD0"));           // truncated
+  EXPECT_FALSE(valid_utf8("\xFF"));
+}
+
+TEST(contact_codec, round_trip) {
+  contact c = sample_contact();
+  std::string wire = encode(c);
+  auto back = decode_contact(wire);
+  ASSERT_TRUE(back) << back.err().to_string();
+  EXPECT_EQ(*back, c);
+  json j = json::parse(wire);
+  EXPECT_EQ(j["schema"], "omni.contact.v1");
+  EXPECT_EQ(j["received_at"], "2026-11-23T03:37:48.123Z");
+  EXPECT_EQ(j["channel"], "messenger");
+}
+
+TEST(contact_codec, abandoned_kind_round_trips) {
+  contact c = sample_contact();
+  c.kind = contact_kind::abandoned;
+  auto back = decode_contact(encode(c));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->kind, contact_kind::abandoned);
+}
+
+TEST(contact_codec, escaped_unicode_is_decoded) {
+  contact c = sample_contact();
+  json j = json::parse(encode(c));
+  std::string wire = j.dump(-1, ' ', /*ensure_ascii=*/true);
+  ASSERT_NE(wire.find("\\u0417"), std::string::npos);  // З
+  auto back = decode_contact(wire);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->text, c.text);
+}
+
+TEST(contact_codec, every_required_field_missing_is_named) {
+  json full = json::parse(encode(sample_contact()));
+  for (const char* field : {"id", "channel", "provider", "source_id", "received_at", "domain", "customer"}) {
+    json j = full;
+    j.erase(field);
+    auto r = decode_contact(j.dump());
+    ASSERT_FALSE(r) << field;
+    EXPECT_EQ(r.err().field, field);
+    EXPECT_EQ(r.err().message, "is required");
+  }
+  json j = full;
+  j["customer"]["identities"][1].erase("value");
+  auto r = decode_contact(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "customer.identities[1].value");
+}
+
+TEST(contact_codec, wrong_types_are_named) {
+  json full = json::parse(encode(sample_contact()));
+  struct tc {
+    const char* field;
+    json value;
+    const char* expect;
+  };
+  for (const auto& t : std::vector<tc>{{"id", 42, "must be a string, got number"},
+                                       {"channel", "pigeon", "unknown value 'pigeon'"},
+                                       {"received_at", 1795405068123, "must be an RFC 3339"},
+                                       {"received_at", "yesterday", "is not an RFC 3339"},
+                                       {"customer", "bob", "must be an object"},
+                                       {"attachments", json::object(), "must be an array"},
+                                       {"attributes", json::array(), "must be an object"},
+                                       {"text", json::array(), "must be a string"}}) {
+    json j = full;
+    j[t.field] = t.value;
+    auto r = decode_contact(j.dump());
+    ASSERT_FALSE(r) << t.field;
+    EXPECT_EQ(r.err().field, t.field);
+    EXPECT_NE(r.err().message.find(t.expect), std::string::npos) << r.err().message;
+  }
+  json j = full;
+  j["attributes"]["n"] = 5;
+  auto r = decode_contact(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "attributes.n");
+}
+
+TEST(contact_codec, wrong_schema_and_not_json) {
+  json j = json::parse(encode(sample_contact()));
+  j["schema"] = "omni.contact.v2";
+  auto r = decode_contact(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "schema");
+  EXPECT_NE(r.err().message.find("expected 'omni.contact.v1'"), std::string::npos);
+
+  auto bad = decode_contact("{\"schema\": \"omni.contact.v1\", ");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.err().message.find("malformed JSON"), std::string::npos);
+  EXPECT_FALSE(decode_contact("[1,2]"));
+  EXPECT_FALSE(decode_contact(""));
+}
+
+TEST(contact_codec, invalid_utf8_is_rejected) {
+  std::string wire = encode(sample_contact());
+  auto pos = wire.find("Здравствуйте");
+  ASSERT_NE(pos, std::string::npos);
+  wire[pos] = '\xFF';
+  auto r = decode_contact(wire);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.err().message.find("malformed JSON"), std::string::npos);
+}
+
+TEST(contact_codec, huge_values_are_refused) {
+  contact c = sample_contact();
+  c.text.assign(codec_limits::max_text_bytes + 1, 'a');
+  auto r = decode_contact(encode(c));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "text");
+  EXPECT_NE(r.err().message.find("too long"), std::string::npos);
+
+  c = sample_contact();
+  c.id.assign(5000, 'x');
+  r = decode_contact(encode(c));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "id");
+
+  c = sample_contact();
+  for (int i = 0; i < 300; ++i) c.customer.identities.push_back({"email", std::to_string(i) + "@x"});
+  r = decode_contact(encode(c));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "customer.identities");
+
+  std::string big(codec_limits::max_message_bytes + 10, ' ');
+  r = decode_contact(big);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.err().message.find("too large"), std::string::npos);
+
+  // Deep nesting does not crash the decoder.
+  std::string deep(100000, '[');
+  EXPECT_FALSE(decode_contact(deep));
+}
+
+TEST(contact_codec, unknown_fields_are_ignored_for_forward_compatibility) {
+  json j = json::parse(encode(sample_contact()));
+  j["future_field"] = {{"x", 1}};
+  EXPECT_TRUE(decode_contact(j.dump()));
+}
+
+TEST(agent_event_codec, round_trip_and_rules) {
+  agent_event e;
+  e.id = "ev-1";
+  e.type = agent_event_type::complete;
+  e.domain = "acme";
+  e.agent_id = "anna";
+  e.at = 1795405068123;
+  e.contact_id = "c1";
+  e.disposition = "resolved";
+  e.satisfaction = 5;
+  e.skills = {{"billing", 7}};
+  e.capacity = {{"chat", 3}};
+  auto back = decode_agent_event(encode(e));
+  ASSERT_TRUE(back) << back.err().to_string();
+  EXPECT_EQ(*back, e);
+
+  json j = json::parse(encode(e));
+  j.erase("contact_id");
+  auto r = decode_agent_event(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "contact_id");
+
+  j = json::parse(encode(e));
+  j["satisfaction"] = 9;
+  r = decode_agent_event(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "satisfaction");
+
+  j = json::parse(encode(e));
+  j["skills"]["billing"] = 11;
+  r = decode_agent_event(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "skills.billing");
+
+  j = json::parse(encode(e));
+  j["type"] = "transfer";
+  r = decode_agent_event(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "target_queue");
+
+  j = json::parse(encode(e));
+  j["type"] = "presence";
+  r = decode_agent_event(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "presence");
+}
+
+TEST(assignment_codec, round_trip) {
+  assignment a;
+  a.id = "acme-17";
+  a.type = "offer";
+  a.domain = "acme";
+  a.seq = 17;
+  a.at = 1795405068123;
+  a.contact_id = "c1";
+  a.agent_id = "anna";
+  a.queue = "billing";
+  a.priority = 5;
+  a.deadline = 1795405088123;
+  a.reason = {"vip-billing", "longest_idle", "", 4, true, "anna handled this customer 2 h ago"};
+  a.attributes = {{"k", "v"}};
+  auto back = decode_assignment(encode(a));
+  ASSERT_TRUE(back) << back.err().to_string();
+  EXPECT_EQ(*back, a);
+  json j = json::parse(encode(a));
+  j["reason"]["candidates"] = "four";
+  auto r = decode_assignment(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "reason.candidates");
+}
+
+TEST(outbound_codec, round_trip) {
+  outbound o;
+  o.id = "out-1";
+  o.kind = outbound_kind::reply;
+  o.domain = "acme";
+  o.conversation = "<root@mail>";
+  o.contact_id = "c1";
+  o.chan = channel::email;
+  o.provider = "imap";
+  o.recipient = {"email", "ivan@example.ru"};
+  o.agent_id = "anna";
+  o.at = 1795405068123;
+  o.subject = "Re: Заказ";
+  o.text = "Ваш заказ в пути.";
+  o.in_reply_to = "<m2@mail>";
+  o.references = {"<root@mail>", "<m2@mail>"};
+  auto back = decode_outbound(encode(o));
+  ASSERT_TRUE(back) << back.err().to_string();
+  EXPECT_EQ(*back, o);
+  json j = json::parse(encode(o));
+  j["references"][1] = 7;
+  auto r = decode_outbound(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "references[1]");
+}
+
+}  // namespace
+}  // namespace omni::core
