@@ -80,21 +80,28 @@ gauge& registry::gauge_of(const std::string& name, const std::string& help, cons
   family& f = family_of(name, help, kind::gauge);
   std::string key = render_labels(l);
   auto [it, inserted] = f.index.try_emplace(key, gauges_.size());
-  if (inserted) {
-    gauges_.emplace_back();
-    gauge_slots_[name][key] = {false, it->second};
-  }
+  if (inserted) gauges_.emplace_back();
   return gauges_[it->second];
+}
+
+void registry::add_callback(const std::string& name, const std::string& help, kind k,
+                            const labels& l, std::function<double()> read) {
+  std::lock_guard lock(mutex_);
+  family& f = family_of(name, help, k);
+  std::string key = render_labels(l);
+  f.index[key] = callbacks_.size();
+  callback_slots_[name][key] = callbacks_.size();
+  callbacks_.push_back(std::move(read));
 }
 
 void registry::callback_gauge(const std::string& name, const std::string& help, const labels& l,
                               std::function<double()> read) {
-  std::lock_guard lock(mutex_);
-  family& f = family_of(name, help, kind::gauge);
-  std::string key = render_labels(l);
-  f.index[key] = callbacks_.size();
-  gauge_slots_[name][key] = {true, callbacks_.size()};
-  callbacks_.push_back(std::move(read));
+  add_callback(name, help, kind::gauge, l, std::move(read));
+}
+
+void registry::callback_counter(const std::string& name, const std::string& help, const labels& l,
+                                std::function<double()> read) {
+  add_callback(name, help, kind::counter, l, std::move(read));
 }
 
 histogram& registry::histogram_of(const std::string& name, const std::string& help, const labels& l,
@@ -104,6 +111,14 @@ histogram& registry::histogram_of(const std::string& name, const std::string& he
   auto [it, inserted] = f.index.try_emplace(render_labels(l), histograms_.size());
   if (inserted) histograms_.emplace_back(std::move(bounds));
   return histograms_[it->second];
+}
+
+void registry::drop_callback(const std::string& name, const labels& l) {
+  std::lock_guard lock(mutex_);
+  std::string key = render_labels(l);
+  auto cb = callback_slots_.find(name);
+  if (cb == callback_slots_.end() || !cb->second.erase(key)) return;
+  families_.at(name).index.erase(key);
 }
 
 namespace {
@@ -130,16 +145,19 @@ std::string registry::render() const {
     static constexpr const char* type_names[] = {"counter", "gauge", "histogram"};
     out << "# HELP " << name << ' ' << f.help << '\n';
     out << "# TYPE " << name << ' ' << type_names[static_cast<int>(f.k)] << '\n';
+    auto cb = callback_slots_.find(name);
     for (const auto& [lbl, slot] : f.index) {
+      if (cb != callback_slots_.end() && cb->second.count(lbl)) {
+        out << name << lbl << ' ' << number(callbacks_[slot]()) << '\n';
+        continue;
+      }
       switch (f.k) {
         case kind::counter:
           out << name << lbl << ' ' << counters_[slot].value() << '\n';
           break;
-        case kind::gauge: {
-          auto [is_cb, s] = gauge_slots_.at(name).at(lbl);
-          out << name << lbl << ' ' << number(is_cb ? callbacks_[s]() : gauges_[s].value()) << '\n';
+        case kind::gauge:
+          out << name << lbl << ' ' << number(gauges_[slot].value()) << '\n';
           break;
-        }
         case kind::histogram: {
           auto snap = histograms_[slot].read();
           for (std::size_t i = 0; i < snap.bounds.size(); ++i)

@@ -74,6 +74,12 @@ class registry {
   // A gauge whose value is read at render time (queue depth, active connections, ...).
   void callback_gauge(const std::string& name, const std::string& help, const labels& l,
                       std::function<double()> read);
+  // A counter kept elsewhere (e.g. a listener's atomics), read at render time.
+  void callback_counter(const std::string& name, const std::string& help, const labels& l,
+                        std::function<double()> read);
+
+  // Removes a callback series (its owner is going away).
+  void drop_callback(const std::string& name, const labels& l);
 
   std::string render() const;
 
@@ -92,8 +98,10 @@ class registry {
   std::deque<gauge> gauges_;
   std::deque<histogram> histograms_;
   std::deque<std::function<double()>> callbacks_;
-  // Per family, per label text: which deque slot (and for gauges whether it is a callback).
-  std::map<std::string, std::map<std::string, std::pair<bool, std::size_t>>> gauge_slots_;
+  // Per family, per label text: the callbacks_ slot of a series read at render time.
+  std::map<std::string, std::map<std::string, std::size_t>> callback_slots_;
+  void add_callback(const std::string& name, const std::string& help, kind k, const labels& l,
+                    std::function<double()> read);
 };
 
 // The process-wide registry the admin endpoint renders.
