@@ -1,0 +1,251 @@
+#include "daemon/application.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "core/bus/bus.h"
+#include "core/bus/embedded_cluster.h"
+#include "core/http/listener.h"
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
+#include "daemon/admin.h"
+#include "daemon/notify.h"
+#include "daemon/version.h"
+
+namespace omni::daemon {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+spdlog::logger& logger() {
+  static auto l = core::log::get("omni.daemon");
+  return *l;
+}
+
+core::log::sink_kind to_sink(config::log_sink s) {
+  switch (config::resolve_log_sink(s)) {
+    case config::log_sink::journald: return core::log::sink_kind::journald;
+    default: return core::log::sink_kind::console;
+  }
+}
+
+// How long a SIGTERM drain may take before we give up on undelivered messages (and say so).
+constexpr auto drain_deadline = 20s;
+}  // namespace
+
+struct application::impl {
+  config::omniroute_config cfg;
+  std::filesystem::path config_path;
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
+  std::vector<std::thread> io_threads;
+  std::optional<asio::signal_set> signals;
+
+  std::unique_ptr<core::bus::embedded_cluster> embedded;
+  core::bus::settings kafka;
+  core::bus::topic_names topics;
+  std::unique_ptr<core::bus::producer> producer;
+  std::unique_ptr<core::http::listener> admin_listener;
+  std::shared_ptr<health_state> health = std::make_shared<health_state>();
+
+  // Watches Kafka reachability for /readyz without blocking an io thread.
+  std::thread kafka_watch;
+  std::mutex watch_mutex;
+  std::condition_variable watch_cv;
+  bool watch_stop = false;
+
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  bool stop_requested = false;
+  int exit_code = 0;
+
+  std::optional<std::string> start_kafka() {
+    topics = core::bus::topic_names::with_prefix(cfg.kafka.topic_prefix);
+    kafka.client = cfg.kafka.client;
+    kafka.delivery_timeout = cfg.kafka.delivery_timeout;
+    if (cfg.kafka.embedded) {
+      auto cluster = core::bus::embedded_cluster::start(cfg.kafka.embedded_brokers);
+      if (!cluster) return cluster.err().to_string();
+      embedded = std::move(*cluster);
+      if (auto r = embedded->create_topics(topics.all(), cfg.kafka.partitions); !r)
+        return r.err().to_string();
+      kafka.brokers = embedded->bootstrap();
+      logger().info("kafka: embedded cluster (in memory, for trying out and tests) at {}",
+                    kafka.brokers);
+    } else {
+      kafka.brokers = cfg.kafka.bootstrap_servers();
+      logger().info("kafka: brokers {}", kafka.brokers);
+      if (auto r = core::bus::ensure_topics(kafka, topics.all(), cfg.kafka.partitions, 10s); !r)
+        logger().warn("kafka: could not ensure topics exist ({}); continuing", r.err().to_string());
+    }
+    health->set_bootstrap(kafka.brokers);
+    auto p = core::bus::producer::create(kafka, "omniroute-" + cfg.node.id);
+    if (!p) return p.err().to_string();
+    producer = std::move(*p);
+    if (!producer->reachable(10s))
+      logger().warn("kafka: no broker answered at {} yet; will keep trying", kafka.brokers);
+    kafka_watch = std::thread([this] {
+      std::unique_lock lock(watch_mutex);
+      while (!watch_stop) {
+        lock.unlock();
+        bool up = producer->reachable(2s);
+        health->set_kafka_reachable(up);
+        lock.lock();
+        watch_cv.wait_for(lock, up ? 5s : 1s, [this] { return watch_stop; });
+      }
+    });
+    return std::nullopt;
+  }
+
+  std::optional<std::string> start_admin() {
+    core::http::settings s;
+    s.address = cfg.admin.listen.host;
+    s.port = cfg.admin.listen.port;
+    s.max_connections = 64;
+    admin_listener = std::make_unique<core::http::listener>(ioc, s);
+    register_admin_routes(*admin_listener, health, cfg.admin.token);
+    if (auto err = admin_listener->start()) return "admin: " + err->message;
+    export_listener_metrics(*admin_listener, "admin");
+    logger().info("admin: http://{}:{}/ (healthz, readyz, metrics)", cfg.admin.listen.host,
+                  admin_listener->port());
+    return std::nullopt;
+  }
+
+  void stop_all() {
+    notify::stopping("draining");
+    if (admin_listener) admin_listener->stop();
+    if (producer) {
+      auto queued = producer->in_flight();
+      if (!producer->flush(drain_deadline))
+        logger().error("drain: {} message(s) still undelivered after {}s", producer->in_flight(),
+                       drain_deadline.count());
+      else if (queued)
+        logger().info("drain: {} queued message(s) delivered", queued);
+    }
+    {
+      std::lock_guard lock(watch_mutex);
+      watch_stop = true;
+    }
+    watch_cv.notify_all();
+    if (kafka_watch.joinable()) kafka_watch.join();
+    if (admin_listener) {
+      admin_listener->wait_stopped(5s);
+      unexport_listener_metrics("admin");
+    }
+    if (signals) signals->cancel();
+    work.reset();
+    ioc.stop();
+    for (auto& t : io_threads)
+      if (t.joinable()) t.join();
+    io_threads.clear();
+    admin_listener.reset();
+    producer.reset();
+    embedded.reset();
+  }
+
+  void on_signal(int signo) {
+    if (signo == SIGHUP) {
+      reload();
+    } else {
+      logger().info("received {}, draining", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      request_stop();
+      return;
+    }
+    wait_signal();
+  }
+
+  void wait_signal() {
+    signals->async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (!ec) on_signal(signo);
+    });
+  }
+
+  void reload() {
+    notify::reloading();
+    logger().info("reload: reading {}", config_path.string());
+    auto loaded = config::load_file(config_path);
+    if (!loaded.ok()) {
+      for (const auto& d : loaded.errors) logger().error("reload: {}", config::to_string(d));
+      logger().error("reload: rejected, {} error(s); the running configuration stays",
+                     loaded.errors.size());
+    } else {
+      core::log::init(config::to_string(loaded.config->logging.level),
+                      to_sink(loaded.config->logging.sink));
+      cfg.logging = loaded.config->logging;
+      logger().info("reload: applied (logging)");
+    }
+    notify::ready(status_line());
+  }
+
+  std::string status_line() const {
+    return "serving; kafka " + kafka.brokers + (health->kafka_reachable() ? "" : " (unreachable)");
+  }
+
+  void request_stop() {
+    std::lock_guard lock(stop_mutex);
+    stop_requested = true;
+    stop_cv.notify_all();
+  }
+};
+
+application::application(config::omniroute_config cfg, std::filesystem::path config_path)
+    : impl_(std::make_unique<impl>()) {
+  impl_->cfg = std::move(cfg);
+  impl_->config_path = std::move(config_path);
+}
+
+application::~application() {
+  if (impl_) impl_->stop_all();
+}
+
+std::optional<std::string> application::start() {
+  auto& d = *impl_;
+  core::log::init(config::to_string(d.cfg.logging.level), to_sink(d.cfg.logging.sink));
+  logger().info("omniroute {} starting (node {}, config {})", version_string(), d.cfg.node.id,
+                d.config_path.string());
+  d.health->set_version(version_string());
+  if (auto err = d.start_kafka()) {
+    d.stop_all();
+    return "kafka: " + *err;
+  }
+  d.health->set_component("kafka", true);
+  if (auto err = d.start_admin()) {
+    d.stop_all();
+    return *err;
+  }
+  d.signals.emplace(d.ioc, SIGINT, SIGTERM, SIGHUP);
+  d.wait_signal();
+  unsigned n = std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
+  for (unsigned i = 0; i < n; ++i) d.io_threads.emplace_back([&d] { d.ioc.run(); });
+  d.health->set_started(true);
+  notify::ready(d.status_line());
+  logger().info("ready");
+  return std::nullopt;
+}
+
+int application::run() {
+  auto& d = *impl_;
+  {
+    std::unique_lock lock(d.stop_mutex);
+    d.stop_cv.wait(lock, [&] { return d.stop_requested; });
+  }
+  d.health->set_started(false);
+  d.stop_all();
+  logger().info("stopped");
+  return d.exit_code;
+}
+
+void application::request_stop() { impl_->request_stop(); }
+
+std::string application::kafka_bootstrap() const { return impl_->kafka.brokers; }
+
+std::uint16_t application::admin_port() const {
+  return impl_->admin_listener ? impl_->admin_listener->port() : 0;
+}
+
+}  // namespace omni::daemon

@@ -1,0 +1,21 @@
+#pragma once
+// `omniroute dev-kafka`: the embedded Kafka cluster as a process of its own, so tests (and
+// developers) can kill and restart the daemon without losing the broker's data.
+
+#include <cstdint>
+#include <string>
+
+namespace omni::daemon {
+
+struct dev_kafka_options {
+  int brokers = 1;
+  int partitions = 6;
+  std::string topic_prefix = "omni.";
+  std::uint16_t port = 0;       // when set, a bootstrap relay listens on 127.0.0.1:port
+  std::string bootstrap_file;   // when set, the bootstrap address is written there once ready
+};
+
+// Runs until SIGTERM/SIGINT. Returns the exit code.
+int run_dev_kafka(const dev_kafka_options& options);
+
+}  // namespace omni::daemon
