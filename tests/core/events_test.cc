@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/events/codec.h"
 
@@ -298,6 +301,61 @@ TEST(outbound_codec, round_trip) {
   auto r = decode_outbound(j.dump());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().field, "references[1]");
+}
+
+}  // namespace
+}  // namespace omni::core
+
+// The published JSON Schemas and the decoders agree on what is required.
+namespace omni::core {
+namespace {
+
+json load_schema(const std::string& name) {
+  const char* dir = std::getenv("OMNI_SOURCE_DIR");
+  std::ifstream in(std::string(dir ? dir : ".") + "/docs/schemas/" + name + ".json");
+  EXPECT_TRUE(in.good()) << name;
+  return json::parse(in);
+}
+
+template <typename Decode>
+void check_required_fields(const std::string& schema_name, const std::string& sample, Decode decode) {
+  json schema = load_schema(schema_name);
+  json full = json::parse(sample);
+  ASSERT_TRUE(decode(full.dump())) << schema_name;
+  std::set<std::string> required(schema["required"].begin(), schema["required"].end());
+  for (const auto& [field, _] : schema["properties"].items()) {
+    if (!full.contains(field)) continue;
+    json j = full;
+    j.erase(field);
+    bool decoded = static_cast<bool>(decode(j.dump()));
+    EXPECT_EQ(decoded, required.count(field) == 0) << schema_name << "." << field;
+  }
+  for (const auto& field : required) EXPECT_TRUE(schema["properties"].contains(field)) << field;
+}
+
+TEST(schemas, required_fields_match_the_decoders) {
+  check_required_fields("omni.contact.v1", encode(sample_contact()),
+                        [](const std::string& s) { return decode_contact(s); });
+  agent_event e{"e1", agent_event_type::login, "acme", "anna", 1};
+  check_required_fields("omni.agent_event.v1", encode(e),
+                        [](const std::string& s) { return decode_agent_event(s); });
+  assignment a;
+  a.id = "a1";
+  a.type = "offer";
+  a.domain = "acme";
+  a.seq = 1;
+  a.at = 1;
+  a.contact_id = "c";
+  check_required_fields("omni.assignment.v1", encode(a),
+                        [](const std::string& s) { return decode_assignment(s); });
+  outbound o;
+  o.id = "o1";
+  o.domain = "acme";
+  o.conversation = "c";
+  o.at = 1;
+  o.text = "hi";
+  check_required_fields("omni.outbound.v1", encode(o),
+                        [](const std::string& s) { return decode_outbound(s); });
 }
 
 }  // namespace
