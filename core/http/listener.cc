@@ -1,0 +1,936 @@
+#include "core/http/listener.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <ctime>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "core/http/detail/responder_state.h"
+#include "core/http/upgrade.h"
+
+namespace omni::core::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr std::size_t read_chunk = 4096;
+constexpr std::size_t linger_max_bytes = 256 * 1024;
+constexpr std::chrono::milliseconds linger_time{1000};
+
+void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
+// The set of handlers registered for one path or prefix.
+struct route {
+  std::map<method, handler> by_method;
+};
+
+std::string http_date() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+bool valid_field_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == ':' || c == '(' || c == ')' || c == ',' || c == ';' ||
+        c == '<' || c == '>' || c == '@' || c == '[' || c == ']' || c == '\\' || c == '"' ||
+        c == '/' || c == '?' || c == '=' || c == '{' || c == '}')
+      return false;
+  }
+  return true;
+}
+
+bool valid_field_value(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Response header fields the listener owns; handler-supplied copies are ignored.
+bool reserved_field(std::string_view name) {
+  return iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+         iequals(name, "connection") || iequals(name, "date") || iequals(name, "server");
+}
+
+std::string openssl_error_text() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return "unknown TLS error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+// Counts the connection against max_connections for as long as it lives (moved to the upgrade
+// taker for upgraded connections).
+struct connection_slot {
+  explicit connection_slot(std::shared_ptr<listener::impl> o) : owner(std::move(o)) {}
+  ~connection_slot();
+  std::shared_ptr<listener::impl> owner;
+};
+
+}  // namespace
+
+// Interface the listener uses to stop connections of either stream kind.
+class connection_base {
+ public:
+  virtual ~connection_base() = default;
+  virtual void graceful_stop() = 0;  // any thread
+  virtual void force_close() = 0;    // any thread
+};
+
+// Shared internals: outlive the listener while connections drain.
+struct listener::impl : std::enable_shared_from_this<listener::impl> {
+  impl(asio::io_context& c, settings s)
+      : ioc(c),
+        cfg(std::move(s)),
+        acceptor(asio::make_strand(c)),
+        stop_timer(acceptor.get_executor()) {}
+
+  void do_accept();
+  void on_accept(error_code ec, tcp::socket socket);
+  void reject_connection(tcp::socket& socket);
+  void begin_stop();
+  void force_close_all();
+  void check_stopped();  // call without mu held
+  std::vector<std::shared_ptr<connection_base>> snapshot();
+
+  // Route lookup; nullptr when no route matches the path.
+  const route* find(std::string_view path) const {
+    if (auto it = exact.find(std::string(path)); it != exact.end()) return &it->second;
+    for (const auto& [prefix, r] : prefixes) {
+      if (path.substr(0, prefix.size()) == prefix) return &r;
+    }
+    return nullptr;
+  }
+
+  asio::io_context& ioc;
+  const settings cfg;
+  listener_stats stats;
+
+  std::unordered_map<std::string, route> exact;
+  std::vector<std::pair<std::string, route>> prefixes;  // longest first after start()
+  std::unordered_map<std::string, upgrade_handler> upgrades;
+  std::optional<asio::ssl::context> tls;
+
+  tcp::acceptor acceptor;         // on its own strand
+  asio::steady_timer stop_timer;  // same strand: accept back-off and stop deadline
+  tcp::endpoint bound;
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> next_request_id{0};
+  std::uint64_t next_connection_id = 0;  // acceptor strand
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_map<std::uint64_t, std::weak_ptr<connection_base>> connections;
+  bool accepting = false;
+  bool stopped = false;
+  std::vector<std::function<void()>> stopped_callbacks;
+};
+
+connection_slot::~connection_slot() {
+  owner->stats.active_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+template <class Stream>
+constexpr bool is_tls_v = !std::is_same_v<Stream, tcp_stream>;
+
+// One accepted connection: TLS handshake, then request after request (keep-alive) until close.
+// Owned by shared_ptrs held by its pending operations; lives on its own strand (`strand_`), and
+// every member is touched only there. States: handshake -> idle -> reading -> handling ->
+// writing -> idle ... -> closing; or handling -> upgraded (stream taken by an upgrade handler).
+template <class Stream>
+class connection : public connection_base,
+                   public detail::upgrade_source,
+                   public std::enable_shared_from_this<connection<Stream>> {
+ public:
+  template <class... Args>
+  connection(std::shared_ptr<listener::impl> owner, std::uint64_t id, tcp::endpoint remote,
+             Args&&... stream_args)
+      : owner_(std::move(owner)),
+        id_(id),
+        remote_(std::move(remote)),
+        stream_(std::forward<Args>(stream_args)...),
+        strand_(stream_.get_executor()),
+        timer_(strand_) {}
+
+  ~connection() override {
+    {
+      std::lock_guard lock(owner_->mu);
+      owner_->connections.erase(id_);
+    }
+    owner_->check_stopped();
+  }
+
+  void start(std::shared_ptr<void> slot) {
+    slot_ = std::move(slot);
+    asio::dispatch(strand_, [self = this->shared_from_this()] {
+      if constexpr (is_tls_v<Stream>) {
+        self->do_handshake();
+      } else {
+        self->do_wait_request();
+      }
+    });
+  }
+
+  // ---- connection_base ----
+  void graceful_stop() override {
+    asio::post(strand_, [self = this->shared_from_this()] {
+      self->stopping_ = true;
+      if (self->state_ == state::idle || self->state_ == state::handshake) self->close_now();
+    });
+  }
+
+  void force_close() override {
+    asio::post(strand_, [self = this->shared_from_this()] { self->close_now(); });
+  }
+
+  // ---- detail::upgrade_source ----
+  asio::any_io_executor executor() const override { return strand_; }
+
+  std::optional<tcp_stream> take_tcp_stream() override {
+    if constexpr (is_tls_v<Stream>) {
+      return std::nullopt;
+    } else {
+      if (!can_take()) return std::nullopt;
+      forget();
+      return std::optional<tcp_stream>(std::move(stream_));
+    }
+  }
+
+  std::optional<tls_stream> take_tls_stream() override {
+    if constexpr (!is_tls_v<Stream>) {
+      return std::nullopt;
+    } else {
+      if (!can_take()) return std::nullopt;
+      forget();
+      return std::optional<tls_stream>(std::move(stream_));
+    }
+  }
+
+  std::shared_ptr<void> take_slot() override { return std::move(slot_); }
+
+  void reject(response r) override {
+    asio::post(strand_, [self = this->shared_from_this(), r = std::move(r)]() mutable {
+      if (self->state_ != state::upgraded || self->taken_ || self->closed_) return;
+      self->timer_.cancel();
+      self->keep_alive_ = false;
+      self->do_write(std::move(r));
+    });
+  }
+
+  void abandon() override {
+    asio::post(strand_, [self = this->shared_from_this()] {
+      if (self->state_ == state::upgraded && !self->taken_) self->close_now();
+    });
+  }
+
+ private:
+  enum class state { handshake, idle, reading, handling, upgraded, writing, closing };
+
+  const settings& cfg() const { return owner_->cfg; }
+  listener_stats& stats() { return owner_->stats; }
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
+  bool can_take() const { return state_ == state::upgraded && !taken_ && !closed_; }
+
+  // The upgraded connection is no longer the listener's: stop() neither waits for it nor closes it.
+  void forget() {
+    taken_ = true;
+    timer_.cancel();
+    beast::get_lowest_layer(stream_).expires_never();
+    {
+      std::lock_guard lock(owner_->mu);
+      owner_->connections.erase(id_);
+    }
+    owner_->check_stopped();
+  }
+
+  // ---- TLS handshake ----
+  void do_handshake() {
+    state_ = state::handshake;
+    lowest().expires_after(cfg().read_timeout);
+    stream_.async_handshake(
+        asio::ssl::stream_base::server,
+        beast::bind_front_handler(&connection::on_handshake, this->shared_from_this()));
+  }
+
+  void on_handshake(error_code ec) {
+    if (ec) {
+      if (!closed_) bump(stats().tls_handshake_failures);
+      return close_now();
+    }
+    do_wait_request();
+  }
+
+  // ---- waiting for a request: idle deadline until its first byte ----
+  void do_wait_request() {
+    state_ = state::idle;
+    if (stopping_ || closed_) return close_now();
+    if (buffer_.size() > 0) return do_read_header();  // pipelined request already buffered
+    // The first request must start promptly (read_timeout); keep-alive waits idle_timeout.
+    lowest().expires_after(requests_served_ == 0 ? cfg().read_timeout : cfg().idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(read_chunk),
+        beast::bind_front_handler(&connection::on_first_bytes, this->shared_from_this()));
+  }
+
+  void on_first_bytes(error_code ec, std::size_t n) {
+    buffer_.commit(n);
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        bump(requests_served_ == 0 ? stats().timeouts : stats().idle_timeouts);
+      }
+      return close_now();
+    }
+    if (stopping_) return close_now();
+    do_read_header();
+  }
+
+  // ---- reading the request: header, checks, then body ----
+  void do_read_header() {
+    state_ = state::reading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(cfg().header_limit, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(cfg().body_limit);
+    lowest().expires_after(cfg().read_timeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&connection::on_read_header, this->shared_from_this()));
+  }
+
+  // Maps a read error to a response (or to a silent close). Returns true if handled.
+  bool fail_read(error_code ec) {
+    if (!ec) return false;
+    if (ec == bhttp::error::header_limit) {
+      bump(stats().rejected_431);
+      reply_error(431, "request header fields too large");
+    } else if (ec == bhttp::error::body_limit) {
+      bump(stats().rejected_413);
+      reply_error(413, "payload too large");
+    } else if (ec == beast::error::timeout) {
+      bump(stats().timeouts);
+      close_now();
+    } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+               ec == asio::error::eof || ec == asio::error::operation_aborted ||
+               ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated ||
+               closed_) {
+      close_now();
+    } else if (ec.category() == bhttp::make_error_code(bhttp::error::need_more).category()) {
+      // Any other parse error: malformed request.
+      bump(stats().rejected_400);
+      reply_error(400, "malformed request");
+    } else {
+      close_now();  // socket-level error
+    }
+    return true;
+  }
+
+  void on_read_header(error_code ec, std::size_t) {
+    if (fail_read(ec)) return;
+    const auto& h = parser_->get();
+    // Request smuggling: Content-Length together with Transfer-Encoding is never accepted, and a
+    // Transfer-Encoding whose final coding is not chunked leaves the length undeterminable
+    // (RFC 9112 6.1, 6.3). Beast rejects some orderings itself; this covers all of them.
+    const bool has_te = h.find(bhttp::field::transfer_encoding) != h.end();
+    if (has_te && (h.find(bhttp::field::content_length) != h.end() || !parser_->chunked())) {
+      bump(stats().rejected_400);
+      return reply_error(400, "bad framing: transfer-encoding");
+    }
+    if (auto it = h.find(bhttp::field::expect); it != h.end()) {
+      if (!iequals(it->value(), "100-continue")) {
+        return reply_error(417, "expectation failed");
+      }
+      if (h.version() >= 11 && !parser_->is_done()) {
+        lowest().expires_after(cfg().write_timeout);
+        static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+        return asio::async_write(stream_, asio::buffer(continue_line.data(), continue_line.size()),
+                                 [self = this->shared_from_this()](error_code wec, std::size_t) {
+                                   if (wec) {
+                                     if (wec == beast::error::timeout) bump(self->stats().timeouts);
+                                     return self->close_now();
+                                   }
+                                   self->do_read_body();
+                                 });
+      }
+    }
+    do_read_body();
+  }
+
+  void do_read_body() {
+    if (parser_->is_done()) return on_read_body({}, 0);
+    lowest().expires_after(cfg().read_timeout);  // fresh deadline for the body
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&connection::on_read_body, this->shared_from_this()));
+  }
+
+  void on_read_body(error_code ec, std::size_t) {
+    if (fail_read(ec)) return;
+    lowest().expires_never();
+    dispatch();
+  }
+
+  // ---- routing and handler call ----
+  request make_request(const native_request& n) const {
+    request r;
+    r.method_name = std::string(n.method_string());
+    r.verb = method_from_string(r.method_name);
+    r.set_target(std::string(n.target()));
+    for (const auto& f : n) r.headers.add(std::string(f.name_string()), std::string(f.value()));
+    r.body = n.body();
+    r.remote_address = remote_.address().to_string();
+    r.remote_port = remote_.port();
+    r.secure = is_tls_v<Stream>;
+    r.version = n.version();
+    r.id = owner_->next_request_id.fetch_add(1, std::memory_order_relaxed) + 1;
+    return r;
+  }
+
+  void dispatch() {
+    state_ = state::handling;
+    const bool is_upgrade = parser_->upgrade();
+    native_request native = parser_->release();
+    parser_.reset();
+    keep_alive_ = native.keep_alive();
+    version_ = native.version();
+    head_ = native.method() == bhttp::verb::head;
+    ++requests_served_;
+    bump(stats().requests);
+    ++request_seq_;
+
+    request req = make_request(native);
+
+    if (is_upgrade) {
+      if (auto it = owner_->upgrades.find(req.path); it != owner_->upgrades.end()) {
+        return hand_over(it->second, std::move(req), std::move(native));
+      }
+    }
+
+    const route* r = owner_->find(req.path);
+    if (r == nullptr) {
+      if (owner_->upgrades.count(req.path)) {
+        return do_write(response::error(426, "upgrade required"));
+      }
+      return do_write(response::error(404, "not found"));
+    }
+    const handler* h = nullptr;
+    if (auto it = r->by_method.find(req.verb); it != r->by_method.end()) {
+      h = &it->second;
+    } else if (req.verb == method::head) {
+      if (auto g = r->by_method.find(method::get); g != r->by_method.end()) h = &g->second;
+    }
+    if (h == nullptr) {
+      if (auto a = r->by_method.find(method::any); a != r->by_method.end()) h = &a->second;
+    }
+    if (h == nullptr) {
+      response res = response::error(405, "method not allowed");
+      std::string allow;
+      for (const auto& [m, _] : r->by_method) {
+        if (m == method::any || m == method::other) continue;
+        if (!allow.empty()) allow += ", ";
+        allow += to_string(m);
+        if (m == method::get && !r->by_method.count(method::head)) allow += ", HEAD";
+      }
+      res.headers.set("Allow", allow);
+      return do_write(std::move(res));
+    }
+    call_handler(*h, std::move(req));
+  }
+
+  void call_handler(const handler& h, request req) {
+    std::weak_ptr<connection> weak = this->shared_from_this();
+    const std::uint64_t seq = request_seq_;
+    auto strand = strand_;
+    responder res([weak, seq, strand](response r) {
+      auto self = weak.lock();
+      if (!self) return;  // connection gone: nothing to answer
+      asio::post(strand, [self = std::move(self), seq, r = std::move(r)]() mutable {
+        self->on_handler_response(seq, std::move(r));
+      });
+    });
+    pending_ = responder_access::state(res);
+    arm_handler_timer();
+    try {
+      h(std::move(req), res);
+    } catch (...) {
+      bump(stats().handler_exceptions);
+      res.send(response::error(500, "internal error"));
+    }
+  }
+
+  void arm_handler_timer() {
+    timer_.expires_after(cfg().handler_timeout);
+    timer_.async_wait([self = this->shared_from_this(), seq = request_seq_](error_code ec) {
+      if (ec || seq != self->request_seq_ || self->closed_) return;
+      self->on_handler_timeout();
+    });
+  }
+
+  void on_handler_timeout() {
+    if (state_ == state::upgraded) {
+      if (!taken_) close_now();
+      return;
+    }
+    if (state_ != state::handling) return;
+    auto st = pending_.lock();
+    if (!st || !st->abandon()) return;  // an answer is already on its way to this strand
+    bump(stats().handler_timeouts);
+    keep_alive_ = false;
+    do_write(response::error(503, "handler timeout"));
+  }
+
+  void on_handler_response(std::uint64_t seq, response r) {
+    if (seq != request_seq_ || state_ != state::handling || closed_) return;
+    timer_.cancel();
+    do_write(std::move(r));
+  }
+
+  void hand_over(const upgrade_handler& h, request req, native_request native) {
+    state_ = state::upgraded;
+    bump(stats().upgrades);
+    lowest().expires_never();
+    arm_handler_timer();
+    auto up = std::make_unique<upgrade>(
+        std::static_pointer_cast<detail::upgrade_source>(this->shared_from_this()), std::move(req),
+        std::move(native));
+    try {
+      h(std::move(up));
+    } catch (...) {
+      bump(stats().handler_exceptions);
+    }
+  }
+
+  // ---- writing ----
+  void reply_error(int status, std::string_view message) {
+    keep_alive_ = false;
+    drain_on_close_ = true;  // the rest of the request may still be arriving
+    do_write(response::error(status, message));
+  }
+
+  void do_write(response r) {
+    if (closed_) return;
+    state_ = state::writing;
+    if (r.status < 100 || r.status > 599 || (r.status >= 100 && r.status < 200)) {
+      r = response::error(500, "invalid response status");
+    }
+    switch (r.status / 100) {
+      case 2:
+        bump(stats().responses_2xx);
+        break;
+      case 3:
+        bump(stats().responses_3xx);
+        break;
+      case 4:
+        bump(stats().responses_4xx);
+        break;
+      default:
+        bump(stats().responses_5xx);
+    }
+    keep_alive_ = keep_alive_ && !r.close && !stopping_ && !owner_->stopping.load();
+    res_.emplace();
+    auto& res = *res_;
+    res.version(version_);
+    res.result(static_cast<unsigned>(r.status));
+    if (!cfg().server_name.empty()) res.set(bhttp::field::server, cfg().server_name);
+    res.set(bhttp::field::date, http_date());
+    if (!r.content_type.empty() && valid_field_value(r.content_type)) {
+      res.set(bhttp::field::content_type, r.content_type);
+    }
+    for (const auto& f : r.headers) {
+      if (valid_field_name(f.name) && valid_field_value(f.value) && !reserved_field(f.name)) {
+        res.insert(f.name, f.value);
+      }
+    }
+    if (r.status == 204 || r.status == 304) {
+      // No body and no Content-Length for these (RFC 9110 8.6).
+    } else {
+      const std::size_t length = r.body.size();
+      if (!head_) res.body() = std::move(r.body);
+      res.content_length(length);
+    }
+    res.keep_alive(keep_alive_);
+    lowest().expires_after(cfg().write_timeout);
+    bhttp::async_write(stream_, res,
+                       beast::bind_front_handler(&connection::on_write, this->shared_from_this()));
+  }
+
+  void on_write(error_code ec, std::size_t) {
+    res_.reset();
+    if (ec) {
+      if (ec == beast::error::timeout) bump(stats().timeouts);
+      return close_now();
+    }
+    if (!keep_alive_) return do_close();
+    head_ = false;
+    do_wait_request();
+  }
+
+  // ---- closing ----
+  // Orderly close after a final response: TLS close_notify or TCP FIN, then, if the client may
+  // still be sending the request we refused, read and discard a bounded amount for a bounded
+  // time so the client sees our response instead of a reset.
+  void do_close() {
+    state_ = state::closing;
+    if constexpr (is_tls_v<Stream>) {
+      lowest().expires_after(linger_time);
+      stream_.async_shutdown([self = this->shared_from_this()](error_code) { self->close_now(); });
+    } else {
+      error_code ignored;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (!drain_on_close_) return close_now();
+      lowest().expires_after(linger_time);
+      do_drain();
+    }
+  }
+
+  void do_drain() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(read_chunk),
+                            [self = this->shared_from_this()](error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > linger_max_bytes || self->closed_) {
+                                return self->close_now();
+                              }
+                              self->do_drain();
+                            });
+  }
+
+  void close_now() {
+    if (closed_ || taken_) return;
+    closed_ = true;
+    state_ = state::closing;
+    timer_.cancel();
+    if (auto st = pending_.lock()) st->abandon();  // a late send() now returns false
+    error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
+  }
+
+  std::shared_ptr<listener::impl> owner_;
+  const std::uint64_t id_;
+  const tcp::endpoint remote_;
+  Stream stream_;
+  asio::any_io_executor strand_;
+  asio::steady_timer timer_;  // handler deadline
+  std::shared_ptr<void> slot_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> res_;
+  std::weak_ptr<detail::responder_state> pending_;
+  state state_ = state::handshake;
+  std::uint64_t request_seq_ = 0;
+  std::uint64_t requests_served_ = 0;
+  std::size_t drained_ = 0;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool stopping_ = false;
+  bool closed_ = false;
+  bool taken_ = false;
+  bool drain_on_close_ = false;
+};
+
+}  // namespace
+
+// ---- listener::impl --------------------------------------------------------------------------
+
+void listener::impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(ioc),
+                        beast::bind_front_handler(&impl::on_accept, shared_from_this()));
+}
+
+void listener::impl::reject_connection(tcp::socket& socket) {
+  if (!cfg.tls) {
+    // Best effort, never blocks: most clients see a 503 instead of a bare close.
+    static constexpr std::string_view busy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Content-Length: 32\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        "{\"error\":\"too many connections\"}";
+    error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(busy.data(), busy.size()), ignored);
+  }
+  error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+void listener::impl::on_accept(error_code ec, tcp::socket socket) {
+  if (stopping.load() || !acceptor.is_open()) return;
+  if (ec) {
+    if (ec == asio::error::operation_aborted) return;
+    bump(stats.accept_errors);
+    // Out of descriptors or buffers: back off instead of spinning on the error.
+    stop_timer.expires_after(std::chrono::milliseconds(50));
+    stop_timer.async_wait([self = shared_from_this()](error_code tec) {
+      if (!tec && !self->stopping.load()) self->do_accept();
+    });
+    return;
+  }
+  if (stats.active_connections.load(std::memory_order_relaxed) >= cfg.max_connections) {
+    bump(stats.connections_rejected_limit);
+    reject_connection(socket);
+    return do_accept();
+  }
+  bump(stats.connections_accepted);
+  bump(stats.active_connections);
+  auto slot = std::make_shared<connection_slot>(shared_from_this());
+  error_code rec;
+  tcp::endpoint remote = socket.remote_endpoint(rec);
+  socket.set_option(tcp::no_delay(true), rec);
+  const std::uint64_t id = ++next_connection_id;
+  std::shared_ptr<connection_base> conn;
+  if (tls) {
+    auto c = std::make_shared<connection<tls_stream>>(shared_from_this(), id, remote,
+                                                      std::move(socket), *tls);
+    c->start(std::move(slot));
+    conn = c;
+  } else {
+    auto c =
+        std::make_shared<connection<tcp_stream>>(shared_from_this(), id, remote, std::move(socket));
+    c->start(std::move(slot));
+    conn = c;
+  }
+  {
+    std::lock_guard lock(mu);
+    connections.emplace(id, conn);
+  }
+  do_accept();
+}
+
+std::vector<std::shared_ptr<connection_base>> listener::impl::snapshot() {
+  std::vector<std::weak_ptr<connection_base>> weak;
+  {
+    std::lock_guard lock(mu);
+    weak.reserve(connections.size());
+    for (auto& [_, w] : connections) weak.push_back(w);
+  }
+  std::vector<std::shared_ptr<connection_base>> out;
+  for (auto& w : weak) {
+    if (auto c = w.lock()) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void listener::impl::begin_stop() {
+  asio::dispatch(acceptor.get_executor(), [self = shared_from_this()] {
+    error_code ignored;
+    self->acceptor.close(ignored);
+    {
+      std::lock_guard lock(self->mu);
+      self->accepting = false;
+    }
+    for (auto& c : self->snapshot()) c->graceful_stop();
+    self->stop_timer.cancel();
+    self->stop_timer.expires_after(self->cfg.shutdown_timeout);
+    self->stop_timer.async_wait([self](error_code ec) {
+      if (!ec) self->force_close_all();
+    });
+    self->check_stopped();
+  });
+}
+
+void listener::impl::force_close_all() {
+  for (auto& c : snapshot()) c->force_close();
+}
+
+void listener::impl::check_stopped() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mu);
+    if (stopped || !stopping.load() || accepting || !connections.empty()) return;
+    stopped = true;
+    callbacks.swap(stopped_callbacks);
+  }
+  cv.notify_all();
+  // Cancel the force-close deadline; nothing is left to close.
+  asio::post(acceptor.get_executor(), [self = shared_from_this()] { self->stop_timer.cancel(); });
+  for (auto& cb : callbacks) asio::post(ioc, std::move(cb));
+}
+
+// ---- listener ------------------------------------------------------------------------------
+
+listener::listener(asio::io_context& ioc, settings s)
+    : impl_(std::make_shared<impl>(ioc, std::move(s))) {}
+
+listener::~listener() {
+  stop();
+  impl_->force_close_all();
+}
+
+bool listener::add(method m, std::string path, handler h) {
+  if (impl_->started.load() || !h) return false;
+  impl_->exact[std::move(path)].by_method[m] = std::move(h);
+  return true;
+}
+
+bool listener::add_prefix(method m, std::string prefix, handler h) {
+  if (impl_->started.load() || !h) return false;
+  auto& p = impl_->prefixes;
+  auto it = std::find_if(p.begin(), p.end(), [&](const auto& e) { return e.first == prefix; });
+  if (it == p.end()) it = p.insert(p.end(), {std::move(prefix), route{}});
+  it->second.by_method[m] = std::move(h);
+  return true;
+}
+
+bool listener::add_upgrade(std::string path, upgrade_handler h) {
+  if (impl_->started.load() || !h) return false;
+  impl_->upgrades[std::move(path)] = std::move(h);
+  return true;
+}
+
+std::optional<listen_error> listener::start() {
+  auto& m = *impl_;
+  if (m.started.exchange(true)) {
+    return listen_error{std::make_error_code(std::errc::operation_in_progress),
+                        "listener already started"};
+  }
+  std::stable_sort(m.prefixes.begin(), m.prefixes.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+
+  const std::string where = m.cfg.address + ":" + std::to_string(m.cfg.port);
+  auto fail = [&](error_code ec, const std::string& what) {
+    return listen_error{std::error_code(ec.value(), std::system_category()),
+                        "" + what + ": " + ec.message()};
+  };
+
+  if (m.cfg.tls) {
+    const auto& t = *m.cfg.tls;
+    for (const auto* file : {&t.certificate_chain_file, &t.private_key_file}) {
+      if (!std::ifstream(*file)) {
+        return listen_error{std::make_error_code(std::errc::no_such_file_or_directory),
+                            "cannot read TLS file '" + *file + "'"};
+      }
+    }
+    try {
+      m.tls.emplace(asio::ssl::context::tls_server);
+    } catch (const std::exception& e) {
+      return listen_error{std::make_error_code(std::errc::not_supported),
+                          std::string("TLS context: ") + e.what()};
+    }
+    m.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression |
+                       asio::ssl::context::single_dh_use);
+    error_code ec;
+    m.tls->use_certificate_chain_file(t.certificate_chain_file, ec);
+    if (ec) {
+      m.tls.reset();
+      return listen_error{std::make_error_code(std::errc::invalid_argument),
+                          "TLS certificate '" + t.certificate_chain_file + "': " + ec.message()};
+    }
+    m.tls->use_private_key_file(t.private_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      m.tls.reset();
+      return listen_error{std::make_error_code(std::errc::invalid_argument),
+                          "TLS private key '" + t.private_key_file + "': " + ec.message()};
+    }
+    if (SSL_CTX_check_private_key(m.tls->native_handle()) != 1) {
+      std::string detail = openssl_error_text();
+      m.tls.reset();
+      return listen_error{
+          std::make_error_code(std::errc::invalid_argument),
+          "TLS private key '" + t.private_key_file + "' does not match certificate: " + detail};
+    }
+  }
+
+  error_code ec;
+  tcp::resolver resolver(m.ioc);
+  auto results = resolver.resolve(m.cfg.address, std::to_string(m.cfg.port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) return fail(ec, "resolve " + where);
+  const tcp::endpoint ep = results.begin()->endpoint();
+
+  auto& a = m.acceptor;
+  if (a.open(ep.protocol(), ec); ec) return fail(ec, "open " + where);
+  if (a.set_option(asio::socket_base::reuse_address(true), ec); ec) {
+    a.close(ec);
+    return fail(ec, "setsockopt " + where);
+  }
+  if (a.bind(ep, ec); ec) {
+    error_code ignored;
+    a.close(ignored);
+    return fail(ec, "bind " + where);
+  }
+  if (a.listen(m.cfg.backlog, ec); ec) {
+    error_code ignored;
+    a.close(ignored);
+    return fail(ec, "listen " + where);
+  }
+  m.bound = a.local_endpoint(ec);
+  {
+    std::lock_guard lock(m.mu);
+    m.accepting = true;
+  }
+  asio::dispatch(a.get_executor(), [self = impl_] { self->do_accept(); });
+  return std::nullopt;
+}
+
+void listener::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  bool was_accepting;
+  {
+    std::lock_guard lock(impl_->mu);
+    was_accepting = impl_->accepting;
+  }
+  if (was_accepting) {
+    impl_->begin_stop();
+  } else {
+    impl_->check_stopped();
+  }
+}
+
+bool listener::wait_stopped(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mu);
+  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->stopped; });
+}
+
+void listener::on_stopped(std::function<void()> done) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->stopped) {
+      impl_->stopped_callbacks.push_back(std::move(done));
+      return;
+    }
+  }
+  asio::post(impl_->ioc, std::move(done));
+}
+
+tcp::endpoint listener::local_endpoint() const { return impl_->bound; }
+
+std::uint16_t listener::port() const { return impl_->bound.port(); }
+
+const listener_stats& listener::stats() const { return impl_->stats; }
+
+const settings& listener::config() const { return impl_->cfg; }
+
+}  // namespace omni::core::http
