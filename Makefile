@@ -31,7 +31,7 @@ bench:
 fuzz:
 	deploy/install-deps.sh --fuzz
 	cmake --preset fuzz >/dev/null
-	cmake --build --preset fuzz -j $(JOBS)
+	cmake --build --preset fuzz -j $(JOBS) --target fuzzers
 	tests/fuzz/run.sh build/fuzz
 
 format:

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "connectors/publisher.h"
+#include "connectors/registry.h"
 #include "core/bus/bus.h"
 #include "core/bus/embedded_cluster.h"
 #include "core/http/listener.h"
@@ -51,6 +53,9 @@ struct application::impl {
   core::bus::topic_names topics;
   std::unique_ptr<core::bus::producer> producer;
   std::unique_ptr<core::http::listener> admin_listener;
+  std::unique_ptr<core::http::listener> public_listener;
+  std::unique_ptr<connectors::kafka_contact_publisher> publisher;
+  std::vector<std::unique_ptr<connectors::connector>> connectors;
   std::shared_ptr<health_state> health = std::make_shared<health_state>();
 
   // Watches Kafka reachability for /readyz without blocking an io thread.
@@ -116,8 +121,47 @@ struct application::impl {
     return std::nullopt;
   }
 
+  // Ingest role: the public listener and every configured connector.
+  std::optional<std::string> start_ingest() {
+    if (!cfg.node.has_role(config::node_role::ingest) || cfg.connectors.empty()) return std::nullopt;
+    core::http::settings s;
+    s.address = cfg.http.listen.host;
+    s.port = cfg.http.listen.port;
+    s.max_connections = static_cast<std::size_t>(cfg.http.max_connections);
+    s.header_limit = cfg.http.header_limit;
+    s.body_limit = cfg.http.body_limit;
+    s.read_timeout = cfg.http.read_timeout;
+    s.idle_timeout = cfg.http.idle_timeout;
+    if (cfg.http.tls) s.tls = core::http::tls_settings{cfg.http.tls->cert.string(), cfg.http.tls->key.string()};
+    public_listener = std::make_unique<core::http::listener>(ioc, s);
+    publisher = std::make_unique<connectors::kafka_contact_publisher>(*producer, topics.contacts);
+    connectors::context ctx{&ioc, public_listener.get(), publisher.get(), cfg.node.state_dir, cfg.node.id};
+    config::diagnostics sink;
+    connectors = connectors::create_all(cfg, sink, ctx);
+    if (!sink.empty()) {
+      std::string all;
+      for (const auto& d : sink.take_sorted()) all += "\n  " + config::to_string(d);
+      return "connectors:" + all;
+    }
+    for (auto& c : connectors) {
+      if (auto r = c->start(); !r) return "connector " + c->name() + ": " + r.err().to_string();
+      health->set_component("connector:" + c->name(), true);
+    }
+    if (auto err = public_listener->start()) return "http: " + err->message;
+    export_listener_metrics(*public_listener, "public");
+    logger().info("http: public listener on {}:{} with {} connector(s)", s.address,
+                  public_listener->port(), connectors.size());
+    return std::nullopt;
+  }
+
   void stop_all() {
     notify::stopping("draining");
+    for (auto& c : connectors) c->stop();
+    if (public_listener) {
+      public_listener->stop();
+      public_listener->wait_stopped(10s);
+      unexport_listener_metrics("public");
+    }
     if (admin_listener) admin_listener->stop();
     if (producer) {
       auto queued = producer->in_flight();
@@ -144,6 +188,9 @@ struct application::impl {
       if (t.joinable()) t.join();
     io_threads.clear();
     admin_listener.reset();
+    public_listener.reset();
+    connectors.clear();
+    publisher.reset();
     producer.reset();
     embedded.reset();
   }
@@ -214,6 +261,10 @@ std::optional<std::string> application::start() {
     return "kafka: " + *err;
   }
   d.health->set_component("kafka", true);
+  if (auto err = d.start_ingest()) {
+    d.stop_all();
+    return *err;
+  }
   if (auto err = d.start_admin()) {
     d.stop_all();
     return *err;
@@ -243,6 +294,10 @@ int application::run() {
 void application::request_stop() { impl_->request_stop(); }
 
 std::string application::kafka_bootstrap() const { return impl_->kafka.brokers; }
+
+std::uint16_t application::http_port() const {
+  return impl_->public_listener ? impl_->public_listener->port() : 0;
+}
 
 std::uint16_t application::admin_port() const {
   return impl_->admin_listener ? impl_->admin_listener->port() : 0;

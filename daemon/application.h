@@ -38,6 +38,8 @@ class application {
   std::string kafka_bootstrap() const;
   // The admin listener's port (useful when configured with port 0).
   std::uint16_t admin_port() const;
+  // The public (connector) listener's port; 0 when this node runs no connectors.
+  std::uint16_t http_port() const;
 
   struct impl;
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "connectors/registry.h"
 #include "core/bus/bus.h"
 #include "daemon/application.h"
 #include "daemon/dev_kafka.h"
@@ -129,12 +130,18 @@ int cmd_check_config(const std::vector<std::string>& args) {
     file = args[i];
   }
   auto loaded = config::load_file(file);
-  if (!loaded.ok()) {
+  if (loaded.ok()) {
+    // Connector entries are validated by their own factories (no I/O happens here).
+    config::diagnostics sink;
+    (void)connectors::create_all(*loaded.config, sink, connectors::context{});
+    loaded.errors = sink.take_sorted();
+  }
+  if (!loaded.errors.empty()) {
     print_errors(loaded.errors);
     std::fprintf(stderr, "%s: %zu error(s)\n", file.c_str(), loaded.errors.size());
     return exit_usage;
   }
-  std::printf("%s: OK\n", file.c_str());
+  std::printf("%s: OK (%zu connector(s))\n", file.c_str(), loaded.config->connectors.size());
   return exit_ok;
 }
 

@@ -391,4 +391,32 @@ result<bool> ensure_topics(const settings& s, const std::vector<std::string>& na
   return true;
 }
 
+result<std::int64_t> message_count(const settings& s, const std::string& topic,
+                                   std::chrono::milliseconds timeout) {
+  auto conf = make_conf(s, "omniroute-count");
+  if (!conf) return conf.err();
+  char err[512];
+  kafka_ptr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err));
+  if (!rk) return error{std::string("cannot create Kafka client: ") + err, "kafka"};
+  (void)conf->release();
+  const rd_kafka_metadata_t* md = nullptr;
+  std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> t(
+      rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr), rd_kafka_topic_destroy);
+  auto merr = rd_kafka_metadata(rk.get(), 0, t.get(), &md, static_cast<int>(timeout.count()));
+  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) return error{rd_kafka_err2str(merr), "kafka"};
+  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> guard(
+      md, rd_kafka_metadata_destroy);
+  if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return error{"topic " + topic + " not found", "kafka"};
+  std::int64_t total = 0;
+  for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
+    int64_t lo = 0, hi = 0;
+    auto e = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), md->topics[0].partitions[i].id,
+                                              &lo, &hi, static_cast<int>(timeout.count()));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return error{rd_kafka_err2str(e), "kafka"};
+    total += hi - lo;
+  }
+  return total;
+}
+
 }  // namespace omni::core::bus

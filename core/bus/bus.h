@@ -130,6 +130,11 @@ class consumer {
 result<bool> ensure_topics(const settings& s, const std::vector<std::string>& names, int partitions,
                            std::chrono::milliseconds timeout);
 
+// Messages currently in a topic (sum over partitions of high - low watermark): for tests, tools
+// and benchmarks that need an exact count rather than "nothing more arrived for a while".
+result<std::int64_t> message_count(const settings& s, const std::string& topic,
+                                   std::chrono::milliseconds timeout);
+
 // librdkafka's version string, for `omniroute version`.
 std::string librdkafka_version();
 

@@ -442,6 +442,57 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+// ---- limits -----------------------------------------------------------------------------------
+
+namespace {
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence; true when it cut.
+bool cut_utf8(std::string& s, std::size_t max) {
+  if (s.size() <= max) return false;
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  s.resize(end);
+  return true;
+}
+}  // namespace
+
+void clamp_to_limits(contact& c) {
+  std::string cut;
+  auto note = [&](bool did, const char* what) {
+    if (did) cut += cut.empty() ? what : std::string(",") + what;
+  };
+  const auto short_max = codec_limits::max_short_bytes;
+  for (auto* f : {&c.id, &c.provider, &c.source_id, &c.domain, &c.conversation, &c.to, &c.language,
+                  &c.customer.display_name, &c.customer.tier})
+    note(cut_utf8(*f, short_max), "field");
+  note(cut_utf8(c.subject, codec_limits::max_subject_bytes), "subject");
+  note(cut_utf8(c.text, codec_limits::max_text_bytes), "text");
+  if (c.customer.identities.size() > codec_limits::max_items) {
+    c.customer.identities.resize(codec_limits::max_items);
+    note(true, "identities");
+  }
+  for (auto& i : c.customer.identities) note(cut_utf8(i.kind, short_max) | cut_utf8(i.value, short_max), "identity");
+  if (c.attachments.size() > codec_limits::max_items) {
+    c.attachments.resize(codec_limits::max_items);
+    note(true, "attachments");
+  }
+  for (auto& a : c.attachments)
+    note(cut_utf8(a.name, short_max) | cut_utf8(a.content_type, short_max) |
+             cut_utf8(a.ref, codec_limits::max_subject_bytes),
+         "attachment");
+  std::map<std::string, std::string> attrs;
+  for (auto& [k, v] : c.attributes) {
+    if (attrs.size() >= codec_limits::max_items - 1) {
+      note(true, "attributes");
+      break;
+    }
+    std::string key = k, value = v;
+    note(cut_utf8(key, short_max) | cut_utf8(value, codec_limits::max_subject_bytes), "attribute");
+    attrs.emplace(std::move(key), std::move(value));
+  }
+  c.attributes = std::move(attrs);
+  if (!cut.empty()) c.attributes["truncated"] = cut;
+}
+
 // ---- contact ----------------------------------------------------------------------------------
 
 std::string encode(const contact& c) {

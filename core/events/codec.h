@@ -30,6 +30,11 @@ result<agent_event> decode_agent_event(std::string_view json);
 result<assignment> decode_assignment(std::string_view json);
 result<outbound> decode_outbound(std::string_view json);
 
+// Shortens what a connector mapped so that the contact fits the codec limits (strings cut at a
+// UTF-8 boundary, lists cut at max_items); records what was cut in attributes["truncated"].
+// A mapped contact is always clamped before it is produced, so no consumer ever refuses it.
+void clamp_to_limits(contact& c);
+
 // RFC 3339 with milliseconds, always UTC ("2026-11-23T03:37:48.123Z").
 std::string format_timestamp(timestamp_ms t);
 // Accepts RFC 3339 with any fraction and a Z or +hh:mm offset.

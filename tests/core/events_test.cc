@@ -360,3 +360,27 @@ TEST(schemas, required_fields_match_the_decoders) {
 
 }  // namespace
 }  // namespace omni::core
+
+namespace omni::core {
+namespace {
+
+TEST(clamp, oversized_mapping_still_decodes_and_says_what_was_cut) {
+  contact c = sample_contact();
+  c.customer.display_name = std::string(2000, 'x') + "Ж";
+  c.text = std::string(codec_limits::max_text_bytes - 1, 'a') + "Жж";  // cut inside a 2-byte char
+  for (int i = 0; i < 300; ++i) c.attachments.push_back({"f", "t", 1, ""});
+  clamp_to_limits(c);
+  EXPECT_TRUE(valid_utf8(c.text));
+  EXPECT_LE(c.text.size(), codec_limits::max_text_bytes);
+  EXPECT_EQ(c.attachments.size(), codec_limits::max_items);
+  EXPECT_EQ(c.attributes.at("truncated"), "field,text,attachments");
+  auto back = decode_contact(encode(c));
+  ASSERT_TRUE(back) << back.err().to_string();
+
+  contact small = sample_contact();
+  clamp_to_limits(small);
+  EXPECT_EQ(small, sample_contact());  // nothing to cut: unchanged
+}
+
+}  // namespace
+}  // namespace omni::core

@@ -1,0 +1,76 @@
+#pragma once
+// The connector interface: how a channel plugs into omniroute (Envoy's filter/factory split).
+//
+// A connector turns one channel's inbound traffic into omni.contact.v1 events and, when the channel
+// can answer, delivers omni.outbound.v1 replies back to it. Each built-in connector is a folder
+// connectors/<type>/ with its logic (<type>_connector.{h,cc}, testable without sockets) and its
+// factory (config.{h,cc}: YAML entry -> typed config -> validation), and one line in registry.cc.
+// Adding a channel touches nothing in core/ or routing/. See docs/connectors.md.
+//
+// Lifecycle, all on the daemon's start thread: factory::create() (parse + validate, no I/O; also
+// run by `omniroute check-config`) -> connector::start() (register HTTP routes, open sockets) ->
+// the daemon starts the shared listener -> ... -> connector::stop() (stop intake; requests in flight
+// still get their answer once Kafka reports) -> destruction after the producer is flushed.
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "core/events/events.h"
+#include "core/result.h"
+
+namespace omni::core::http {
+class listener;
+}
+
+namespace omni::connectors {
+
+class contact_publisher;
+
+// What the daemon lends a connector. Everything outlives the connector.
+struct context {
+  boost::asio::io_context* ioc = nullptr;   // for timers and client sockets
+  core::http::listener* http = nullptr;     // the shared public listener; register routes in start()
+  contact_publisher* publisher = nullptr;   // omni.contacts, acknowledged after Kafka stored it
+  std::filesystem::path state_dir;          // node.state_dir/<connector name>, created on demand
+  std::string node_id;
+};
+
+// Keys every connector entry accepts besides `type` and `name`.
+struct common_settings {
+  std::string domain = "default";  // routing domain its contacts belong to (the Kafka key)
+};
+
+class connector {
+ public:
+  virtual ~connector() = default;
+  virtual std::string_view type() const = 0;
+  virtual const std::string& name() const = 0;
+  // Registers routes / opens connections. An error here stops the daemon from starting.
+  virtual core::result<bool> start() = 0;
+  // Stops taking new input; must not block for long.
+  virtual void stop() = 0;
+  // A reply or notice for one of this connector's conversations. False: not this connector's.
+  virtual bool deliver(const core::outbound&) { return false; }
+};
+
+class connector_factory {
+ public:
+  virtual ~connector_factory() = default;
+  // The `type:` value this factory answers to, e.g. "telegram".
+  virtual std::string_view type() const = 0;
+  // One line for `omniroute help connectors` and error messages.
+  virtual std::string_view description() const = 0;
+  // Reads and validates the entry, reporting every problem (file:line:col) to `sink`; returns a
+  // connector bound to `ctx`, or nullptr when the entry has errors. Does no I/O.
+  virtual std::unique_ptr<connector> create(const config::connector_config& entry,
+                                            config::diagnostics& sink, const context& ctx) const = 0;
+};
+
+// Reads the common keys (`domain`) from a connector's reader.
+common_settings read_common(config::reader& r);
+
+}  // namespace omni::connectors

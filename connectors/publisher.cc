@@ -1,0 +1,116 @@
+#include "connectors/publisher.h"
+
+#include <atomic>
+
+#include "core/events/codec.h"
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
+
+namespace omni::connectors {
+
+bool acknowledged(publish_status s) {
+  return s == publish_status::stored || s == publish_status::duplicate;
+}
+
+namespace {
+core::metrics::counter& received(const core::contact& c) {
+  return core::metrics::global().counter_of(
+      "omniroute_contacts_received_total", "Contacts stored in Kafka, by channel and provider.",
+      {{"channel", std::string(core::to_string(c.chan))}, {"provider", c.provider}});
+}
+core::metrics::counter& duplicates(const core::contact& c) {
+  return core::metrics::global().counter_of(
+      "omniroute_contacts_duplicate_total", "Re-delivered contacts recognized by id and not produced again.",
+      {{"provider", c.provider}});
+}
+}  // namespace
+
+kafka_contact_publisher::kafka_contact_publisher(core::bus::producer& producer, std::string topic,
+                                                 std::size_t remember)
+    : producer_(producer), topic_(std::move(topic)), capacity_(remember) {}
+
+void kafka_contact_publisher::remember(const std::string& id) {
+  if (stored_.count(id)) return;
+  order_.push_back(id);
+  stored_[id] = std::prev(order_.end());
+  while (order_.size() > capacity_) {
+    stored_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+void kafka_contact_publisher::publish(const core::contact& mapped, publish_callback done) {
+  core::contact c = mapped;
+  core::clamp_to_limits(c);
+  {
+    std::unique_lock lock(mutex_);
+    if (stored_.count(c.id)) {
+      lock.unlock();
+      duplicates(c).inc();
+      done(publish_status::duplicate);
+      return;
+    }
+    auto it = in_flight_.find(c.id);
+    if (it != in_flight_.end()) {
+      duplicates(c).inc();
+      it->second.push_back(std::move(done));
+      return;
+    }
+    in_flight_[c.id].push_back(std::move(done));
+  }
+  auto& counter = received(c);
+  auto st = producer_.produce(topic_, c.domain, core::encode(c),
+                              [this, id = c.id, &counter](const core::bus::delivery& d) {
+                                std::vector<publish_callback> waiting;
+                                {
+                                  std::lock_guard lock(mutex_);
+                                  waiting = std::move(in_flight_[id]);
+                                  in_flight_.erase(id);
+                                  if (d.ok) remember(id);
+                                }
+                                if (d.ok) counter.inc();
+                                for (auto& w : waiting) w(d.ok ? publish_status::stored : publish_status::failed);
+                              });
+  if (st == core::bus::produce_status::queued) return;
+  std::vector<publish_callback> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    waiting = std::move(in_flight_[c.id]);
+    in_flight_.erase(c.id);
+  }
+  auto status = st == core::bus::produce_status::queue_full ? publish_status::busy : publish_status::failed;
+  for (auto& w : waiting) w(status);
+}
+
+void publish_all(contact_publisher& p, const std::vector<core::contact>& contacts,
+                 publish_callback done) {
+  if (contacts.empty()) return done(publish_status::stored);
+  struct join {
+    std::atomic<std::size_t> left;
+    std::atomic<int> worst{0};
+    std::atomic<bool> all_duplicates{true};
+    publish_callback done;
+  };
+  auto j = std::make_shared<join>();
+  j->left = contacts.size();
+  j->done = std::move(done);
+  for (const auto& c : contacts) {
+    p.publish(c, [j](publish_status s) {
+      // Severity order: stored/duplicate < busy < failed.
+      int rank = s == publish_status::failed ? 2 : s == publish_status::busy ? 1 : 0;
+      if (s != publish_status::duplicate) j->all_duplicates = false;
+      int cur = j->worst.load();
+      while (rank > cur && !j->worst.compare_exchange_weak(cur, rank)) {
+      }
+      if (--j->left == 0) {
+        int w = j->worst.load();
+        j->done(w == 2   ? publish_status::failed
+                : w == 1 ? publish_status::busy
+                : j->all_duplicates ? publish_status::duplicate
+                                    : publish_status::stored);
+      }
+    });
+  }
+}
+
+}  // namespace omni::connectors

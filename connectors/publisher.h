@@ -1,0 +1,66 @@
+#pragma once
+// contact_publisher: how connectors hand contacts to Kafka. The answer comes only once Kafka has
+// stored the contact (or failed to), so a connector acknowledges its source only then.
+//
+// The Kafka implementation also remembers recently stored contact ids: a provider's re-delivery
+// of a message already stored is answered "stored" without producing it again, and a duplicate
+// arriving while the first is still in flight waits for the same delivery report.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/bus/bus.h"
+#include "core/events/events.h"
+
+namespace omni::connectors {
+
+enum class publish_status {
+  stored,     // Kafka acknowledged it (or had it already)
+  duplicate,  // stored earlier; nothing produced now
+  busy,       // local queue full: back-pressure, ask the source to retry (503 + Retry-After)
+  failed,     // Kafka refused or timed out: ask the source to retry
+};
+bool acknowledged(publish_status s);  // stored or duplicate
+
+using publish_callback = std::function<void(publish_status)>;
+
+class contact_publisher {
+ public:
+  virtual ~contact_publisher() = default;
+  // `done` is called exactly once, from any thread.
+  virtual void publish(const core::contact& c, publish_callback done) = 0;
+};
+
+// Publishes to the contacts topic keyed by domain, with the recent-id memory described above.
+// Thread-safe. Owned by the daemon; outlives connectors and is destroyed after the producer flush.
+class kafka_contact_publisher : public contact_publisher {
+ public:
+  kafka_contact_publisher(core::bus::producer& producer, std::string topic,
+                          std::size_t remember = 100000);
+  void publish(const core::contact& c, publish_callback done) override;
+
+ private:
+  void remember(const std::string& id);
+
+  core::bus::producer& producer_;
+  std::string topic_;
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::vector<publish_callback>> in_flight_;
+  std::list<std::string> order_;  // oldest first
+  std::unordered_map<std::string, std::list<std::string>::iterator> stored_;
+};
+
+// Calls `done` once after every contact in `contacts` has an answer: stored when all were
+// acknowledged, else the worst status. With no contacts, `done(stored)` at once.
+void publish_all(contact_publisher& p, const std::vector<core::contact>& contacts,
+                 publish_callback done);
+
+}  // namespace omni::connectors

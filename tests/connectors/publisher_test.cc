@@ -1,0 +1,107 @@
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "connectors/publisher.h"
+#include "core/bus/embedded_cluster.h"
+
+namespace omni::connectors {
+namespace {
+
+using namespace std::chrono_literals;
+
+core::contact make(const std::string& source) {
+  core::contact c;
+  c.provider = "test";
+  c.source_id = source;
+  c.id = core::contact_id(c.provider, c.source_id);
+  c.domain = "d";
+  c.received_at = 1;
+  return c;
+}
+
+// Waits for one publish answer.
+publish_status publish_sync(contact_publisher& p, const core::contact& c) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::optional<publish_status> got;
+  p.publish(c, [&](publish_status s) {
+    std::lock_guard lock(m);
+    got = s;
+    cv.notify_all();
+  });
+  std::unique_lock lock(m);
+  cv.wait_for(lock, 15s, [&] { return got.has_value(); });
+  return got.value_or(publish_status::failed);
+}
+
+class publisher_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::move(core::bus::embedded_cluster::start(1).value());
+    ASSERT_TRUE(cluster_->create_topic("c", 2));
+    settings_.brokers = cluster_->bootstrap();
+    producer_ = std::move(core::bus::producer::create(settings_, "t").value());
+  }
+  std::int64_t count() { return *core::bus::message_count(settings_, "c", 5s); }
+
+  std::unique_ptr<core::bus::embedded_cluster> cluster_;
+  core::bus::settings settings_;
+  std::unique_ptr<core::bus::producer> producer_;
+};
+
+TEST_F(publisher_test, remembers_stored_ids_within_its_capacity) {
+  kafka_contact_publisher p(*producer_, "c", /*remember=*/2);
+  EXPECT_EQ(publish_sync(p, make("a")), publish_status::stored);
+  EXPECT_EQ(publish_sync(p, make("a")), publish_status::duplicate);
+  EXPECT_EQ(publish_sync(p, make("b")), publish_status::stored);
+  EXPECT_EQ(publish_sync(p, make("c")), publish_status::stored);  // evicts "a"
+  EXPECT_EQ(publish_sync(p, make("a")), publish_status::stored);  // produced again: downstream dedupes
+  EXPECT_EQ(count(), 4);
+}
+
+TEST_F(publisher_test, concurrent_duplicates_share_one_delivery) {
+  kafka_contact_publisher p(*producer_, "c");
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<publish_status> answers;
+  for (int i = 0; i < 5; ++i)
+    p.publish(make("same"), [&](publish_status s) {
+      std::lock_guard lock(m);
+      answers.push_back(s);
+      cv.notify_all();
+    });
+  std::unique_lock lock(m);
+  ASSERT_TRUE(cv.wait_for(lock, 15s, [&] { return answers.size() == 5; }));
+  for (auto s : answers) EXPECT_TRUE(acknowledged(s));
+  EXPECT_EQ(count(), 1);
+}
+
+TEST_F(publisher_test, publish_all_reports_the_worst) {
+  kafka_contact_publisher p(*producer_, "c");
+  std::mutex m;
+  std::condition_variable cv;
+  std::optional<publish_status> got;
+  publish_all(p, {make("x"), make("y"), make("z")}, [&](publish_status s) {
+    std::lock_guard lock(m);
+    got = s;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, 15s, [&] { return got.has_value(); }));
+  }
+  EXPECT_EQ(*got, publish_status::stored);
+  EXPECT_EQ(count(), 3);
+
+  cluster_.reset();  // Kafka gone: delivery times out
+  core::bus::settings s = settings_;
+  s.delivery_timeout = 500ms;
+  auto dead = std::move(core::bus::producer::create(s, "t2").value());
+  kafka_contact_publisher p2(*dead, "c");
+  EXPECT_EQ(publish_sync(p2, make("w")), publish_status::failed);
+}
+
+}  // namespace
+}  // namespace omni::connectors

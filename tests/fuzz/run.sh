@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for FUZZ_SECONDS (default 60) each, seeded from the fixtures its
+# seeds file names (tests/fuzz/<name>.seeds: one directory per line, relative to the repo root).
+# Crashes are written to build/fuzz/artifacts/.
+set -euo pipefail
+build=${1:-build/fuzz}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${FUZZ_SECONDS:-60}
+mkdir -p "$build/artifacts"
+status=0
+for bin in "$build"/tests/fuzz/*_fuzz; do
+  name=$(basename "$bin")
+  corpus="$build/corpus/$name"
+  mkdir -p "$corpus"
+  seeds=()
+  if [ -f "$root/tests/fuzz/$name.seeds" ]; then
+    while read -r d; do [ -n "$d" ] && seeds+=("$root/$d"); done < "$root/tests/fuzz/$name.seeds"
+  fi
+  echo "== $name (${seconds}s, seeds: ${seeds[*]:-none})"
+  if ! "$bin" -max_total_time="$seconds" -max_len=65536 -artifact_prefix="$build/artifacts/$name-" \
+      "$corpus" "${seeds[@]}" 2>"$build/$name.log"; then
+    echo "!! $name found a crash; see $build/$name.log and $build/artifacts/"
+    status=1
+  fi
+  tail -n 1 "$build/$name.log"
+done
+exit $status
