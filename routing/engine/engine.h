@@ -1,0 +1,394 @@
+#pragma once
+
+// The routing engine of one routing domain: a pure, deterministic state machine that turns
+// agent and contact events into offers and assignments. It reads no clock, opens no socket
+// and starts no thread; every call carries `now` and appends decisions to `out`.
+//
+// Owned by one driver (the router service's domain task, or the simulator) and used from that
+// driver's thread/strand only; it is not thread-safe. Same config + same calls = same decisions.
+//
+// Indexing (see README.md): contacts and agents meet in "profiles" = (channel, strategy,
+// canonical skill requirements). Each profile keeps an ordered set of waiting contacts
+// (priority, SLA deadline, arrival) and an ordered set of agents who are eligible and can take
+// a contact on that channel now (ordered by the strategy key). A contact looks only at its
+// profile's agent set; a freed agent looks only at the heads of the profiles it is eligible for.
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "routing/engine/classifier.h"
+#include "routing/engine/config.h"
+#include "routing/engine/decision.h"
+#include "routing/engine/events.h"
+#include "routing/engine/types.h"
+
+namespace omni::routing::engine {
+
+struct queue_view {
+  std::string name;
+  std::size_t waiting = 0;
+  std::size_t offered = 0;
+  std::size_t assigned = 0;
+  duration longest_wait = 0;  // of the contacts waiting now, since they arrived
+  std::uint64_t arrived = 0;  // classified into this queue on arrival
+  std::uint64_t answered = 0;
+  std::uint64_t answered_within_sla = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t abandoned = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t overflowed_in = 0;
+  std::uint64_t overflowed_out = 0;
+  double service_level = 1.0;  // answered within T / (answered + abandoned + expired)
+  double sla_target = 0.8;
+  duration average_speed_of_answer = 0;  // mean (answer - arrival) of answered contacts
+  double abandonment_rate = 0.0;         // abandoned / (answered + abandoned + expired)
+  // Estimated wait of a contact arriving now, per channel the queue serves (nullopt: the
+  // channel is not served, or no logged-in agent can ever take it).
+  std::array<std::optional<duration>, channel_count> expected_wait;
+};
+
+struct agent_view {
+  std::string id;
+  presence state = presence::offline;
+  std::vector<skill_level> skills;
+  per_channel capacity{};
+  per_channel load{};  // offered + assigned
+  per_channel offered{};
+  std::array<std::optional<timestamp>, channel_count> wrap_up_until;
+  std::vector<std::string> contacts;  // offered or assigned, in the order they were given
+  int consecutive_misses = 0;
+  std::uint64_t offers = 0;
+  std::uint64_t handled = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t missed = 0;
+  double occupancy = 0.0;    // time with any work / time logged in
+  double utilization = 0.0;  // load / capacity over all channels, now
+  timestamp idle_since = 0;
+};
+
+struct contact_view {
+  std::string id;
+  channel chan = channel::email;
+  contact_state state = contact_state::waiting;
+  std::string queue;
+  std::string rule;
+  int stage = 0;  // escalation steps fired in this queue
+  int priority = 0;
+  std::string agent;  // offered/assigned agent
+  timestamp arrived_at = 0;
+  timestamp queue_entered_at = 0;
+  timestamp sla_deadline = 0;
+  std::optional<std::size_t> position;  // 1-based among contacts competing for the same agents
+  std::optional<duration> expected_wait;
+  std::vector<std::string> excluded_agents;  // rejected or missed this contact
+};
+
+struct engine_totals {
+  std::uint64_t arrived = 0;
+  std::uint64_t waiting = 0;
+  std::uint64_t offered = 0;
+  std::uint64_t assigned = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t abandoned = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t decisions = 0;
+  std::uint64_t agents_known = 0;
+  std::uint64_t agents_logged_in = 0;
+  std::size_t profiles = 0;
+  std::size_t timers = 0;
+};
+
+class engine {
+ public:
+  // Throws std::invalid_argument when validate(config) reports problems (startup only).
+  explicit engine(engine_config config);
+
+  // Applies one input at `now` (due timers up to `now` fire first) and appends decisions.
+  input_result handle(const input_event& event, timestamp now, std::vector<decision>& out);
+  // Fires every timer due at or before `now` (offer timeouts, escalation, max wait, wrap-up).
+  void tick(timestamp now, std::vector<decision>& out);
+  // When the driver should call tick() next; nullopt when no timer is pending.
+  std::optional<timestamp> next_deadline() const;
+  // Applies a new config keeping waiting contacts, offers, assignments and agents. Returns the
+  // validation errors (and changes nothing) or an empty string.
+  std::string reconfigure(engine_config config, timestamp now, std::vector<decision>& out);
+
+  const engine_config& config() const { return config_; }
+
+  std::optional<queue_view> queue_status(std::string_view name, timestamp now) const;
+  std::vector<queue_view> queue_statuses(timestamp now) const;
+  std::optional<agent_view> agent_status(std::string_view id, timestamp now) const;
+  std::optional<contact_view> contact_status(std::string_view id, timestamp now) const;
+  // Expected wait of a contact that would arrive now in `queue` on `chan`.
+  std::optional<duration> expected_wait(std::string_view queue, channel chan, timestamp now) const;
+  engine_totals totals() const;
+  std::vector<std::string> agent_ids() const;
+  std::vector<std::string> active_contact_ids() const;  // waiting, offered or assigned
+
+  // Recomputes everything by brute force and compares with the indexes; also checks capacity,
+  // presence, single holder, conservation of contacts and work conservation. Returns an empty
+  // string when all hold, else a description of the first violations. O(agents x contacts).
+  std::string check_invariants() const;
+
+ private:
+  static constexpr std::uint32_t npos = 0xffffffffu;
+
+  struct requirement {
+    std::uint32_t skill;
+    int min;
+    bool operator==(const requirement&) const = default;
+    auto operator<=>(const requirement&) const = default;
+  };
+
+  // Ordering of agents in a profile: ascending (a, b, agent).
+  struct agent_key {
+    std::int64_t a = 0;
+    std::int64_t b = 0;
+    std::uint32_t agent = 0;
+    auto operator<=>(const agent_key&) const = default;
+  };
+  // Ordering of waiting contacts: higher priority, earlier SLA deadline, earlier arrival.
+  struct contact_key {
+    std::int64_t neg_priority = 0;
+    timestamp sla_deadline = 0;
+    std::uint64_t seq = 0;
+    std::uint32_t contact = 0;
+    auto operator<=>(const contact_key&) const = default;
+  };
+
+  struct profile {
+    channel chan = channel::email;
+    strategy strat = strategy::longest_idle;
+    std::vector<requirement> reqs;  // sorted by skill id
+    std::set<agent_key> available;
+    std::set<contact_key> waiting;
+    std::int64_t staffed_slots = 0;  // capacity of logged-in eligible agents on chan
+    std::uint64_t rr_clock = 0;
+  };
+
+  struct timer_key {
+    timestamp due = 0;
+    std::uint64_t seq = 0;
+    auto operator<=>(const timer_key&) const = default;
+  };
+  enum class timer_kind : std::uint8_t { offer_timeout, escalation, max_wait, wrap_up_end };
+  struct timer_entry {
+    timer_kind kind;
+    std::uint32_t target;
+    std::uint8_t chan;
+  };
+
+  struct age_entry {
+    timestamp arrived = 0;
+    std::uint64_t seq = 0;
+    std::uint32_t contact = 0;
+    auto operator<=>(const age_entry&) const = default;
+  };
+
+  struct queue_rec {
+    queue_config cfg;
+    std::vector<std::vector<requirement>> stage_reqs;  // escalation.size() + 1
+    std::vector<std::array<std::uint32_t, channel_count>> stage_profiles;
+    std::vector<std::uint32_t> step_target;  // overflow target queue per step, npos otherwise
+    std::uint32_t max_wait_target = npos;
+    bool serves[channel_count] = {};
+    // Oldest waiting contact first: a min-heap with lazy deletion (entries whose contact left
+    // the queue are dropped when they surface, or by compaction once stale entries outnumber
+    // live ones). Cheaper than an ordered set on the hot path; mutable for const readers.
+    mutable std::vector<age_entry> by_age;
+    std::size_t waiting = 0, offered = 0, assigned = 0;
+    std::uint64_t arrived = 0, answered = 0, answered_within_sla = 0, completed = 0, abandoned = 0,
+                  expired = 0, overflowed_in = 0, overflowed_out = 0;
+    std::int64_t answer_wait_sum = 0;
+    std::array<double, channel_count> handle_time{};  // moving average, ms
+  };
+
+  struct contact_rec {
+    std::string id;
+    std::string customer_id;
+    channel chan = channel::email;
+    contact_state state = contact_state::waiting;
+    std::uint32_t queue = npos;
+    std::uint32_t profile = npos;
+    int stage = 0;
+    int rule = -1;       // -1 default, -2 preclassified
+    int base_extra = 0;  // rule + boost + tier
+    int raised = 0;      // escalation raises
+    int priority = 0;
+    std::uint64_t seq = 0;
+    timestamp arrived_at = 0;
+    timestamp queue_entered_at = 0;
+    timestamp sla_deadline = 0;
+    timestamp assigned_at = 0;
+    std::uint32_t agent = npos;
+    bool affinity_offer = false;
+    bool affinity_checked = false;
+    bool max_wait_passed = false;
+    bool dirty = false;
+    std::vector<std::uint32_t> excluded;
+    std::optional<timer_key> offer_timer, escalation_timer, max_wait_timer;
+    std::optional<history_hint> hint;
+  };
+
+  struct membership {
+    std::uint32_t profile = npos;
+    bool in_available = false;
+    agent_key key;
+    std::uint64_t rr_stamp = 0;
+    std::int64_t skill_score = 0;
+    std::int64_t staffed = 0;
+  };
+
+  struct agent_rec {
+    std::string id;
+    presence state = presence::offline;
+    std::vector<std::pair<std::uint32_t, int>> skills;  // sorted by skill id
+    per_channel capacity{};
+    per_channel cap_override{-1, -1, -1, -1, -1};
+    per_channel load{};
+    per_channel offered{};
+    std::array<bool, channel_count> in_wrap{};
+    std::array<timestamp, channel_count> wrap_until{};
+    std::array<std::optional<timer_key>, channel_count> wrap_timer;
+    std::array<std::vector<membership>, channel_count> memberships;  // sorted by profile
+    std::vector<std::uint32_t> contacts;
+    timestamp idle_since = 0;
+    int misses = 0;
+    bool dirty = false;
+    std::uint64_t offers = 0, handled = 0, rejected = 0, missed = 0;
+    duration logged_in_ms = 0, busy_ms = 0;
+    timestamp accounted_at = 0;
+  };
+
+  struct affinity_rec {
+    std::uint32_t agent;
+    timestamp at;
+  };
+
+  // Setup.
+  void build(timestamp now, std::vector<decision>& out, bool keep_state);
+  std::uint32_t intern_skill(const std::string& name);
+  std::uint32_t intern_profile(channel c, strategy s, std::vector<requirement> reqs);
+  void compute_memberships(std::uint32_t a);
+  void detach_agent(std::uint32_t a);
+  void apply_capacity(std::uint32_t a, std::vector<decision>& out);
+  std::uint32_t find_queue(std::string_view name) const;
+  std::uint32_t profile_of(std::uint32_t q, int stage, channel c) const;
+
+  // Agents.
+  bool can_take(const agent_rec& a, channel c) const;
+  bool satisfies(const agent_rec& a, const std::vector<requirement>& reqs) const;
+  agent_key key_for(const agent_rec& a, std::uint32_t agent, const profile& p,
+                    const membership& m) const;
+  void refresh_agent(std::uint32_t a);
+  void account_time(agent_rec& a);
+  void set_presence(std::uint32_t a, presence p, reason_code why, std::vector<decision>& out);
+  void return_offers(std::uint32_t a, bool include_assigned, reason_code why,
+                     std::vector<decision>& out);
+  void mark_agent(std::uint32_t a);
+  const membership* find_membership(const agent_rec& a, std::uint32_t profile) const;
+
+  // Contacts.
+  void insert_waiting(std::uint32_t c);
+  void erase_waiting(std::uint32_t c);
+  void count(const contact_rec& c, int delta, bool totals);
+  contact_key key_of(std::uint32_t c) const;
+  void mark_contact(std::uint32_t c);
+  void release_from_agent(std::uint32_t c);
+  void finish(std::uint32_t c, contact_state terminal);
+  void schedule_queue_timers(std::uint32_t c);
+  void cancel_queue_timers(contact_rec& c);
+  void move_to_queue(std::uint32_t c, std::uint32_t q, reason_code why, int step,
+                     std::vector<decision>& out);
+  void requeue(std::uint32_t c, reason_code why, std::vector<decision>& out);
+  void apply_max_wait(std::uint32_t c, std::vector<decision>& out);
+  void offer(std::uint32_t c, std::uint32_t a, reason_code why, std::uint32_t candidates,
+             bool affinity, std::vector<decision>& out);
+  void assign(std::uint32_t c, reason_code why, std::vector<decision>& out);
+  void miss_or_reject(std::uint32_t c, bool timeout, std::vector<decision>& out);
+  bool excluded(const contact_rec& c, std::uint32_t a) const;
+  std::optional<std::uint32_t> affinity_agent(const contact_rec& c) const;
+
+  // Matching: drains dirty contacts and agents until no eligible pair remains.
+  void match(std::vector<decision>& out);
+  void match_contact(std::uint32_t c, std::vector<decision>& out);
+  void match_agent(std::uint32_t a, std::vector<decision>& out);
+
+  // Timers.
+  timer_key add_timer(timestamp due, timer_kind kind, std::uint32_t target, std::uint8_t chan);
+  void cancel_timer(std::optional<timer_key>& t);
+  void fire(const timer_entry& t, std::vector<decision>& out);
+  void advance(timestamp now, std::vector<decision>& out);
+
+  // Input handlers.
+  input_result on(const agent_login& e, std::vector<decision>& out);
+  input_result on(const agent_logout& e, std::vector<decision>& out);
+  input_result on(const presence_change& e, std::vector<decision>& out);
+  input_result on(const agent_update& e, std::vector<decision>& out);
+  input_result on(const contact_arrived& e, std::vector<decision>& out);
+  input_result on(const offer_accepted& e, std::vector<decision>& out);
+  input_result on(const offer_rejected& e, std::vector<decision>& out);
+  input_result on(const offer_timed_out& e, std::vector<decision>& out);
+  input_result on(const contact_completed& e, std::vector<decision>& out);
+  input_result on(const contact_abandoned& e, std::vector<decision>& out);
+
+  decision& emit(std::vector<decision>& out, decision_kind kind, const contact_rec* c,
+                 std::uint32_t a, reason_code why);
+  std::string rule_name(const contact_rec& c) const;
+  std::optional<duration> estimate_wait(std::uint32_t q, std::uint32_t profile,
+                                        std::size_t position) const;
+  std::vector<requirement> brute_requirements(const contact_rec& c) const;
+  std::size_t position_of(const contact_rec& c) const;
+  std::optional<timestamp> oldest_waiting(std::uint32_t q) const;
+  bool age_entry_live(const age_entry& e, std::uint32_t q) const;
+  bool eligible_brute(const agent_rec& a, const std::vector<requirement>& reqs) const;
+
+  engine_config config_;
+  classifier classifier_;
+  timestamp now_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t timer_seq_ = 0;
+
+  std::unordered_map<std::string, std::uint32_t> skill_ids_;
+  std::vector<std::string> skill_names_;
+
+  std::vector<queue_rec> queues_;
+  std::unordered_map<std::string, std::uint32_t> queue_ids_;
+  std::uint32_t default_queue_ = 0;
+
+  std::vector<profile> profiles_;
+  std::map<std::tuple<channel, strategy, std::vector<requirement>>, std::uint32_t> profile_ids_;
+  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> profiles_by_anchor_;
+  std::vector<std::uint32_t> unconditional_profiles_;
+
+  std::vector<agent_rec> agents_;
+  std::unordered_map<std::string, std::uint32_t> agent_ids_;
+
+  std::vector<contact_rec> contacts_;
+  std::vector<std::uint32_t> free_contacts_;
+  std::unordered_map<std::string, std::uint32_t> contact_ids_;
+  std::unordered_set<std::string> recent_finished_;
+  std::deque<std::string> recent_order_;
+
+  std::unordered_map<std::string, affinity_rec> affinity_;
+  std::deque<std::pair<timestamp, std::string>> affinity_order_;
+
+  std::map<timer_key, timer_entry> timers_;
+
+  std::vector<std::uint32_t> dirty_contacts_;
+  std::vector<std::uint32_t> dirty_agents_;
+
+  engine_totals totals_;
+};
+
+}  // namespace omni::routing::engine

@@ -1,0 +1,159 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "routing/history/identity.h"
+#include "routing/history/store.h"
+
+namespace omni::routing::history {
+namespace {
+
+using core::identity;
+
+TEST(identity_normalizer, phones_become_e164) {
+  identity_normalizer n("RU");
+  EXPECT_EQ(n.phone_e164("8 (912) 345-67-89"), "+79123456789");  // Russian trunk prefix
+  EXPECT_EQ(n.phone_e164("+7 912 345 67 89"), "+79123456789");
+  EXPECT_EQ(n.phone_e164("79123456789"), "+79123456789");  // messengers send digits only
+  EXPECT_EQ(n.phone_e164("0079123456789"), "+79123456789");
+  EXPECT_EQ(n.phone_e164("+1 (650) 253-0000"), "+16502530000");
+  EXPECT_EQ(n.phone_e164("anonymous"), std::nullopt);
+  EXPECT_EQ(n.phone_e164("<unknown>"), std::nullopt);
+  EXPECT_EQ(n.phone_e164(""), std::nullopt);
+  EXPECT_EQ(n.phone_e164("not a number"), std::nullopt);
+  identity_normalizer us("US");
+  EXPECT_EQ(us.phone_e164("(650) 253-0000"), "+16502530000");
+}
+
+TEST(identity_normalizer, kinds) {
+  identity_normalizer n;
+  EXPECT_EQ(n.normalize({"email", "  Ivan.Petrov@Example.RU "}), (identity{"email", "ivan.petrov@example.ru"}));
+  EXPECT_EQ(n.normalize({"Phone", "8 912 345-67-89"}), (identity{"phone", "+79123456789"}));
+  EXPECT_EQ(n.normalize({"telegram", " 42 "}), (identity{"telegram", "42"}));
+  EXPECT_EQ(n.normalize({"email", "   "}), std::nullopt);
+  EXPECT_EQ(n.normalize({"", "x"}), std::nullopt);
+}
+
+class store_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("omni-history-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    s_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void reopen() {
+    s_.reset();
+    auto s = store::open(dir_ / "state" / "history.db");
+    ASSERT_TRUE(s) << s.err().to_string();
+    s_ = std::move(*s);
+  }
+  resolution resolve(std::vector<identity> ids, core::timestamp_ms now = 1000, std::string name = "") {
+    auto r = s_->resolve(ids, name, "", now);
+    EXPECT_TRUE(r) << r.err().to_string();
+    return *r;
+  }
+  contact_record contact(const std::string& id, const std::string& customer, core::timestamp_ms at,
+                         core::channel ch = core::channel::email) {
+    contact_record r;
+    r.contact_id = id;
+    r.customer_id = customer;
+    r.domain = "acme";
+    r.chan = ch;
+    r.provider = "imap";
+    r.subject = "Заказ " + id;
+    r.arrived_at = at;
+    return r;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store> s_;
+};
+
+TEST_F(store_test, email_then_phone_on_one_contact_then_a_call_finds_the_customer) {
+  auto first = resolve({{"email", "ivan@example.ru"}}, 1000, "Иван");
+  EXPECT_TRUE(first.created);
+  auto again = resolve({{"email", "ivan@example.ru"}}, 2000);
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.customer_id, first.customer_id);
+  // A mail signed with a phone number links the two.
+  auto both = resolve({{"email", "ivan@example.ru"}, {"phone", "+79123456789"}}, 3000);
+  EXPECT_EQ(both.customer_id, first.customer_id);
+  EXPECT_TRUE(both.merged.empty());
+  // A later call from that phone finds the customer who wrote by email.
+  auto call = resolve({{"phone", "+79123456789"}}, 4000);
+  EXPECT_EQ(call.customer_id, first.customer_id);
+  auto c = s_->customer(first.customer_id);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->display_name, "Иван");
+  EXPECT_EQ(c->identities.size(), 2u);
+}
+
+TEST_F(store_test, two_customers_seen_together_merge_into_the_oldest_explicitly) {
+  auto mail = resolve({{"email", "anna@example.com"}}, 1000);
+  auto tg = resolve({{"telegram", "777"}}, 2000);
+  ASSERT_NE(mail.customer_id, tg.customer_id);
+  ASSERT_TRUE(s_->record_arrival(contact("c-tg", tg.customer_id, 2000, core::channel::messenger)));
+  auto both = resolve({{"telegram", "777"}, {"email", "anna@example.com"}}, 3000);
+  EXPECT_EQ(both.customer_id, mail.customer_id);
+  ASSERT_EQ(both.merged.size(), 1u);
+  EXPECT_EQ(both.merged[0], tg.customer_id);
+  // The merged customer's contacts and identities now belong to the survivor...
+  EXPECT_EQ(s_->find({"telegram", "777"}), mail.customer_id);
+  EXPECT_EQ(s_->recent(mail.customer_id, 10).size(), 1u);
+  // ...and looking the old id up leads there too.
+  auto via_old = s_->customer(tg.customer_id);
+  ASSERT_TRUE(via_old);
+  EXPECT_EQ(via_old->id, mail.customer_id);
+}
+
+TEST_F(store_test, customer_ids_are_derived_from_the_first_identity) {
+  auto a = resolve({{"email", "x@y.z"}});
+  SetUp();  // a fresh database elsewhere derives the same id
+  auto b = resolve({{"email", "x@y.z"}});
+  EXPECT_EQ(a.customer_id, b.customer_id);
+  EXPECT_FALSE(s_->resolve({}, "", "", 0));
+}
+
+TEST_F(store_test, history_answers_and_completions_survive_a_restart) {
+  auto cu = resolve({{"email", "ivan@example.ru"}});
+  ASSERT_TRUE(s_->record_arrival(contact("c1", cu.customer_id, 1000)));
+  ASSERT_TRUE(s_->record_arrival(contact("c1", cu.customer_id, 1000)));  // idempotent
+  ASSERT_TRUE(s_->record_answer("c1", "anna", "billing", 1500));
+  ASSERT_TRUE(s_->record_completion("c1", "anna", "resolved", 5, 2000));
+  ASSERT_TRUE(s_->record_arrival(contact("c2", cu.customer_id, 3000, core::channel::voice)));
+  ASSERT_TRUE(s_->record_answer("c2", "boris", "", 3100));
+  ASSERT_TRUE(s_->record_arrival(contact("c3", cu.customer_id, 4000)));  // waiting, unanswered
+  reopen();
+  auto recent = s_->recent(cu.customer_id, 10);
+  ASSERT_EQ(recent.size(), 3u);
+  EXPECT_EQ(recent[0].contact_id, "c3");  // newest first
+  EXPECT_EQ(recent[2].contact_id, "c1");
+  EXPECT_EQ(recent[2].agent, "anna");
+  EXPECT_EQ(recent[2].queue, "billing");
+  EXPECT_EQ(recent[2].disposition, "resolved");
+  EXPECT_EQ(recent[2].satisfaction, 5);
+  EXPECT_EQ(recent[2].completed_at, 2000);
+  EXPECT_EQ(recent[1].chan, core::channel::voice);
+  EXPECT_EQ(s_->recent(cu.customer_id, 1).size(), 1u);
+  auto last = s_->last_agent(cu.customer_id);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->first, "boris");
+  EXPECT_EQ(last->second, 3100);
+  EXPECT_EQ(s_->contact("c1")->subject, "Заказ c1");
+  EXPECT_FALSE(s_->contact("nope"));
+}
+
+TEST_F(store_test, unwritable_state_dir_is_a_clear_error) {
+  auto s = store::open("/proc/omniroute-cannot-write-here/history.db");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.err().field, "node.state_dir");
+}
+
+}  // namespace
+}  // namespace omni::routing::history
