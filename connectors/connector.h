@@ -9,8 +9,8 @@
 //
 // Lifecycle, all on the daemon's start thread: factory::create() (parse + validate, no I/O; also
 // run by `omniroute check-config`) -> connector::start() (register HTTP routes, open sockets) ->
-// the daemon starts the shared listener -> ... -> connector::stop() (stop intake; requests in flight
-// still get their answer once Kafka reports) -> destruction after the producer is flushed.
+// the daemon starts the shared listener -> ... -> connector::stop() (stop intake; requests in
+// flight still get their answer once Kafka reports) -> destruction after the producer is flushed.
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
@@ -32,10 +32,10 @@ class contact_publisher;
 
 // What the daemon lends a connector. Everything outlives the connector.
 struct context {
-  boost::asio::io_context* ioc = nullptr;   // for timers and client sockets
-  core::http::listener* http = nullptr;     // the shared public listener; register routes in start()
-  contact_publisher* publisher = nullptr;   // omni.contacts, acknowledged after Kafka stored it
-  std::filesystem::path state_dir;          // node.state_dir/<connector name>, created on demand
+  boost::asio::io_context* ioc = nullptr;  // for timers and client sockets
+  core::http::listener* http = nullptr;    // the shared public listener; register routes in start()
+  contact_publisher* publisher = nullptr;  // omni.contacts, acknowledged after Kafka stored it
+  std::filesystem::path state_dir;         // node.state_dir/<connector name>, created on demand
   std::string node_id;
 };
 
@@ -67,7 +67,8 @@ class connector_factory {
   // Reads and validates the entry, reporting every problem (file:line:col) to `sink`; returns a
   // connector bound to `ctx`, or nullptr when the entry has errors. Does no I/O.
   virtual std::unique_ptr<connector> create(const config::connector_config& entry,
-                                            config::diagnostics& sink, const context& ctx) const = 0;
+                                            config::diagnostics& sink,
+                                            const context& ctx) const = 0;
 };
 
 // Reads the common keys (`domain`) from a connector's reader.

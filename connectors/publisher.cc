@@ -20,8 +20,8 @@ core::metrics::counter& received(const core::contact& c) {
 }
 core::metrics::counter& duplicates(const core::contact& c) {
   return core::metrics::global().counter_of(
-      "omniroute_contacts_duplicate_total", "Re-delivered contacts recognized by id and not produced again.",
-      {{"provider", c.provider}});
+      "omniroute_contacts_duplicate_total",
+      "Re-delivered contacts recognized by id and not produced again.", {{"provider", c.provider}});
 }
 }  // namespace
 
@@ -69,7 +69,8 @@ void kafka_contact_publisher::publish(const core::contact& mapped, publish_callb
                                   if (d.ok) remember(id);
                                 }
                                 if (d.ok) counter.inc();
-                                for (auto& w : waiting) w(d.ok ? publish_status::stored : publish_status::failed);
+                                for (auto& w : waiting)
+                                  w(d.ok ? publish_status::stored : publish_status::failed);
                               });
   if (st == core::bus::produce_status::queued) return;
   std::vector<publish_callback> waiting;
@@ -78,7 +79,8 @@ void kafka_contact_publisher::publish(const core::contact& mapped, publish_callb
     waiting = std::move(in_flight_[c.id]);
     in_flight_.erase(c.id);
   }
-  auto status = st == core::bus::produce_status::queue_full ? publish_status::busy : publish_status::failed;
+  auto status =
+      st == core::bus::produce_status::queue_full ? publish_status::busy : publish_status::failed;
   for (auto& w : waiting) w(status);
 }
 
@@ -104,8 +106,8 @@ void publish_all(contact_publisher& p, const std::vector<core::contact>& contact
       }
       if (--j->left == 0) {
         int w = j->worst.load();
-        j->done(w == 2   ? publish_status::failed
-                : w == 1 ? publish_status::busy
+        j->done(w == 2              ? publish_status::failed
+                : w == 1            ? publish_status::busy
                 : j->all_duplicates ? publish_status::duplicate
                                     : publish_status::stored);
       }

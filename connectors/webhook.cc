@@ -30,8 +30,8 @@ core::timestamp_ms now_ms() {
 std::string raw_hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
+  HMAC(md, key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
@@ -49,7 +49,8 @@ std::string to_hex(std::string_view raw) {
 std::string to_base64(std::string_view raw) {
   std::string out(4 * ((raw.size() + 2) / 3), '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+                          reinterpret_cast<const unsigned char*>(raw.data()),
+                          static_cast<int>(raw.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -93,11 +94,13 @@ void webhook_connector::count(std::string_view outcome) const {
 }
 
 core::result<bool> webhook_connector::start() {
-  if (!ctx_.http) return core::error{"needs the public HTTP listener (node role ingest)", settings_.name};
+  if (!ctx_.http)
+    return core::error{"needs the public HTTP listener (node role ingest)", settings_.name};
   auto h = [this](http::request req, http::responder r) { handle(std::move(req), std::move(r)); };
   bool ok = ctx_.http->add(http::method::post, settings_.path, h);
   if (provider_->accepts_get()) ok = ok && ctx_.http->add(http::method::get, settings_.path, h);
-  if (!ok) return core::error{"cannot register " + settings_.path + " (path taken?)", settings_.name};
+  if (!ok)
+    return core::error{"cannot register " + settings_.path + " (path taken?)", settings_.name};
   logger().info("{} ({}): listening on {}", settings_.name, settings_.type, settings_.path);
   return true;
 }
@@ -122,16 +125,16 @@ void webhook_connector::handle(http::request req, http::responder r) const {
   }
   if (auto rejected = provider_->verify(req)) {
     count("rejected_signature");
-    logger().warn("{}: request {} from {} rejected ({})", settings_.name, req.id, req.remote_address,
-                  rejected->body);
+    logger().warn("{}: request {} from {} rejected ({})", settings_.name, req.id,
+                  req.remote_address, rejected->body);
     r.send(std::move(*rejected));
     return;
   }
   auto mapped = provider_->map(req, now_ms());
   if (!mapped) {
     count("malformed");
-    logger().warn("{}: malformed request {} from {}: {}", settings_.name, req.id, req.remote_address,
-                  mapped.err().to_string());
+    logger().warn("{}: malformed request {} from {}: {}", settings_.name, req.id,
+                  req.remote_address, mapped.err().to_string());
     r.send(http::response::error(400, mapped.err().to_string()));
     return;
   }
@@ -151,9 +154,9 @@ void webhook_connector::handle(http::request req, http::responder r) const {
                   return;
                 }
                 count(s == publish_status::busy ? "busy" : "kafka_unavailable");
-                auto resp = http::response::error(503, s == publish_status::busy
-                                                           ? "busy, retry later"
-                                                           : "contact store unavailable, retry later");
+                auto resp = http::response::error(
+                    503, s == publish_status::busy ? "busy, retry later"
+                                                   : "contact store unavailable, retry later");
                 resp.headers.set("Retry-After", s == publish_status::busy ? "1" : "5");
                 r.send(std::move(resp));
               });

@@ -36,7 +36,8 @@ bool health_state::ready() const {
 
 std::string health_state::healthz_json() const {
   std::lock_guard lock(mutex_);
-  auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - born_);
+  auto up =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - born_);
   return json{{"status", "ok"}, {"version", version_}, {"uptime_seconds", up.count()}}.dump();
 }
 
@@ -122,11 +123,11 @@ void export_listener_metrics(const http::listener& l, const std::string& name) {
     else
       reg.callback_gauge(s.name, s.help, {{"listener", name}}, read);
   }
-  const std::pair<const char*, const std::atomic<std::uint64_t> http::listener_stats::*> classes[] = {
-      {"2xx", &http::listener_stats::responses_2xx},
-      {"3xx", &http::listener_stats::responses_3xx},
-      {"4xx", &http::listener_stats::responses_4xx},
-      {"5xx", &http::listener_stats::responses_5xx}};
+  const std::pair<const char*, const std::atomic<std::uint64_t> http::listener_stats::*> classes[] =
+      {{"2xx", &http::listener_stats::responses_2xx},
+       {"3xx", &http::listener_stats::responses_3xx},
+       {"4xx", &http::listener_stats::responses_4xx},
+       {"5xx", &http::listener_stats::responses_5xx}};
   for (const auto& [cls, field] : classes)
     reg.callback_counter("omniroute_http_responses_total", "Responses by status class.",
                          {{"listener", name}, {"class", cls}},

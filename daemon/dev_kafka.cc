@@ -28,7 +28,8 @@ spdlog::logger& logger() {
 // bootstrap through the fixed port: the metadata they get back names the broker's own address.
 class relay : public std::enable_shared_from_this<relay> {
  public:
-  relay(tcp::socket client, tcp::socket broker) : client_(std::move(client)), broker_(std::move(broker)) {}
+  relay(tcp::socket client, tcp::socket broker)
+      : client_(std::move(client)), broker_(std::move(broker)) {}
 
   void start() {
     pump(client_, broker_, up_);
@@ -39,15 +40,17 @@ class relay : public std::enable_shared_from_this<relay> {
   using buffer = std::array<char, 16384>;
 
   void pump(tcp::socket& from, tcp::socket& to, buffer& buf) {
-    from.async_read_some(asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
-                                                const boost::system::error_code& ec, std::size_t n) {
-      if (ec) return self->close();
-      asio::async_write(to, asio::buffer(buf.data(), n),
-                        [self, &from, &to, &buf](const boost::system::error_code& wec, std::size_t) {
-                          if (wec) return self->close();
-                          self->pump(from, to, buf);
-                        });
-    });
+    from.async_read_some(
+        asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
+                               const boost::system::error_code& ec, std::size_t n) {
+          if (ec) return self->close();
+          asio::async_write(
+              to, asio::buffer(buf.data(), n),
+              [self, &from, &to, &buf](const boost::system::error_code& wec, std::size_t) {
+                if (wec) return self->close();
+                self->pump(from, to, buf);
+              });
+        });
   }
 
   void close() {
@@ -61,16 +64,18 @@ class relay : public std::enable_shared_from_this<relay> {
 };
 
 void accept_loop(tcp::acceptor& acceptor, tcp::endpoint broker) {
-  acceptor.async_accept([&acceptor, broker](const boost::system::error_code& ec, tcp::socket client) {
-    if (ec) return;
-    auto upstream = std::make_shared<tcp::socket>(acceptor.get_executor());
-    upstream->async_connect(broker, [upstream, c = std::make_shared<tcp::socket>(std::move(client))](
-                                        const boost::system::error_code& cec) mutable {
-      if (cec) return;
-      std::make_shared<relay>(std::move(*c), std::move(*upstream))->start();
-    });
-    accept_loop(acceptor, broker);
-  });
+  acceptor.async_accept(
+      [&acceptor, broker](const boost::system::error_code& ec, tcp::socket client) {
+        if (ec) return;
+        auto upstream = std::make_shared<tcp::socket>(acceptor.get_executor());
+        upstream->async_connect(
+            broker, [upstream, c = std::make_shared<tcp::socket>(std::move(client))](
+                        const boost::system::error_code& cec) mutable {
+              if (cec) return;
+              std::make_shared<relay>(std::move(*c), std::move(*upstream))->start();
+            });
+        accept_loop(acceptor, broker);
+      });
 }
 
 }  // namespace
@@ -119,8 +124,8 @@ int run_dev_kafka(const dev_kafka_options& o) {
     std::ofstream(tmp) << bootstrap << '\n';
     std::rename(tmp.c_str(), o.bootstrap_file.c_str());
   }
-  logger().info("embedded Kafka ready at {} with topics {}* ({} partitions); Ctrl-C to stop", bootstrap,
-                o.topic_prefix, o.partitions);
+  logger().info("embedded Kafka ready at {} with topics {}* ({} partitions); Ctrl-C to stop",
+                bootstrap, o.topic_prefix, o.partitions);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {

@@ -11,8 +11,8 @@ struct dev_kafka_options {
   int brokers = 1;
   int partitions = 6;
   std::string topic_prefix = "omni.";
-  std::uint16_t port = 0;       // when set, a bootstrap relay listens on 127.0.0.1:port
-  std::string bootstrap_file;   // when set, the bootstrap address is written there once ready
+  std::uint16_t port = 0;      // when set, a bootstrap relay listens on 127.0.0.1:port
+  std::string bootstrap_file;  // when set, the bootstrap address is written there once ready
 };
 
 // Runs until SIGTERM/SIGINT. Returns the exit code.

@@ -16,13 +16,14 @@ std::unique_ptr<connector> factory::create(const config::connector_config& entry
   s.bot = r.optional<std::string>("bot", "");
   // Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and -.
   if (!s.secret_token.empty() &&
-      s.secret_token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
-          std::string::npos)
+      s.secret_token.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
     r.error("secret_token", "may contain only A-Z, a-z, 0-9, _ and - (Telegram's rule)");
   if (ws.path.empty() || ws.path[0] != '/') r.error("path", "must start with '/'");
   r.finish();
   if (sink.size() != errors_before) return nullptr;
-  return std::make_unique<webhook_connector>(std::move(ws), std::make_unique<provider>(std::move(s)), ctx);
+  return std::make_unique<webhook_connector>(std::move(ws),
+                                             std::make_unique<provider>(std::move(s)), ctx);
 }
 
 }  // namespace omni::connectors::telegram

@@ -9,8 +9,8 @@ class factory : public connector_factory {
  public:
   std::string_view type() const override { return "telegram"; }
   std::string_view description() const override { return "Telegram Bot API webhook"; }
-  std::unique_ptr<connector> create(const config::connector_config& entry, config::diagnostics& sink,
-                                    const context& ctx) const override;
+  std::unique_ptr<connector> create(const config::connector_config& entry,
+                                    config::diagnostics& sink, const context& ctx) const override;
 };
 
 }  // namespace omni::connectors::telegram

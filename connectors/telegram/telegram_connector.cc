@@ -35,11 +35,11 @@ void add_attachments(const node& msg, core::contact& c) {
     const char* default_name;
     const char* default_type;
   };
-  for (const kind& k : {kind{"document", "document", "application/octet-stream"},
-                        kind{"voice", "voice.ogg", "audio/ogg"}, kind{"audio", "audio", "audio/mpeg"},
-                        kind{"video", "video.mp4", "video/mp4"},
-                        kind{"video_note", "video_note.mp4", "video/mp4"},
-                        kind{"sticker", "sticker.webp", "image/webp"}}) {
+  for (const kind& k :
+       {kind{"document", "document", "application/octet-stream"},
+        kind{"voice", "voice.ogg", "audio/ogg"}, kind{"audio", "audio", "audio/mpeg"},
+        kind{"video", "video.mp4", "video/mp4"}, kind{"video_note", "video_note.mp4", "video/mp4"},
+        kind{"sticker", "sticker.webp", "image/webp"}}) {
     node f = msg[k.field];
     if (!f.is_object()) continue;
     c.attachments.push_back({f["file_name"].text_or(k.default_name),
@@ -76,7 +76,8 @@ core::result<webhook_mapping> provider::map(const core::http::request& req,
     from = cq["from"];
     text = cq["data"].text_or("");
   } else {
-    return webhook_mapping{{}, "update type not routed (no message, edited_message or callback_query)"};
+    return webhook_mapping{{},
+                           "update type not routed (no message, edited_message or callback_query)"};
   }
   if (!from.is_object()) return from.missing();
   auto user_id = from["id"].required_text();

@@ -19,10 +19,12 @@ embedded_cluster::embedded_cluster(std::unique_ptr<impl> p) : impl_(std::move(p)
 embedded_cluster::~embedded_cluster() = default;
 
 result<std::unique_ptr<embedded_cluster>> embedded_cluster::start(int brokers) {
-  if (brokers < 1 || brokers > 16) return error{"must be between 1 and 16", "kafka.embedded.brokers"};
+  if (brokers < 1 || brokers > 16)
+    return error{"must be between 1 and 16", "kafka.embedded.brokers"};
   conf_ptr conf(rd_kafka_conf_new());
   install_log_callback(conf.get());
-  set_property(conf.get(), "log_level", "4");  // its own client has no bootstrap: not worth a notice
+  set_property(conf.get(), "log_level",
+               "4");  // its own client has no bootstrap: not worth a notice
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
   if (!rk) return error{std::string("cannot start the embedded Kafka: ") + err, "kafka"};
@@ -46,7 +48,8 @@ result<bool> embedded_cluster::create_topic(const std::string& name, int partiti
   return true;
 }
 
-result<bool> embedded_cluster::create_topics(const std::vector<std::string>& names, int partitions) {
+result<bool> embedded_cluster::create_topics(const std::vector<std::string>& names,
+                                             int partitions) {
   for (const auto& n : names)
     if (auto r = create_topic(n, partitions); !r) return r;
   return true;

@@ -45,7 +45,8 @@ class object_reader {
     return &*it;
   }
 
-  std::string str(std::string_view key, bool required, std::size_t max = codec_limits::max_short_bytes) {
+  std::string str(std::string_view key, bool required,
+                  std::size_t max = codec_limits::max_short_bytes) {
     if (failed()) return {};
     const json* v = find(key);
     if (!v) {
@@ -58,7 +59,8 @@ class object_reader {
     }
     const auto& s = v->get_ref<const std::string&>();
     if (s.size() > max) {
-      fail(key, "is too long (" + std::to_string(s.size()) + " bytes, at most " + std::to_string(max) + ")");
+      fail(key, "is too long (" + std::to_string(s.size()) + " bytes, at most " +
+                    std::to_string(max) + ")");
       return {};
     }
     if (required && s.empty()) {
@@ -168,7 +170,8 @@ class object_reader {
     }
     for (const auto& [k, val] : v->items()) {
       if (k.size() > codec_limits::max_short_bytes) {
-        fail(key, "has a key longer than " + std::to_string(codec_limits::max_short_bytes) + " bytes");
+        fail(key,
+             "has a key longer than " + std::to_string(codec_limits::max_short_bytes) + " bytes");
         return out;
       }
       std::optional<Value> converted = convert(val);
@@ -183,7 +186,8 @@ class object_reader {
 
   std::map<std::string, std::string> string_map(std::string_view key) {
     return map<std::string>(key, [](const json& v) -> std::optional<std::string> {
-      if (!v.is_string() || v.get_ref<const std::string&>().size() > codec_limits::max_subject_bytes)
+      if (!v.is_string() ||
+          v.get_ref<const std::string&>().size() > codec_limits::max_subject_bytes)
         return std::nullopt;
       return v.get<std::string>();
     });
@@ -227,7 +231,8 @@ result<json> parse_envelope(std::string_view text, std::string_view schema) {
   auto it = doc.find("schema");
   if (it == doc.end() || !it->is_string()) return error{"is required (a string)", "schema"};
   if (it->get_ref<const std::string&>() != schema) {
-    return error{"is '" + it->get<std::string>() + "', expected '" + std::string(schema) + "'", "schema"};
+    return error{"is '" + it->get<std::string>() + "', expected '" + std::string(schema) + "'",
+                 "schema"};
   }
   return doc;
 }
@@ -252,17 +257,23 @@ void put_map(json& j, const char* key, const Map& m) {
 
 std::string_view to_string(channel c) {
   switch (c) {
-    case channel::email: return "email";
-    case channel::chat: return "chat";
-    case channel::messenger: return "messenger";
-    case channel::voice: return "voice";
-    case channel::sms: return "sms";
+    case channel::email:
+      return "email";
+    case channel::chat:
+      return "chat";
+    case channel::messenger:
+      return "messenger";
+    case channel::voice:
+      return "voice";
+    case channel::sms:
+      return "sms";
   }
   return "chat";
 }
 
 std::optional<channel> parse_channel(std::string_view s) {
-  for (channel c : {channel::email, channel::chat, channel::messenger, channel::voice, channel::sms})
+  for (channel c :
+       {channel::email, channel::chat, channel::messenger, channel::voice, channel::sms})
     if (to_string(c) == s) return c;
   return std::nullopt;
 }
@@ -278,23 +289,33 @@ static std::optional<contact_kind> parse_contact_kind(std::string_view s) {
 }
 
 static constexpr std::array agent_event_types = {
-    agent_event_type::login,  agent_event_type::logout,   agent_event_type::presence,
-    agent_event_type::accept, agent_event_type::reject,   agent_event_type::complete,
+    agent_event_type::login,    agent_event_type::logout, agent_event_type::presence,
+    agent_event_type::accept,   agent_event_type::reject, agent_event_type::complete,
     agent_event_type::transfer, agent_event_type::reply,  agent_event_type::skills,
     agent_event_type::heartbeat};
 
 std::string_view to_string(agent_event_type t) {
   switch (t) {
-    case agent_event_type::login: return "login";
-    case agent_event_type::logout: return "logout";
-    case agent_event_type::presence: return "presence";
-    case agent_event_type::accept: return "accept";
-    case agent_event_type::reject: return "reject";
-    case agent_event_type::complete: return "complete";
-    case agent_event_type::transfer: return "transfer";
-    case agent_event_type::reply: return "reply";
-    case agent_event_type::skills: return "skills";
-    case agent_event_type::heartbeat: return "heartbeat";
+    case agent_event_type::login:
+      return "login";
+    case agent_event_type::logout:
+      return "logout";
+    case agent_event_type::presence:
+      return "presence";
+    case agent_event_type::accept:
+      return "accept";
+    case agent_event_type::reject:
+      return "reject";
+    case agent_event_type::complete:
+      return "complete";
+    case agent_event_type::transfer:
+      return "transfer";
+    case agent_event_type::reply:
+      return "reply";
+    case agent_event_type::skills:
+      return "skills";
+    case agent_event_type::heartbeat:
+      return "heartbeat";
   }
   return "heartbeat";
 }
@@ -307,11 +328,16 @@ static std::optional<agent_event_type> parse_agent_event_type(std::string_view s
 
 std::string_view to_string(outbound_kind k) {
   switch (k) {
-    case outbound_kind::reply: return "reply";
-    case outbound_kind::notice: return "notice";
-    case outbound_kind::typing: return "typing";
-    case outbound_kind::joined: return "joined";
-    case outbound_kind::ended: return "ended";
+    case outbound_kind::reply:
+      return "reply";
+    case outbound_kind::notice:
+      return "notice";
+    case outbound_kind::typing:
+      return "typing";
+    case outbound_kind::joined:
+      return "joined";
+    case outbound_kind::ended:
+      return "ended";
   }
   return "reply";
 }
@@ -368,9 +394,10 @@ std::string format_timestamp(timestamp_ms t) {
   unsigned m, d;
   civil_from_days(days, y, m, d);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m,
-                d, static_cast<int>(ms_of_day / 3600000), static_cast<int>(ms_of_day / 60000 % 60),
-                static_cast<int>(ms_of_day / 1000 % 60), static_cast<int>(ms_of_day % 1000));
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y),
+                m, d, static_cast<int>(ms_of_day / 3600000),
+                static_cast<int>(ms_of_day / 60000 % 60), static_cast<int>(ms_of_day / 1000 % 60),
+                static_cast<int>(ms_of_day % 1000));
   return buf;
 }
 
@@ -378,8 +405,9 @@ result<timestamp_ms> parse_timestamp(std::string_view s) {
   const error bad{"is not an RFC 3339 timestamp (e.g. 2026-11-23T03:37:48.123Z)", ""};
   int y, mo, d, h, mi, sec;
   if (s.size() < 20 || !digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) ||
-      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec))
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
+      !digits(s, 17, 2, sec))
     return bad;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return bad;
   std::size_t pos = 19;
@@ -425,17 +453,21 @@ bool valid_utf8(std::string_view s) {
     }
     int n;
     std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) n = 1, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) n = 2, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) n = 3, cp = c & 0x07;
-    else return false;
+    if ((c & 0xE0) == 0xC0)
+      n = 1, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+      n = 2, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+      n = 3, cp = c & 0x07;
+    else
+      return false;
     if (end - p <= n) return false;
     for (int i = 1; i <= n; ++i) {
       if ((p[i] & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (p[i] & 0x3F);
     }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
       return false;
     p += n + 1;
   }
@@ -470,7 +502,8 @@ void clamp_to_limits(contact& c) {
     c.customer.identities.resize(codec_limits::max_items);
     note(true, "identities");
   }
-  for (auto& i : c.customer.identities) note(cut_utf8(i.kind, short_max) | cut_utf8(i.value, short_max), "identity");
+  for (auto& i : c.customer.identities)
+    note(cut_utf8(i.kind, short_max) | cut_utf8(i.value, short_max), "identity");
   if (c.attachments.size() > codec_limits::max_items) {
     c.attachments.resize(codec_limits::max_items);
     note(true, "attachments");
@@ -536,7 +569,8 @@ result<contact> decode_contact(std::string_view text) {
   object_reader r(*doc, "");
   contact c;
   c.id = r.str("id", true);
-  c.kind = r.enumeration("kind", false, contact_kind::message, parse_contact_kind, "message, abandoned");
+  c.kind =
+      r.enumeration("kind", false, contact_kind::message, parse_contact_kind, "message, abandoned");
   c.chan = r.enumeration("channel", true, channel::chat, parse_channel,
                          "email, chat, messenger, voice, sms");
   c.provider = r.str("provider", true);
@@ -620,9 +654,9 @@ result<agent_event> decode_agent_event(std::string_view text) {
   e.agent_id = r.str("agent_id", true);
   e.at = r.time("at", true);
   e.presence = r.str("presence", e.type == agent_event_type::presence);
-  const bool needs_contact = e.type == agent_event_type::accept || e.type == agent_event_type::reject ||
-                             e.type == agent_event_type::complete ||
-                             e.type == agent_event_type::transfer;
+  const bool needs_contact =
+      e.type == agent_event_type::accept || e.type == agent_event_type::reject ||
+      e.type == agent_event_type::complete || e.type == agent_event_type::transfer;
   e.contact_id = r.str("contact_id", needs_contact);
   e.reason = r.str("reason", false, codec_limits::max_subject_bytes);
   e.disposition = r.str("disposition", false);

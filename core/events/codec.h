@@ -1,7 +1,7 @@
 #pragma once
-// JSON codecs for the canonical events. Decoding takes untrusted bytes (a webhook body, a Kafka record
-// written by someone else's producer) and never throws: it returns an error naming the field at fault.
-// Encoding always produces valid JSON with the `schema` field first-class.
+// JSON codecs for the canonical events. Decoding takes untrusted bytes (a webhook body, a Kafka
+// record written by someone else's producer) and never throws: it returns an error naming the field
+// at fault. Encoding always produces valid JSON with the `schema` field first-class.
 
 #include <string>
 #include <string_view>

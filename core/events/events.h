@@ -1,7 +1,7 @@
 #pragma once
 // The canonical event model every half of omniroute shares (ARCHITECTURE.md, "Events").
-// Plain value types: no I/O, no threads. JSON codecs live in core/events/codec.h and the JSON Schemas
-// an integrator can validate against live in docs/schemas/.
+// Plain value types: no I/O, no threads. JSON codecs live in core/events/codec.h and the JSON
+// Schemas an integrator can validate against live in docs/schemas/.
 
 #include <cstdint>
 #include <map>
@@ -12,7 +12,8 @@
 
 namespace omni::core {
 
-// Milliseconds since the Unix epoch, UTC. On the wire: RFC 3339 with milliseconds ("...T03:37:48.123Z").
+// Milliseconds since the Unix epoch, UTC. On the wire: RFC 3339 with milliseconds
+// ("...T03:37:48.123Z").
 using timestamp_ms = std::int64_t;
 
 enum class channel { email, chat, messenger, voice, sms };
@@ -24,8 +25,8 @@ inline constexpr std::string_view agent_event_schema = "omni.agent_event.v1";
 inline constexpr std::string_view assignment_schema = "omni.assignment.v1";
 inline constexpr std::string_view outbound_schema = "omni.outbound.v1";
 
-// One way to reach a customer: kind is "email", "phone" (E.164), "telegram", "whatsapp", "messenger",
-// "instagram", "vk", "viber", "visitor", "external" (an integrator's own user id), ...
+// One way to reach a customer: kind is "email", "phone" (E.164), "telegram", "whatsapp",
+// "messenger", "instagram", "vk", "viber", "visitor", "external" (an integrator's own user id), ...
 struct identity {
   std::string kind;
   std::string value;
@@ -72,8 +73,9 @@ struct contact {
   bool operator==(const contact&) const = default;
 };
 
-// Deterministic contact id: a hash of provider and the provider's message id, so a re-delivered webhook
-// or a re-fetched mail gets the same id and is deduplicated downstream. 32 lowercase hex digits.
+// Deterministic contact id: a hash of provider and the provider's message id, so a re-delivered
+// webhook or a re-fetched mail gets the same id and is deduplicated downstream. 32 lowercase hex
+// digits.
 std::string contact_id(std::string_view provider, std::string_view source_id);
 
 enum class agent_event_type {
@@ -84,8 +86,8 @@ enum class agent_event_type {
   reject,
   complete,
   transfer,
-  reply,      // the agent sent a reply (the reply itself goes to omni.outbound)
-  skills,     // skills / capacity update
+  reply,   // the agent sent a reply (the reply itself goes to omni.outbound)
+  skills,  // skills / capacity update
   heartbeat,
 };
 std::string_view to_string(agent_event_type t);
@@ -97,15 +99,15 @@ struct agent_event {
   std::string domain;
   std::string agent_id;
   timestamp_ms at = 0;
-  std::string presence;     // presence: offline, available, away, wrap_up, not_responding
-  std::string contact_id;   // accept / reject / complete / transfer / reply
-  std::string reason;       // reject reason, logout reason
-  std::string disposition;  // complete
-  std::optional<int> satisfaction;  // complete: 1..5 when a survey answered
-  std::string target_queue;         // transfer
-  std::string target_agent;         // transfer
-  std::map<std::string, int> skills;            // skills: skill -> proficiency 1..10
-  std::map<std::string, int> capacity;          // skills: channel -> concurrent contacts
+  std::string presence;               // presence: offline, available, away, wrap_up, not_responding
+  std::string contact_id;             // accept / reject / complete / transfer / reply
+  std::string reason;                 // reject reason, logout reason
+  std::string disposition;            // complete
+  std::optional<int> satisfaction;    // complete: 1..5 when a survey answered
+  std::string target_queue;           // transfer
+  std::string target_agent;           // transfer
+  std::map<std::string, int> skills;  // skills: skill -> proficiency 1..10
+  std::map<std::string, int> capacity;  // skills: channel -> concurrent contacts
   std::map<std::string, std::string> attributes;
   bool operator==(const agent_event&) const = default;
 };
@@ -124,7 +126,8 @@ struct decision_reason {
 // omni.assignment.v1: one routing decision; the topic is also the router's changelog.
 struct assignment {
   std::string id;  // unique per decision
-  std::string type;  // offer, revoke, assign, requeue, escalate, overflow, abandon, expire, complete, ...
+  std::string
+      type;  // offer, revoke, assign, requeue, escalate, overflow, abandon, expire, complete, ...
   std::string domain;
   std::int64_t seq = 0;  // per-domain decision sequence number
   timestamp_ms at = 0;

@@ -1,9 +1,9 @@
 #include "core/log/log.h"
 
-#include <cstdlib>
-#include <mutex>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
+#include <cstdlib>
+#include <mutex>
 
 namespace omni::core::log {
 namespace {
@@ -29,7 +29,8 @@ bool under_systemd() { return std::getenv("JOURNAL_STREAM") != nullptr; }
 
 void init(std::string_view level, sink_kind kind) {
   std::lock_guard lock(mutex);
-  if (kind == sink_kind::automatic) kind = under_systemd() ? sink_kind::journald : sink_kind::console;
+  if (kind == sink_kind::automatic)
+    kind = under_systemd() ? sink_kind::journald : sink_kind::console;
   if (kind == sink_kind::journald)
     current_sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("omniroute");
   else

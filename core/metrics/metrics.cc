@@ -36,7 +36,8 @@ histogram::snapshot histogram::read() const {
 }
 
 std::vector<double> latency_buckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 std::string render_labels(const labels& l) {
@@ -49,10 +50,14 @@ std::string render_labels(const labels& l) {
     out += k;
     out += "=\"";
     for (char c : v) {
-      if (c == '\\') out += "\\\\";
-      else if (c == '"') out += "\\\"";
-      else if (c == '\n') out += "\\n";
-      else out += c;
+      if (c == '\\')
+        out += "\\\\";
+      else if (c == '"')
+        out += "\\\"";
+      else if (c == '\n')
+        out += "\\n";
+      else
+        out += c;
     }
     out += '"';
   }
@@ -161,8 +166,8 @@ std::string registry::render() const {
         case kind::histogram: {
           auto snap = histograms_[slot].read();
           for (std::size_t i = 0; i < snap.bounds.size(); ++i)
-            out << name << "_bucket" << with_le(lbl, number(snap.bounds[i])) << ' ' << snap.cumulative[i]
-                << '\n';
+            out << name << "_bucket" << with_le(lbl, number(snap.bounds[i])) << ' '
+                << snap.cumulative[i] << '\n';
           out << name << "_bucket" << with_le(lbl, "+Inf") << ' ' << snap.count << '\n';
           out << name << "_sum" << lbl << ' ' << number(snap.sum) << '\n';
           out << name << "_count" << lbl << ' ' << snap.count << '\n';

@@ -3,7 +3,8 @@
 // exposition format by the admin endpoint. Thread-safe: series are created under a mutex once and
 // then updated lock-free through the returned reference, which stays valid for the registry's life.
 //
-// Names follow omniroute_<what>_<unit>[_total], e.g. omniroute_contacts_received_total{channel,provider}.
+// Names follow omniroute_<what>_<unit>[_total], e.g.
+// omniroute_contacts_received_total{channel,provider}.
 
 #include <atomic>
 #include <cstdint>

@@ -22,7 +22,8 @@ std::string lower_ascii(std::string s) {
 }
 }  // namespace
 
-identity_normalizer::identity_normalizer(std::string default_region) : region_(std::move(default_region)) {}
+identity_normalizer::identity_normalizer(std::string default_region)
+    : region_(std::move(default_region)) {}
 
 std::optional<std::string> identity_normalizer::phone_e164(std::string_view raw) const {
   using i18n::phonenumbers::PhoneNumber;

@@ -65,7 +65,8 @@ class statement {
   bool run() { return stmt_ && sqlite3_step(stmt_) == SQLITE_DONE; }
   std::string text(int col) const {
     auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
              : std::string();
   }
   std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
@@ -113,7 +114,9 @@ struct store::impl {
     return core::error{std::string(what) + ": " + sqlite3_errmsg(db), "history"};
   }
 
-  bool exec(const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+  bool exec(const char* sql) {
+    return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
 
   // The customer an identity belongs to, following merges.
   std::optional<std::string> owner(const core::identity& id) const {
@@ -137,11 +140,14 @@ core::result<std::unique_ptr<store>> store::open(const std::filesystem::path& fi
   std::error_code ec;
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
   if (ec)
-    return core::error{"cannot create " + file.parent_path().string() + ": " + ec.message(), "node.state_dir"};
+    return core::error{"cannot create " + file.parent_path().string() + ": " + ec.message(),
+                       "node.state_dir"};
   auto p = std::make_unique<impl>();
-  if (sqlite3_open_v2(file.c_str(), &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+  if (sqlite3_open_v2(file.c_str(), &p->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK)
-    return core::error{"cannot open " + file.string() + ": " + sqlite3_errmsg(p->db), "node.state_dir"};
+    return core::error{"cannot open " + file.string() + ": " + sqlite3_errmsg(p->db),
+                       "node.state_dir"};
   sqlite3_busy_timeout(p->db, 5000);
   char* err = nullptr;
   if (sqlite3_exec(p->db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -155,7 +161,8 @@ core::result<std::unique_ptr<store>> store::open(const std::filesystem::path& fi
 core::result<resolution> store::resolve(const std::vector<core::identity>& identities,
                                         const std::string& display_name, const std::string& tier,
                                         core::timestamp_ms now) {
-  if (identities.empty()) return core::error{"a contact without identities has no customer", "customer.identities"};
+  if (identities.empty())
+    return core::error{"a contact without identities has no customer", "customer.identities"};
   std::lock_guard lock(impl_->mutex);
   auto& d = *impl_;
   if (!d.exec("BEGIN IMMEDIATE")) return d.sql_error("begin");
@@ -163,7 +170,8 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
   // Distinct existing owners, oldest first: the oldest customer survives a merge.
   std::vector<std::string> owners;
   for (const auto& id : identities)
-    if (auto o = d.owner(id); o && std::find(owners.begin(), owners.end(), *o) == owners.end()) owners.push_back(*o);
+    if (auto o = d.owner(id); o && std::find(owners.begin(), owners.end(), *o) == owners.end())
+      owners.push_back(*o);
   std::stable_sort(owners.begin(), owners.end(), [&](const std::string& a, const std::string& b) {
     auto ca = d.created_at(a), cb = d.created_at(b);
     return ca != cb ? ca < cb : a < b;
@@ -172,7 +180,9 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
   if (owners.empty()) {
     res.customer_id = customer_id_for(identities.front());
     res.created = true;
-    statement s(d.db, "INSERT OR IGNORE INTO customers(id, display_name, tier, created_at) VALUES(?1,?2,?3,?4)");
+    statement s(
+        d.db,
+        "INSERT OR IGNORE INTO customers(id, display_name, tier, created_at) VALUES(?1,?2,?3,?4)");
     ok = s.bind(1, res.customer_id).bind(2, display_name).bind(3, tier).bind(4, now).run();
   } else {
     res.customer_id = owners.front();
@@ -182,23 +192,31 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
       statement b(d.db, "UPDATE contacts SET customer_id=?1 WHERE customer_id=?2");
       statement c(d.db, "UPDATE customers SET merged_into=?1 WHERE id=?2");
       statement m(d.db, "INSERT INTO merges(winner, loser, at, reason) VALUES(?1,?2,?3,?4)");
-      ok = a.bind(1, res.customer_id).bind(2, loser).run() && b.bind(1, res.customer_id).bind(2, loser).run() &&
+      ok = a.bind(1, res.customer_id).bind(2, loser).run() &&
+           b.bind(1, res.customer_id).bind(2, loser).run() &&
            c.bind(1, res.customer_id).bind(2, loser).run() &&
-           m.bind(1, res.customer_id).bind(2, loser).bind(3, now).bind(4, "identities seen together on one contact").run();
+           m.bind(1, res.customer_id)
+               .bind(2, loser)
+               .bind(3, now)
+               .bind(4, "identities seen together on one contact")
+               .run();
       res.merged.push_back(loser);
-      logger().info("customer {} merged into {}: their identities appeared together on one contact", loser,
-                    res.customer_id);
+      logger().info("customer {} merged into {}: their identities appeared together on one contact",
+                    loser, res.customer_id);
     }
     if (ok && (!display_name.empty() || !tier.empty())) {
-      statement s(d.db,
-                  "UPDATE customers SET display_name=CASE WHEN ?2<>'' THEN ?2 ELSE display_name END,"
-                  " tier=CASE WHEN ?3<>'' THEN ?3 ELSE tier END WHERE id=?1");
+      statement s(
+          d.db,
+          "UPDATE customers SET display_name=CASE WHEN ?2<>'' THEN ?2 ELSE display_name END,"
+          " tier=CASE WHEN ?3<>'' THEN ?3 ELSE tier END WHERE id=?1");
       ok = s.bind(1, res.customer_id).bind(2, display_name).bind(3, tier).run();
     }
   }
   for (const auto& id : identities) {
     if (!ok) break;
-    statement s(d.db, "INSERT OR IGNORE INTO identities(kind, value, customer_id, added_at) VALUES(?1,?2,?3,?4)");
+    statement s(
+        d.db,
+        "INSERT OR IGNORE INTO identities(kind, value, customer_id, added_at) VALUES(?1,?2,?3,?4)");
     ok = s.bind(1, id.kind).bind(2, id.value).bind(3, res.customer_id).bind(4, now).run();
   }
   if (!ok) {
@@ -213,10 +231,18 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
 core::result<bool> store::record_arrival(const contact_record& r) {
   std::lock_guard lock(impl_->mutex);
   statement s(impl_->db,
-              "INSERT OR IGNORE INTO contacts(contact_id, customer_id, domain, channel, provider, queue, agent,"
+              "INSERT OR IGNORE INTO contacts(contact_id, customer_id, domain, channel, provider, "
+              "queue, agent,"
               " subject, arrived_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
-  s.bind(1, r.contact_id).bind(2, r.customer_id).bind(3, r.domain).bind(4, std::string(core::to_string(r.chan)))
-      .bind(5, r.provider).bind(6, r.queue).bind(7, r.agent).bind(8, r.subject).bind(9, r.arrived_at);
+  s.bind(1, r.contact_id)
+      .bind(2, r.customer_id)
+      .bind(3, r.domain)
+      .bind(4, std::string(core::to_string(r.chan)))
+      .bind(5, r.provider)
+      .bind(6, r.queue)
+      .bind(7, r.agent)
+      .bind(8, r.subject)
+      .bind(9, r.arrived_at);
   if (!s.run()) return impl_->sql_error("record arrival");
   return true;
 }
@@ -224,23 +250,28 @@ core::result<bool> store::record_arrival(const contact_record& r) {
 core::result<bool> store::record_answer(const std::string& contact_id, const std::string& agent,
                                         const std::string& queue, core::timestamp_ms at) {
   std::lock_guard lock(impl_->mutex);
-  statement s(impl_->db,
-              "UPDATE contacts SET agent=?2, queue=CASE WHEN ?3<>'' THEN ?3 ELSE queue END, answered_at=?4"
-              " WHERE contact_id=?1");
-  if (!s.bind(1, contact_id).bind(2, agent).bind(3, queue).bind(4, at).run()) return impl_->sql_error("record answer");
+  statement s(
+      impl_->db,
+      "UPDATE contacts SET agent=?2, queue=CASE WHEN ?3<>'' THEN ?3 ELSE queue END, answered_at=?4"
+      " WHERE contact_id=?1");
+  if (!s.bind(1, contact_id).bind(2, agent).bind(3, queue).bind(4, at).run())
+    return impl_->sql_error("record answer");
   return true;
 }
 
 core::result<bool> store::record_completion(const std::string& contact_id, const std::string& agent,
-                                            const std::string& disposition, std::optional<int> satisfaction,
+                                            const std::string& disposition,
+                                            std::optional<int> satisfaction,
                                             core::timestamp_ms at) {
   std::lock_guard lock(impl_->mutex);
   statement s(impl_->db,
               "UPDATE contacts SET agent=CASE WHEN ?2<>'' THEN ?2 ELSE agent END, disposition=?3,"
               " satisfaction=COALESCE(?4, satisfaction), completed_at=?5 WHERE contact_id=?1");
   s.bind(1, contact_id).bind(2, agent).bind(3, disposition);
-  if (satisfaction) s.bind(4, static_cast<std::int64_t>(*satisfaction));
-  else s.bind_null(4);
+  if (satisfaction)
+    s.bind(4, static_cast<std::int64_t>(*satisfaction));
+  else
+    s.bind_null(4);
   if (!s.bind(5, at).run()) return impl_->sql_error("record completion");
   return true;
 }
@@ -256,7 +287,9 @@ std::optional<customer_record> store::customer(const std::string& id) const {
   std::lock_guard lock(impl_->mutex);
   std::string current = id;
   for (int hops = 0; hops < 16; ++hops) {  // follow merges
-    statement s(impl_->db, "SELECT id, display_name, tier, created_at, merged_into FROM customers WHERE id=?1");
+    statement s(
+        impl_->db,
+        "SELECT id, display_name, tier, created_at, merged_into FROM customers WHERE id=?1");
     s.bind(1, current);
     if (!s.step_row()) return std::nullopt;
     if (!s.is_null(4)) {
@@ -264,7 +297,9 @@ std::optional<customer_record> store::customer(const std::string& id) const {
       continue;
     }
     customer_record c{s.text(0), s.text(1), s.text(2), {}, s.integer(3)};
-    statement ids(impl_->db, "SELECT kind, value FROM identities WHERE customer_id=?1 ORDER BY added_at, kind, value");
+    statement ids(
+        impl_->db,
+        "SELECT kind, value FROM identities WHERE customer_id=?1 ORDER BY added_at, kind, value");
     ids.bind(1, c.id);
     while (ids.step_row()) c.identities.push_back({ids.text(0), ids.text(1)});
     return c;
@@ -279,7 +314,9 @@ std::optional<std::string> store::find(const core::identity& normalized) const {
 
 std::optional<contact_record> store::contact(const std::string& contact_id) const {
   std::lock_guard lock(impl_->mutex);
-  statement s(impl_->db, (std::string("SELECT ") + contact_columns + " FROM contacts WHERE contact_id=?1").c_str());
+  statement s(
+      impl_->db,
+      (std::string("SELECT ") + contact_columns + " FROM contacts WHERE contact_id=?1").c_str());
   s.bind(1, contact_id);
   if (!s.step_row()) return std::nullopt;
   return read_contact(s);
@@ -287,20 +324,23 @@ std::optional<contact_record> store::contact(const std::string& contact_id) cons
 
 std::vector<contact_record> store::recent(const std::string& customer_id, int limit) const {
   std::lock_guard lock(impl_->mutex);
-  statement s(impl_->db, (std::string("SELECT ") + contact_columns +
-                          " FROM contacts WHERE customer_id=?1 ORDER BY arrived_at DESC, contact_id LIMIT ?2")
-                             .c_str());
+  statement s(impl_->db,
+              (std::string("SELECT ") + contact_columns +
+               " FROM contacts WHERE customer_id=?1 ORDER BY arrived_at DESC, contact_id LIMIT ?2")
+                  .c_str());
   s.bind(1, customer_id).bind(2, static_cast<std::int64_t>(limit));
   std::vector<contact_record> out;
   while (s.step_row()) out.push_back(read_contact(s));
   return out;
 }
 
-std::optional<std::pair<std::string, core::timestamp_ms>> store::last_agent(const std::string& customer_id) const {
+std::optional<std::pair<std::string, core::timestamp_ms>> store::last_agent(
+    const std::string& customer_id) const {
   std::lock_guard lock(impl_->mutex);
-  statement s(impl_->db,
-              "SELECT agent, answered_at FROM contacts WHERE customer_id=?1 AND agent<>'' AND answered_at>0"
-              " ORDER BY answered_at DESC LIMIT 1");
+  statement s(
+      impl_->db,
+      "SELECT agent, answered_at FROM contacts WHERE customer_id=?1 AND agent<>'' AND answered_at>0"
+      " ORDER BY answered_at DESC LIMIT 1");
   s.bind(1, customer_id);
   if (!s.step_row()) return std::nullopt;
   return std::make_pair(s.text(0), s.integer(1));

@@ -75,8 +75,8 @@ class store {
   core::result<bool> record_answer(const std::string& contact_id, const std::string& agent,
                                    const std::string& queue, core::timestamp_ms at);
   core::result<bool> record_completion(const std::string& contact_id, const std::string& agent,
-                                       const std::string& disposition, std::optional<int> satisfaction,
-                                       core::timestamp_ms at);
+                                       const std::string& disposition,
+                                       std::optional<int> satisfaction, core::timestamp_ms at);
   core::result<bool> set_tier(const std::string& customer_id, const std::string& tier);
 
   std::optional<customer_record> customer(const std::string& id) const;
@@ -85,7 +85,8 @@ class store {
   // Newest first.
   std::vector<contact_record> recent(const std::string& customer_id, int limit) const;
   // The agent of the customer's most recently answered contact, and when it was answered.
-  std::optional<std::pair<std::string, core::timestamp_ms>> last_agent(const std::string& customer_id) const;
+  std::optional<std::pair<std::string, core::timestamp_ms>> last_agent(
+      const std::string& customer_id) const;
 
   struct impl;
 

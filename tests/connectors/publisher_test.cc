@@ -57,7 +57,8 @@ TEST_F(publisher_test, remembers_stored_ids_within_its_capacity) {
   EXPECT_EQ(publish_sync(p, make("a")), publish_status::duplicate);
   EXPECT_EQ(publish_sync(p, make("b")), publish_status::stored);
   EXPECT_EQ(publish_sync(p, make("c")), publish_status::stored);  // evicts "a"
-  EXPECT_EQ(publish_sync(p, make("a")), publish_status::stored);  // produced again: downstream dedupes
+  EXPECT_EQ(publish_sync(p, make("a")),
+            publish_status::stored);  // produced again: downstream dedupes
   EXPECT_EQ(count(), 4);
 }
 

@@ -90,7 +90,8 @@ TEST_F(telegram_mapping, photo_and_document_are_attachment_descriptors) {
   EXPECT_EQ(c.conversation, "telegram:acme-bot:-100777");
   ASSERT_EQ(c.attachments.size(), 2u);
   EXPECT_EQ(c.attachments[0], (core::attachment{"photo.jpg", "image/jpeg", 45000, "big-id"}));
-  EXPECT_EQ(c.attachments[1], (core::attachment{"invoice.pdf", "application/pdf", 20480, "doc-id"}));
+  EXPECT_EQ(c.attachments[1],
+            (core::attachment{"invoice.pdf", "application/pdf", 20480, "doc-id"}));
 }
 
 TEST_F(telegram_mapping, other_updates_are_ignored_with_a_reason) {
@@ -113,7 +114,8 @@ TEST_F(telegram_mapping, malformed_input_names_the_field) {
   ASSERT_FALSE(no_chat);
   EXPECT_EQ(no_chat.err().field, "message.chat.id");
 
-  auto wrong_type = p.map(request_with("{\"update_id\":1,\"message\":{\"from\":{\"id\":[1]},\"chat\":{\"id\":1}}}"), 0);
+  auto wrong_type = p.map(
+      request_with("{\"update_id\":1,\"message\":{\"from\":{\"id\":[1]},\"chat\":{\"id\":1}}}"), 0);
   ASSERT_FALSE(wrong_type);
   EXPECT_EQ(wrong_type.err().field, "message.from.id");
 
@@ -161,7 +163,8 @@ TEST_F(telegram_webhook, valid_update_gives_exactly_one_contact_after_kafka_stor
   ASSERT_EQ(cs.size(), 1u);
   EXPECT_EQ(cs[0].domain, "acme");
   EXPECT_EQ(cs[0].text, "Здравствуйте! Мой заказ №1234 так и не пришёл 😞");
-  EXPECT_GE(metric("omniroute_contacts_received_total{channel=\"messenger\",provider=\"telegram\"}"), 1);
+  EXPECT_GE(
+      metric("omniroute_contacts_received_total{channel=\"messenger\",provider=\"telegram\"}"), 1);
 }
 
 TEST_F(telegram_webhook, the_same_delivery_three_times_is_one_contact) {
@@ -170,7 +173,8 @@ TEST_F(telegram_webhook, the_same_delivery_three_times_is_one_contact) {
     EXPECT_EQ(r.status, 200) << r.body;
   }
   EXPECT_EQ(stored(), 1);
-  EXPECT_GE(metric("omniroute_webhook_requests_total{connector=\"acme-bot\",outcome=\"duplicate\"}"), 2);
+  EXPECT_GE(
+      metric("omniroute_webhook_requests_total{connector=\"acme-bot\",outcome=\"duplicate\"}"), 2);
 }
 
 TEST_F(telegram_webhook, wrong_or_missing_secret_is_refused_and_nothing_is_produced) {
@@ -187,24 +191,28 @@ TEST_F(telegram_webhook, malformed_json_is_400_with_a_reason) {
   auto r = post("/hooks/telegram/acme-bot", "{\"update_id\": 5, \"message\": {", token());
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("malformed JSON"), std::string::npos) << r.body;
-  auto r2 = post("/hooks/telegram/acme-bot", "{\"update_id\":5,\"message\":{\"from\":{\"id\":1}}}", token());
+  auto r2 = post("/hooks/telegram/acme-bot", "{\"update_id\":5,\"message\":{\"from\":{\"id\":1}}}",
+                 token());
   EXPECT_EQ(r2.status, 400);
   EXPECT_NE(r2.body.find("message.chat.id"), std::string::npos) << r2.body;
   EXPECT_EQ(stored(), 0);
 }
 
 TEST_F(telegram_webhook, oversized_body_is_413) {
-  std::string big = "{\"update_id\":1,\"message\":{\"text\":\"" + std::string(100 * 1024, 'a') + "\"}}";
+  std::string big =
+      "{\"update_id\":1,\"message\":{\"text\":\"" + std::string(100 * 1024, 'a') + "\"}}";
   auto r = post("/hooks/telegram/acme-bot", big, token());
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(stored(), 0);
 }
 
 TEST_F(telegram_webhook, unknown_update_is_200_ignored_and_counted) {
-  double before = metric("omniroute_webhook_requests_total{connector=\"acme-bot\",outcome=\"ignored\"}");
+  double before =
+      metric("omniroute_webhook_requests_total{connector=\"acme-bot\",outcome=\"ignored\"}");
   auto r = post("/hooks/telegram/acme-bot", fixture("my_chat_member.json"), token());
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(metric("omniroute_webhook_requests_total{connector=\"acme-bot\",outcome=\"ignored\"}"), before + 1);
+  EXPECT_EQ(metric("omniroute_webhook_requests_total{connector=\"acme-bot\",outcome=\"ignored\"}"),
+            before + 1);
   EXPECT_EQ(stored(), 0);
 }
 
@@ -234,7 +242,8 @@ TEST(telegram_config, errors_point_at_the_key) {
   ASSERT_EQ(e.size(), 1u);
   EXPECT_NE(e[0].message.find("secret_token"), std::string::npos) << e[0].message;
 
-  e = config_errors("  - type: telegram\n    name: t\n    secret_token: \"has space\"\n    bto: x\n");
+  e = config_errors(
+      "  - type: telegram\n    name: t\n    secret_token: \"has space\"\n    bto: x\n");
   ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(e[0].line, 4);  // line 1 is "connectors:"
   EXPECT_NE(e[0].message.find("A-Z"), std::string::npos);

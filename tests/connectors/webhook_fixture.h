@@ -46,7 +46,8 @@ class webhook_fixture : public ::testing::Test {
     auto loaded = config::load_string("connectors:\n" + connectors_yaml, "test.yaml");
     ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : config::to_string(loaded.errors[0]));
     config::diagnostics sink;
-    connectors_ = create_all(*loaded.config, sink, context{&ioc_, listener_.get(), publisher_.get(), {}, "test"});
+    connectors_ = create_all(*loaded.config, sink,
+                             context{&ioc_, listener_.get(), publisher_.get(), {}, "test"});
     ASSERT_TRUE(sink.empty()) << config::to_string(sink.items()[0]);
     for (auto& c : connectors_) ASSERT_TRUE(c->start());
     ASSERT_FALSE(listener_->start().has_value());
@@ -70,7 +71,8 @@ class webhook_fixture : public ::testing::Test {
 
   std::uint16_t port() const { return listener_->port(); }
 
-  http::testing::reply post(const std::string& path, const std::string& body, http::header_map headers = {},
+  http::testing::reply post(const std::string& path, const std::string& body,
+                            http::header_map headers = {},
                             const std::string& content_type = "application/json") {
     http::testing::client_request req;
     req.method = "POST";
@@ -98,7 +100,8 @@ class webhook_fixture : public ::testing::Test {
         kafka_, {.group_id = "reader-" + std::to_string(++readers_), .topics = {topic}});
     EXPECT_TRUE(c);
     auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (static_cast<std::int64_t>(out.size()) < want && std::chrono::steady_clock::now() < deadline) {
+    while (static_cast<std::int64_t>(out.size()) < want &&
+           std::chrono::steady_clock::now() < deadline) {
       if (auto m = (*c)->poll(100ms)) {
         auto decoded = core::decode_contact(m->value);
         EXPECT_TRUE(decoded) << decoded.err().to_string() << "\n" << m->value;
