@@ -34,6 +34,12 @@ fuzz:
 	cmake --build --preset fuzz -j $(JOBS) --target fuzzers
 	tests/fuzz/run.sh build/fuzz
 
+package: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+	cd build/release && cpack
+	@ls build/release/omniroute_*_amd64.deb
+
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i
 
