@@ -1,6 +1,12 @@
 #include "connectors/registry.h"
 
+#include "connectors/messenger/config.h"
 #include "connectors/telegram/config.h"
+#include "connectors/whatsapp/config.h"
+#include "connectors/vk/config.h"
+#include "connectors/viber/config.h"
+#include "connectors/twilio/config.h"
+#include "connectors/generic/config.h"
 #include "config/values.h"
 
 namespace omni::connectors {
@@ -10,6 +16,13 @@ const std::vector<std::unique_ptr<connector_factory>>& factories() {
   static const auto all = [] {
     std::vector<std::unique_ptr<connector_factory>> v;
     v.push_back(std::make_unique<telegram::factory>());
+    v.push_back(std::make_unique<whatsapp::factory>());
+    v.push_back(std::make_unique<messenger::factory>(messenger::platform::messenger));
+    v.push_back(std::make_unique<messenger::factory>(messenger::platform::instagram));
+    v.push_back(std::make_unique<vk::factory>());
+    v.push_back(std::make_unique<viber::factory>());
+    v.push_back(std::make_unique<twilio::factory>());
+    v.push_back(std::make_unique<generic::factory>());
     return v;
   }();
   return all;

@@ -226,7 +226,9 @@ void engine::compute_memberships(std::uint32_t a) {
       auto it = std::lower_bound(ar.skills.begin(), ar.skills.end(), std::make_pair(r.skill, 0));
       m.skill_score += it->second;
     }
-    ar.memberships[index_of(p.chan)].push_back(m);
+    auto& ms = ar.memberships[index_of(p.chan)];
+    m.slot = static_cast<std::uint32_t>(ms.size());
+    ms.push_back(m);
   }
 }
 
@@ -235,7 +237,7 @@ void engine::detach_agent(std::uint32_t a) {
   for (auto& ms : ar.memberships) {
     for (auto& m : ms) {
       profile& p = profiles_[m.profile];
-      if (m.in_available) p.available.erase(m.key);
+      if (m.in_available) p.available_live--;  // its heap entry goes stale
       p.staffed_slots -= m.staffed;
     }
     ms.clear();
@@ -269,21 +271,21 @@ engine::agent_key engine::key_for(const agent_rec& a, std::uint32_t agent, const
                                   const membership& m) const {
   switch (p.strat) {
     case strategy::longest_idle:
-      return {a.idle_since, 0, agent};
+      return {a.idle_since, 0, agent, m.slot};
     case strategy::least_occupied: {
       std::int64_t load = 0, cap = 0;
       for (std::size_t i = 0; i < channel_count; ++i) {
         load += a.load[i];
         cap += a.capacity[i];
       }
-      return {cap > 0 ? load * 1'000'000 / cap : 0, a.idle_since, agent};
+      return {cap > 0 ? load * 1'000'000 / cap : 0, a.idle_since, agent, m.slot};
     }
     case strategy::most_skilled:
-      return {-m.skill_score, a.idle_since, agent};
+      return {-m.skill_score, a.idle_since, agent, m.slot};
     case strategy::round_robin:
-      return {static_cast<std::int64_t>(m.rr_stamp), 0, agent};
+      return {static_cast<std::int64_t>(m.rr_stamp), 0, agent, m.slot};
   }
-  return {0, 0, agent};
+  return {0, 0, agent, m.slot};
 }
 
 void engine::refresh_agent(std::uint32_t a) {
@@ -301,12 +303,12 @@ void engine::refresh_agent(std::uint32_t a) {
       if (take) {
         const agent_key key = key_for(ar, a, p, m);
         if (m.in_available && key == m.key) continue;
-        if (m.in_available) p.available.erase(m.key);
-        p.available.insert(key);
+        if (!m.in_available) p.available_live++;
         m.key = key;
         m.in_available = true;
+        push_available(m.profile, key);  // the old entry, if any, is now stale
       } else if (m.in_available) {
-        p.available.erase(m.key);
+        p.available_live--;
         m.in_available = false;
       }
     }
@@ -326,6 +328,43 @@ void engine::mark_agent(std::uint32_t a) {
   if (agents_[a].dirty) return;
   agents_[a].dirty = true;
   dirty_agents_.push_back(a);
+}
+
+bool engine::agent_entry_live(const agent_key& k, std::uint32_t profile_id) const {
+  const auto& ms = agents_[k.agent].memberships[index_of(profiles_[profile_id].chan)];
+  if (k.slot >= ms.size()) return false;
+  const membership& m = ms[k.slot];
+  return m.profile == profile_id && m.in_available && m.key == k;
+}
+
+namespace {
+
+// Lazy min-heaps: drop entries that are no longer live once they outnumber the live ones.
+// Sorting (and removing duplicates: a record may push the same key again) leaves a valid
+// min-heap, so the cost is O(n log n) once per n/2 pushes.
+template <typename Entry, typename Live>
+void push_lazy(std::vector<Entry>& heap, const Entry& e, std::size_t live, Live&& is_live) {
+  heap.push_back(e);
+  std::push_heap(heap.begin(), heap.end(), std::greater<>{});
+  if (heap.size() > 2 * live + 64) {
+    std::erase_if(heap, [&](const Entry& x) { return !is_live(x); });
+    std::sort(heap.begin(), heap.end(), std::less<>{});
+    heap.erase(std::unique(heap.begin(), heap.end()), heap.end());
+  }
+}
+
+template <typename Entry>
+void pop_lazy(std::vector<Entry>& heap) {
+  std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
+  heap.pop_back();
+}
+
+}  // namespace
+
+void engine::push_available(std::uint32_t profile_id, const agent_key& k) {
+  profile& p = profiles_[profile_id];
+  push_lazy(p.available, k, p.available_live,
+            [&](const agent_key& e) { return agent_entry_live(e, profile_id); });
 }
 
 const engine::membership* engine::find_membership(const agent_rec& a,
@@ -408,9 +447,43 @@ engine::contact_key engine::key_of(std::uint32_t c) const {
   return {-static_cast<std::int64_t>(cr.priority), cr.sla_deadline, cr.seq, c};
 }
 
+bool engine::contact_entry_live(const contact_key& k, std::uint32_t profile_id) const {
+  const contact_rec& cr = contacts_[k.contact];
+  return cr.in_waiting && cr.profile == profile_id && key_of(k.contact) == k;
+}
+
+std::uint32_t engine::best_waiting(std::uint32_t profile_id, std::uint32_t a) {
+  auto& heap = profiles_[profile_id].waiting;
+  std::uint32_t best = npos;
+  std::vector<contact_key> skipped;  // live but excluded for `a`: put back afterwards
+  while (!heap.empty()) {
+    const contact_key top = heap.front();
+    if (!contact_entry_live(top, profile_id)) {
+      pop_lazy(heap);
+      continue;
+    }
+    if (!excluded(contacts_[top.contact], a)) {
+      best = top.contact;
+      break;
+    }
+    pop_lazy(heap);
+    skipped.push_back(top);
+  }
+  for (const contact_key& k : skipped) {
+    heap.push_back(k);
+    std::push_heap(heap.begin(), heap.end(), std::greater<>{});
+  }
+  return best;
+}
+
 void engine::insert_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
-  profiles_[cr.profile].waiting.insert(key_of(c));
+  profile& p = profiles_[cr.profile];
+  cr.in_waiting = true;
+  p.waiting_live++;
+  const std::uint32_t pid = cr.profile;
+  push_lazy(p.waiting, key_of(c), p.waiting_live,
+            [&](const contact_key& e) { return contact_entry_live(e, pid); });
   queue_rec& q = queues_[cr.queue];
   q.by_age.push_back({cr.arrived_at, cr.seq, c});
   std::push_heap(q.by_age.begin(), q.by_age.end(), std::greater<>{});
@@ -440,7 +513,9 @@ std::optional<timestamp> engine::oldest_waiting(std::uint32_t q) const {
 
 void engine::erase_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
-  profiles_[cr.profile].waiting.erase(key_of(c));  // the age heap entry goes stale lazily
+  if (!cr.in_waiting) return;
+  cr.in_waiting = false;  // its profile heap entry and age heap entry go stale lazily
+  profiles_[cr.profile].waiting_live--;
 }
 
 void engine::count(const contact_rec& c, int delta, bool totals) {
@@ -505,18 +580,78 @@ void engine::finish(std::uint32_t c, contact_state terminal) {
   }
   cancel_timer(cr.offer_timer);
   cancel_queue_timers(cr);
-  contact_ids_.erase(cr.id);
-  if (config_.dedupe_window > 0) {
-    recent_finished_.insert(cr.id);
-    recent_order_.push_back(cr.id);
-    while (recent_order_.size() > config_.dedupe_window) {
-      recent_finished_.erase(recent_order_.front());
-      recent_order_.pop_front();
-    }
-  }
+  remember_finished(c);
   cr = contact_rec{};
   cr.state = terminal;
   free_contacts_.push_back(c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ids.
+
+std::uint32_t engine::find_agent(std::string_view id) const {
+  return agent_ids_.find(id, [&](std::uint32_t a) { return std::string_view(agents_[a].id); });
+}
+
+std::string_view engine::known_contact_id(std::uint32_t value) const {
+  if ((value & finished_bit) != 0) return recent_ids_[value & ~finished_bit];
+  return contacts_[value].id;
+}
+
+std::uint32_t engine::find_contact(std::string_view id) const {
+  const std::uint32_t v =
+      contact_ids_.find(id, [&](std::uint32_t x) { return known_contact_id(x); });
+  return v == npos || (v & finished_bit) != 0 ? npos : v;
+}
+
+void engine::forget_oldest_finished() {
+  const std::size_t slot = recent_head_;
+  const std::uint32_t pos =
+      contact_ids_.position(recent_ids_[slot], recent_hashes_[slot],
+                            [&](std::uint32_t x) { return known_contact_id(x); });
+  contact_ids_.erase_at(pos);
+  recent_head_ = (recent_head_ + 1) % recent_ids_.size();
+  recent_count_--;
+}
+
+// The finished contact's id stays in contact_ids_ (now pointing into the recent ring) for the
+// next dedupe_window finishes, so a re-delivered contact is recognised as a duplicate.
+void engine::remember_finished(std::uint32_t c) {
+  contact_rec& cr = contacts_[c];
+  const std::size_t window = config_.dedupe_window;
+  while (recent_count_ > 0 && recent_count_ >= window) forget_oldest_finished();
+  auto id_of = [&](std::uint32_t x) { return known_contact_id(x); };
+  const std::uint64_t h = id_table::hash(cr.id);
+  const std::uint32_t pos = contact_ids_.position(cr.id, h, id_of);
+  if (window == 0) {
+    contact_ids_.erase_at(pos);
+    return;
+  }
+  if (recent_count_ == recent_ids_.size()) {
+    // Grow the ring (up to the window), oldest first, and repoint the table entries.
+    const std::size_t size = std::min(window, std::max<std::size_t>(64, 2 * recent_ids_.size()));
+    std::vector<std::uint32_t> positions;
+    for (std::size_t i = 0; i < recent_count_; ++i) {
+      const std::size_t old = (recent_head_ + i) % recent_ids_.size();
+      positions.push_back(contact_ids_.position(recent_ids_[old], recent_hashes_[old], id_of));
+    }
+    std::vector<std::string> ids(size);
+    std::vector<std::uint64_t> hashes(size);
+    for (std::size_t i = 0; i < recent_count_; ++i) {
+      const std::size_t old = (recent_head_ + i) % recent_ids_.size();
+      ids[i] = std::move(recent_ids_[old]);
+      hashes[i] = recent_hashes_[old];
+      contact_ids_.set_value_at(positions[i], finished_bit | static_cast<std::uint32_t>(i));
+    }
+    recent_ids_ = std::move(ids);
+    recent_hashes_ = std::move(hashes);
+    recent_head_ = 0;
+  }
+  const std::size_t slot = (recent_head_ + recent_count_) % recent_ids_.size();
+  recent_ids_[slot].swap(cr.id);  // the record is reset right after
+  recent_hashes_[slot] = h;
+  contact_ids_.set_value_at(pos, finished_bit | static_cast<std::uint32_t>(slot));
+  recent_count_++;
 }
 
 void engine::schedule_queue_timers(std::uint32_t c) {
@@ -688,9 +823,9 @@ std::optional<std::uint32_t> engine::affinity_agent(const contact_rec& c) const 
     }
   }
   if (c.hint && (!agent || c.hint->at > at)) {
-    auto it = agent_ids_.find(c.hint->agent);
-    if (it != agent_ids_.end()) {
-      agent = it->second;
+    const std::uint32_t hinted = find_agent(c.hint->agent);
+    if (hinted != npos) {
+      agent = hinted;
       at = c.hint->at;
     }
   }
@@ -724,8 +859,9 @@ void engine::match(std::vector<decision>& out) {
 void engine::match_contact(std::uint32_t c, std::vector<decision>& out) {
   contact_rec& cr = contacts_[c];
   if (cr.id.empty() || cr.state != contact_state::waiting) return;
-  const profile& p = profiles_[cr.profile];
-  const auto candidates = static_cast<std::uint32_t>(p.available.size());
+  const std::uint32_t pid = cr.profile;
+  profile& p = profiles_[pid];
+  const auto candidates = static_cast<std::uint32_t>(p.available_live);
   if (!cr.affinity_checked) {
     cr.affinity_checked = true;
     if (auto a = affinity_agent(cr)) {
@@ -733,11 +869,28 @@ void engine::match_contact(std::uint32_t c, std::vector<decision>& out) {
       return;
     }
   }
-  for (const agent_key& k : p.available) {
-    if (excluded(cr, k.agent)) continue;
-    offer(c, k.agent, reason_code::new_contact, candidates, false, out);
-    return;
+  if (candidates == 0) return;
+  auto& heap = p.available;
+  std::uint32_t best = npos;
+  std::vector<agent_key> skipped;  // live but excluded for this contact: put back afterwards
+  while (!heap.empty()) {
+    const agent_key top = heap.front();
+    if (!agent_entry_live(top, pid)) {
+      pop_lazy(heap);
+      continue;
+    }
+    if (!excluded(cr, top.agent)) {
+      best = top.agent;
+      break;
+    }
+    pop_lazy(heap);
+    skipped.push_back(top);
   }
+  for (const agent_key& k : skipped) {
+    heap.push_back(k);
+    std::push_heap(heap.begin(), heap.end(), std::greater<>{});
+  }
+  if (best != npos) offer(c, best, reason_code::new_contact, candidates, false, out);
 }
 
 void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
@@ -750,15 +903,14 @@ void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
       if (!can_take(ar, ch)) continue;
       for (const membership& m : ar.memberships[index_of(ch)]) {
         const profile& p = profiles_[m.profile];
-        if (p.waiting.empty()) continue;
-        candidates += static_cast<std::uint32_t>(p.waiting.size());
-        for (const contact_key& k : p.waiting) {
-          if (excluded(contacts_[k.contact], a)) continue;
-          if (best == npos || k < best_key) {
-            best = k.contact;
-            best_key = k;
-          }
-          break;
+        if (p.waiting_live == 0) continue;
+        candidates += static_cast<std::uint32_t>(p.waiting_live);
+        const std::uint32_t c = best_waiting(m.profile, a);
+        if (c == npos) continue;
+        const contact_key k = key_of(c);
+        if (best == npos || k < best_key) {
+          best = c;
+          best_key = k;
         }
       }
     }
@@ -773,27 +925,62 @@ void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
 
 engine::timer_key engine::add_timer(timestamp due, timer_kind kind, std::uint32_t target,
                                     std::uint8_t chan) {
-  timer_key k{due, ++timer_seq_};
-  timers_.emplace(k, timer_entry{kind, target, chan});
+  const timer_key k{due, ++timer_seq_, kind};
+  const auto ki = static_cast<std::size_t>(kind);
+  timers_live_[ki]++;
+  push_lazy(timers_[ki], timer_entry{k, target, chan}, timers_live_[ki],
+            [&](const timer_entry& e) { return timer_live(e); });
   return k;
 }
 
 void engine::cancel_timer(std::optional<timer_key>& t) {
   if (!t) return;
-  timers_.erase(*t);
+  timers_live_[static_cast<std::size_t>(t->kind)]--;  // its heap entry goes stale
   t.reset();
 }
 
+bool engine::timer_live(const timer_entry& t) const {
+  const std::optional<timer_key>* owner = nullptr;
+  switch (t.key.kind) {
+    case timer_kind::offer_timeout:
+      owner = &contacts_[t.target].offer_timer;
+      break;
+    case timer_kind::escalation:
+      owner = &contacts_[t.target].escalation_timer;
+      break;
+    case timer_kind::max_wait:
+      owner = &contacts_[t.target].max_wait_timer;
+      break;
+    case timer_kind::wrap_up_end:
+      owner = &agents_[t.target].wrap_timer[t.chan];
+      break;
+  }
+  return owner != nullptr && *owner == t.key;
+}
+
+const engine::timer_entry* engine::next_timer() const {
+  const timer_entry* best = nullptr;
+  for (auto& heap : timers_) {
+    while (!heap.empty() && !timer_live(heap.front())) pop_lazy(heap);
+    if (!heap.empty() && (best == nullptr || heap.front().key < best->key)) best = &heap.front();
+  }
+  return best;
+}
+
 std::optional<timestamp> engine::next_deadline() const {
-  if (timers_.empty()) return std::nullopt;
-  return timers_.begin()->first.due;
+  const timer_entry* t = next_timer();
+  if (t == nullptr) return std::nullopt;
+  return t->key.due;
 }
 
 void engine::advance(timestamp now, std::vector<decision>& out) {
   now_ = std::max(now_, now);
-  while (!timers_.empty() && timers_.begin()->first.due <= now_) {
-    const timer_entry t = timers_.begin()->second;
-    timers_.erase(timers_.begin());
+  for (const timer_entry* next = next_timer(); next != nullptr && next->key.due <= now_;
+       next = next_timer()) {
+    const timer_entry t = *next;
+    const auto ki = static_cast<std::size_t>(t.key.kind);
+    pop_lazy(timers_[ki]);
+    timers_live_[ki]--;  // fire() resets the owner's handle
     fire(t, out);
     match(out);
   }
@@ -805,7 +992,7 @@ void engine::tick(timestamp now, std::vector<decision>& out) {
 }
 
 void engine::fire(const timer_entry& t, std::vector<decision>& out) {
-  switch (t.kind) {
+  switch (t.key.kind) {
     case timer_kind::wrap_up_end: {
       agent_rec& ar = agents_[t.target];
       ar.wrap_timer[t.chan].reset();
@@ -881,9 +1068,10 @@ input_result engine::on(const agent_login& e, std::vector<decision>& out) {
   for (const auto& [c, n] : e.capacity) {
     if (n < 0) return input_result::invalid;
   }
-  auto [it, inserted] = agent_ids_.try_emplace(e.agent, static_cast<std::uint32_t>(agents_.size()));
-  const std::uint32_t a = it->second;
-  if (inserted) {
+  std::uint32_t a = find_agent(e.agent);
+  if (a == npos) {
+    a = static_cast<std::uint32_t>(agents_.size());
+    agent_ids_.insert(id_table::hash(e.agent), a);
     agents_.emplace_back();
     agents_[a].id = e.agent;
     agents_[a].accounted_at = now_;
@@ -912,25 +1100,25 @@ input_result engine::on(const agent_login& e, std::vector<decision>& out) {
 }
 
 input_result engine::on(const agent_logout& e, std::vector<decision>& out) {
-  auto it = agent_ids_.find(e.agent);
-  if (it == agent_ids_.end()) return input_result::unknown_agent;
-  if (agents_[it->second].state != presence::offline) totals_.agents_logged_in--;
-  set_presence(it->second, presence::offline, reason_code::logout, out);
+  const std::uint32_t found = find_agent(e.agent);
+  if (found == npos) return input_result::unknown_agent;
+  if (agents_[found].state != presence::offline) totals_.agents_logged_in--;
+  set_presence(found, presence::offline, reason_code::logout, out);
   return input_result::ok;
 }
 
 input_result engine::on(const presence_change& e, std::vector<decision>& out) {
   if (e.to == presence::offline) return on(agent_logout{e.agent}, out);
-  auto it = agent_ids_.find(e.agent);
-  if (it == agent_ids_.end()) return input_result::unknown_agent;
-  if (agents_[it->second].state == presence::offline) totals_.agents_logged_in++;
-  set_presence(it->second, e.to, reason_code::presence_change, out);
+  const std::uint32_t found = find_agent(e.agent);
+  if (found == npos) return input_result::unknown_agent;
+  if (agents_[found].state == presence::offline) totals_.agents_logged_in++;
+  set_presence(found, e.to, reason_code::presence_change, out);
   return input_result::ok;
 }
 
 input_result engine::on(const agent_update& e, std::vector<decision>& out) {
-  auto it = agent_ids_.find(e.agent);
-  if (it == agent_ids_.end()) return input_result::unknown_agent;
+  const std::uint32_t found = find_agent(e.agent);
+  if (found == npos) return input_result::unknown_agent;
   if (e.skills) {
     for (const auto& s : *e.skills) {
       if (s.skill.empty() || s.proficiency < 1 || s.proficiency > 10) {
@@ -941,7 +1129,7 @@ input_result engine::on(const agent_update& e, std::vector<decision>& out) {
   for (const auto& [c, n] : e.capacity) {
     if (n < 0) return input_result::invalid;
   }
-  const std::uint32_t a = it->second;
+  const std::uint32_t a = found;
   agent_rec& ar = agents_[a];
   if (e.skills) {
     detach_agent(a);
@@ -967,8 +1155,10 @@ input_result engine::on(const agent_update& e, std::vector<decision>& out) {
 input_result engine::on(const contact_arrived& e, std::vector<decision>&) {
   const contact& in = e.item;
   if (in.id.empty()) return input_result::invalid;
-  if (contact_ids_.count(in.id) > 0 || recent_finished_.count(in.id) > 0) {
-    return input_result::duplicate_contact;
+  const std::uint64_t id_hash = id_table::hash(in.id);
+  if (contact_ids_.position(in.id, id_hash, [&](std::uint32_t x) { return known_contact_id(x); }) !=
+      npos) {
+    return input_result::duplicate_contact;  // active, or finished within the dedupe window
   }
   std::uint32_t q = npos;
   int rule = -1;
@@ -1019,7 +1209,7 @@ input_result engine::on(const contact_arrived& e, std::vector<decision>&) {
   cr.sla_deadline = now_ + queues_[q].cfg.sla_threshold;
   cr.profile = profile_of(q, 0, in.chan);
   cr.hint = e.last_agent;
-  contact_ids_.emplace(cr.id, c);
+  contact_ids_.insert(id_hash, c);
   queues_[q].arrived++;
   totals_.arrived++;
   count(cr, +1, true);
@@ -1029,18 +1219,10 @@ input_result engine::on(const contact_arrived& e, std::vector<decision>&) {
   return input_result::ok;
 }
 
-namespace {
-template <typename Map>
-std::uint32_t lookup(const Map& m, const std::string& key) {
-  auto it = m.find(key);
-  return it == m.end() ? 0xffffffffu : it->second;
-}
-}  // namespace
-
 input_result engine::on(const offer_accepted& e, std::vector<decision>& out) {
-  const std::uint32_t c = lookup(contact_ids_, e.contact);
+  const std::uint32_t c = find_contact(e.contact);
   if (c == npos) return input_result::unknown_contact;
-  const std::uint32_t a = lookup(agent_ids_, e.agent);
+  const std::uint32_t a = find_agent(e.agent);
   if (a == npos) return input_result::unknown_agent;
   if (contacts_[c].state != contact_state::offered || contacts_[c].agent != a) {
     return input_result::not_offered_to_agent;
@@ -1050,9 +1232,9 @@ input_result engine::on(const offer_accepted& e, std::vector<decision>& out) {
 }
 
 input_result engine::on(const offer_rejected& e, std::vector<decision>& out) {
-  const std::uint32_t c = lookup(contact_ids_, e.contact);
+  const std::uint32_t c = find_contact(e.contact);
   if (c == npos) return input_result::unknown_contact;
-  const std::uint32_t a = lookup(agent_ids_, e.agent);
+  const std::uint32_t a = find_agent(e.agent);
   if (a == npos) return input_result::unknown_agent;
   if (contacts_[c].state != contact_state::offered || contacts_[c].agent != a) {
     return input_result::not_offered_to_agent;
@@ -1062,9 +1244,9 @@ input_result engine::on(const offer_rejected& e, std::vector<decision>& out) {
 }
 
 input_result engine::on(const offer_timed_out& e, std::vector<decision>& out) {
-  const std::uint32_t c = lookup(contact_ids_, e.contact);
+  const std::uint32_t c = find_contact(e.contact);
   if (c == npos) return input_result::unknown_contact;
-  const std::uint32_t a = lookup(agent_ids_, e.agent);
+  const std::uint32_t a = find_agent(e.agent);
   if (a == npos) return input_result::unknown_agent;
   if (contacts_[c].state != contact_state::offered || contacts_[c].agent != a) {
     return input_result::not_offered_to_agent;
@@ -1074,9 +1256,9 @@ input_result engine::on(const offer_timed_out& e, std::vector<decision>& out) {
 }
 
 input_result engine::on(const contact_completed& e, std::vector<decision>&) {
-  const std::uint32_t c = lookup(contact_ids_, e.contact);
+  const std::uint32_t c = find_contact(e.contact);
   if (c == npos) return input_result::unknown_contact;
-  const std::uint32_t a = lookup(agent_ids_, e.agent);
+  const std::uint32_t a = find_agent(e.agent);
   if (a == npos) return input_result::unknown_agent;
   contact_rec& cr = contacts_[c];
   if (cr.state != contact_state::assigned || cr.agent != a) {
@@ -1116,7 +1298,7 @@ input_result engine::on(const contact_completed& e, std::vector<decision>&) {
 }
 
 input_result engine::on(const contact_abandoned& e, std::vector<decision>& out) {
-  const std::uint32_t c = lookup(contact_ids_, e.contact);
+  const std::uint32_t c = find_contact(e.contact);
   if (c == npos) return input_result::unknown_contact;
   contact_rec& cr = contacts_[c];
   if (cr.state == contact_state::assigned) return input_result::already_assigned;
@@ -1170,12 +1352,15 @@ std::optional<duration> engine::estimate_wait(std::uint32_t q, std::uint32_t pro
 }
 
 std::size_t engine::position_of(const contact_rec& c) const {
+  // O(waiting in the profile): a status query, not a routing decision.
   const auto& waiting = profiles_[c.profile].waiting;
-  const contact_key key{-static_cast<std::int64_t>(c.priority), c.sla_deadline, c.seq,
-                        static_cast<std::uint32_t>(&c - contacts_.data())};
-  std::size_t n = 1;
-  for (auto it = waiting.begin(); it != waiting.end() && *it < key; ++it) ++n;
-  return n;
+  const contact_key key = key_of(static_cast<std::uint32_t>(&c - contacts_.data()));
+  std::vector<contact_key> ahead;
+  for (const contact_key& k : waiting) {
+    if (k < key && contact_entry_live(k, c.profile)) ahead.push_back(k);
+  }
+  std::sort(ahead.begin(), ahead.end());
+  return static_cast<std::size_t>(std::unique(ahead.begin(), ahead.end()) - ahead.begin()) + 1;
 }
 
 std::optional<duration> engine::expected_wait(std::string_view queue, channel chan,
@@ -1184,8 +1369,8 @@ std::optional<duration> engine::expected_wait(std::string_view queue, channel ch
   if (q == npos) return std::nullopt;
   const std::uint32_t pid = profile_of(q, 0, chan);
   if (pid == npos) return std::nullopt;
-  if (!profiles_[pid].available.empty()) return duration{0};
-  return estimate_wait(q, pid, profiles_[pid].waiting.size() + 1);
+  if (profiles_[pid].available_live > 0) return duration{0};
+  return estimate_wait(q, pid, profiles_[pid].waiting_live + 1);
 }
 
 std::optional<queue_view> engine::queue_status(std::string_view name, timestamp now) const {
@@ -1228,9 +1413,9 @@ std::vector<queue_view> engine::queue_statuses(timestamp now) const {
 }
 
 std::optional<agent_view> engine::agent_status(std::string_view id, timestamp now) const {
-  auto it = agent_ids_.find(std::string(id));
-  if (it == agent_ids_.end()) return std::nullopt;
-  const agent_rec& a = agents_[it->second];
+  const std::uint32_t found = find_agent(id);
+  if (found == npos) return std::nullopt;
+  const agent_rec& a = agents_[found];
   agent_view v;
   v.id = a.id;
   v.state = a.state;
@@ -1264,9 +1449,9 @@ std::optional<agent_view> engine::agent_status(std::string_view id, timestamp no
 }
 
 std::optional<contact_view> engine::contact_status(std::string_view id, timestamp) const {
-  auto it = contact_ids_.find(std::string(id));
-  if (it == contact_ids_.end()) return std::nullopt;
-  const contact_rec& c = contacts_[it->second];
+  const std::uint32_t found = find_contact(id);
+  if (found == npos) return std::nullopt;
+  const contact_rec& c = contacts_[found];
   contact_view v;
   v.id = c.id;
   v.chan = c.chan;
@@ -1290,7 +1475,8 @@ std::optional<contact_view> engine::contact_status(std::string_view id, timestam
 engine_totals engine::totals() const {
   engine_totals t = totals_;
   t.profiles = profiles_.size();
-  t.timers = timers_.size();
+  t.timers = 0;
+  for (std::size_t n : timers_live_) t.timers += n;
   return t;
 }
 
@@ -1384,19 +1570,65 @@ std::string engine::check_invariants() const {
   }
   std::vector<requirement> reqs;
   std::uint32_t reqs_of = npos;
+  // Lazy heaps: sorted, de-duplicated copies; the live entries are recomputed from the records.
   std::size_t queued_in_profiles = 0;
-  for (const auto& p : profiles_) queued_in_profiles += p.waiting.size();
+  std::vector<std::vector<contact_key>> waiting_sorted(profiles_.size());
+  for (std::uint32_t pid = 0; pid < profiles_.size(); ++pid) {
+    const profile& p = profiles_[pid];
+    if (!std::is_heap(p.waiting.begin(), p.waiting.end(), std::greater<>{})) {
+      fail("waiting heap order broken");
+    }
+    auto& sorted = waiting_sorted[pid];
+    sorted = p.waiting;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    std::size_t live = 0;
+    for (const contact_key& k : sorted) {
+      const contact_rec& cr = contacts_[k.contact];
+      if (!cr.id.empty() && cr.state == contact_state::waiting && cr.profile == pid &&
+          key_of(k.contact) == k) {
+        live++;
+      }
+    }
+    if (live != p.waiting_live) fail("waiting count drift");
+    queued_in_profiles += live;
+  }
+  std::vector<timer_key> timer_keys;
+  for (std::size_t k = 0; k < timer_kind_count; ++k) {
+    if (!std::is_heap(timers_[k].begin(), timers_[k].end(), std::greater<>{})) {
+      fail("timer heap order broken");
+    }
+    for (const timer_entry& t : timers_[k]) timer_keys.push_back(t.key);
+  }
+  std::sort(timer_keys.begin(), timer_keys.end());
+  std::array<std::size_t, timer_kind_count> timers_held{};
+  auto check_timer = [&](const std::optional<timer_key>& t, const std::string& who) {
+    if (!t) return;
+    timers_held[static_cast<std::size_t>(t->kind)]++;
+    if (!std::binary_search(timer_keys.begin(), timer_keys.end(), *t)) {
+      fail("timer of " + who + " not scheduled");
+    }
+  };
+  for (const agent_rec& ar : agents_) {
+    for (const auto& t : ar.wrap_timer) check_timer(t, ar.id);
+  }
   for (std::uint32_t c = 0; c < contacts_.size(); ++c) {
     const contact_rec& cr = contacts_[c];
     if (cr.id.empty()) continue;
-    if (contact_ids_.count(cr.id) == 0 || contact_ids_.at(cr.id) != c)
-      fail("id map drift " + cr.id);
+    if (find_contact(cr.id) != c) fail("id map drift " + cr.id);
+    if (cr.in_waiting != (cr.state == contact_state::waiting)) fail("waiting flag drift " + cr.id);
+    check_timer(cr.offer_timer, cr.id);
+    check_timer(cr.escalation_timer, cr.id);
+    check_timer(cr.max_wait_timer, cr.id);
     if (cr.profile != profile_of(cr.queue, cr.stage, cr.chan)) fail("profile drift " + cr.id);
     switch (cr.state) {
       case contact_state::waiting:
         waiting++;
         if (cr.agent != npos || holder[c] != npos) fail("waiting contact with agent " + cr.id);
-        if (profiles_[cr.profile].waiting.count(key_of(c)) == 0) fail("not indexed " + cr.id);
+        if (!cr.in_waiting || !std::binary_search(waiting_sorted[cr.profile].begin(),
+                                                  waiting_sorted[cr.profile].end(), key_of(c))) {
+          fail("not indexed " + cr.id);
+        }
         if (!oldest_waiting(cr.queue) || *oldest_waiting(cr.queue) > cr.arrived_at) {
           fail("age index misses " + cr.id);
         }
@@ -1427,6 +1659,7 @@ std::string engine::check_invariants() const {
     }
   }
   if (queued_in_profiles != waiting) fail("profile waiting sets hold stale entries");
+  if (timers_held != timers_live_) fail("timer count drift");
   if (waiting != totals_.waiting || offered != totals_.offered || assigned != totals_.assigned) {
     fail("state counters drift");
   }
@@ -1444,7 +1677,13 @@ std::string engine::check_invariants() const {
   // Agent indexes: exactly the eligible agents who can take work, with current keys.
   for (std::uint32_t pid = 0; pid < profiles_.size(); ++pid) {
     const profile& p = profiles_[pid];
-    std::size_t expected = 0;
+    if (!std::is_heap(p.available.begin(), p.available.end(), std::greater<>{})) {
+      fail("agent heap order broken");
+    }
+    std::vector<agent_key> sorted = p.available;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    std::size_t expected = 0, indexed = 0;
     std::int64_t staffed = 0;
     for (std::uint32_t a = 0; a < agents_.size(); ++a) {
       const agent_rec& ar = agents_[a];
@@ -1457,14 +1696,22 @@ std::string engine::check_invariants() const {
       }
       if (can_take(ar, p.chan)) {
         expected++;
-        if (!m->in_available || m->key != key_for(ar, a, p, *m) || p.available.count(m->key) == 0) {
+        const agent_key key = key_for(ar, a, p, *m);
+        if (!m->in_available || m->key != key ||
+            !std::binary_search(sorted.begin(), sorted.end(), key)) {
           fail("agent index stale for " + ar.id);
         }
       } else if (m->in_available) {
         fail("agent " + ar.id + " indexed but cannot take work");
       }
     }
-    if (expected != p.available.size()) fail("agent index size drift");
+    // Live entries recomputed from scratch: the agent can take work and holds that key now.
+    for (const agent_key& k : sorted) {
+      const agent_rec& ar = agents_[k.agent];
+      const membership* m = find_membership(ar, pid);
+      if (m != nullptr && can_take(ar, p.chan) && key_for(ar, k.agent, p, *m) == k) indexed++;
+    }
+    if (expected != p.available_live || indexed != expected) fail("agent index size drift");
     if (staffed != p.staffed_slots) fail("staffed slots drift");
   }
   return err;

@@ -18,7 +18,7 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
+#include <set>  // kept for includers; the engine itself no longer uses std::set
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -30,6 +30,7 @@
 #include "routing/engine/config.h"
 #include "routing/engine/decision.h"
 #include "routing/engine/events.h"
+#include "routing/engine/id_table.h"
 #include "routing/engine/types.h"
 
 namespace omni::routing::engine {
@@ -155,6 +156,7 @@ class engine {
     std::int64_t a = 0;
     std::int64_t b = 0;
     std::uint32_t agent = 0;
+    std::uint32_t slot = 0;  // index of the membership in the agent's list (O(1) liveness)
     auto operator<=>(const agent_key&) const = default;
   };
   // Ordering of waiting contacts: higher priority, earlier SLA deadline, earlier arrival.
@@ -166,26 +168,38 @@ class engine {
     auto operator<=>(const contact_key&) const = default;
   };
 
+  // Both orders are binary min-heaps in flat vectors with lazy deletion: an entry is live
+  // while its agent/contact still holds exactly that key in this profile (checked against the
+  // record when the entry surfaces); anything else is dropped when it reaches the top or by
+  // compaction once stale entries outnumber live ones. A re-keyed agent or contact just
+  // pushes its new key (O(1) expected: keys mostly grow with time), no node allocation, no
+  // tree rebalancing. The *_live counters are the exact sizes.
   struct profile {
     channel chan = channel::email;
     strategy strat = strategy::longest_idle;
     std::vector<requirement> reqs;  // sorted by skill id
-    std::set<agent_key> available;
-    std::set<contact_key> waiting;
+    std::vector<agent_key> available;
+    std::vector<contact_key> waiting;
+    std::size_t available_live = 0;  // agents eligible and able to take work on chan now
+    std::size_t waiting_live = 0;    // contacts waiting in this profile
     std::int64_t staffed_slots = 0;  // capacity of logged-in eligible agents on chan
     std::uint64_t rr_clock = 0;
   };
 
+  enum class timer_kind : std::uint8_t { offer_timeout, escalation, max_wait, wrap_up_end };
+  static constexpr std::size_t timer_kind_count = 4;
   struct timer_key {
     timestamp due = 0;
-    std::uint64_t seq = 0;
+    std::uint64_t seq = 0;  // unique per timer: fires in (due, seq) order
+    timer_kind kind = timer_kind::offer_timeout;
     auto operator<=>(const timer_key&) const = default;
   };
-  enum class timer_kind : std::uint8_t { offer_timeout, escalation, max_wait, wrap_up_end };
+  // A pending timer: live while its owner (contact or agent) still holds `key`.
   struct timer_entry {
-    timer_kind kind;
-    std::uint32_t target;
-    std::uint8_t chan;
+    timer_key key;
+    std::uint32_t target = 0;
+    std::uint8_t chan = 0;
+    auto operator<=>(const timer_entry&) const = default;  // by key: seq is unique
   };
 
   struct age_entry {
@@ -235,6 +249,7 @@ class engine {
     bool affinity_checked = false;
     bool max_wait_passed = false;
     bool dirty = false;
+    bool in_waiting = false;  // counted in its profile's waiting_live
     std::vector<std::uint32_t> excluded;
     std::optional<timer_key> offer_timer, escalation_timer, max_wait_timer;
     std::optional<history_hint> hint;
@@ -242,6 +257,7 @@ class engine {
 
   struct membership {
     std::uint32_t profile = npos;
+    std::uint32_t slot = 0;  // own index in agent_rec::memberships[channel]
     bool in_available = false;
     agent_key key;
     std::uint64_t rr_stamp = 0;
@@ -297,12 +313,24 @@ class engine {
                      std::vector<decision>& out);
   void mark_agent(std::uint32_t a);
   const membership* find_membership(const agent_rec& a, std::uint32_t profile) const;
+  bool agent_entry_live(const agent_key& k, std::uint32_t profile) const;
+  void push_available(std::uint32_t profile, const agent_key& k);
+
+  // Ids.
+  std::uint32_t find_agent(std::string_view id) const;
+  std::uint32_t find_contact(std::string_view id) const;  // active contacts only
+  std::string_view known_contact_id(std::uint32_t value) const;
+  void remember_finished(std::uint32_t c);
+  void forget_oldest_finished();
 
   // Contacts.
   void insert_waiting(std::uint32_t c);
   void erase_waiting(std::uint32_t c);
   void count(const contact_rec& c, int delta, bool totals);
   contact_key key_of(std::uint32_t c) const;
+  bool contact_entry_live(const contact_key& k, std::uint32_t profile) const;
+  // Best live waiting contact of `profile` not excluded for agent `a` (npos: none).
+  std::uint32_t best_waiting(std::uint32_t profile, std::uint32_t a);
   void mark_contact(std::uint32_t c);
   void release_from_agent(std::uint32_t c);
   void finish(std::uint32_t c, contact_state terminal);
@@ -327,6 +355,9 @@ class engine {
   // Timers.
   timer_key add_timer(timestamp due, timer_kind kind, std::uint32_t target, std::uint8_t chan);
   void cancel_timer(std::optional<timer_key>& t);
+  bool timer_live(const timer_entry& t) const;
+  // The due timer with the smallest (due, seq) after dropping stale heap tops; nullptr: none.
+  const timer_entry* next_timer() const;
   void fire(const timer_entry& t, std::vector<decision>& out);
   void advance(timestamp now, std::vector<decision>& out);
 
@@ -372,18 +403,26 @@ class engine {
   std::vector<std::uint32_t> unconditional_profiles_;
 
   std::vector<agent_rec> agents_;
-  std::unordered_map<std::string, std::uint32_t> agent_ids_;
+  id_table agent_ids_;  // id -> index in agents_
 
   std::vector<contact_rec> contacts_;
   std::vector<std::uint32_t> free_contacts_;
-  std::unordered_map<std::string, std::uint32_t> contact_ids_;
-  std::unordered_set<std::string> recent_finished_;
-  std::deque<std::string> recent_order_;
+  // Active contacts (value = index in contacts_) and the last dedupe_window finished ids
+  // (value = finished_bit | index in the recent_ids_ ring, oldest at recent_head_).
+  static constexpr std::uint32_t finished_bit = 0x80000000u;
+  id_table contact_ids_;
+  std::vector<std::string> recent_ids_;
+  std::vector<std::uint64_t> recent_hashes_;
+  std::size_t recent_head_ = 0;
+  std::size_t recent_count_ = 0;
 
   std::unordered_map<std::string, affinity_rec> affinity_;
   std::deque<std::pair<timestamp, std::string>> affinity_order_;
 
-  std::map<timer_key, timer_entry> timers_;
+  // One lazy min-heap per timer kind (similar timeouts keep each heap nearly sorted, so a
+  // push rarely climbs); mutable so next_deadline() can drop stale tops.
+  mutable std::array<std::vector<timer_entry>, timer_kind_count> timers_;
+  std::array<std::size_t, timer_kind_count> timers_live_{};
 
   std::vector<std::uint32_t> dirty_contacts_;
   std::vector<std::uint32_t> dirty_agents_;

@@ -2,6 +2,8 @@
 deadlines (no fixed sleeps), talk to it with real clients (curl, kcat)."""
 import json
 import os
+import re
+import resource
 import signal
 import socket
 import subprocess
@@ -53,10 +55,13 @@ def kcat(*args, input=None, timeout=30):
 class Daemon:
     """One `omniroute serve` process on a generated config with free ports."""
 
-    def __init__(self, tmpdir, brokers="embedded", extra_yaml=""):
+    def __init__(self, tmpdir, brokers="embedded", extra_yaml="", http_yaml=""):
+        """`http_yaml`: extra keys of the `http:` section, one per line ("read_timeout: 2s");
+        `extra_yaml`: top-level sections appended to the config (e.g. `connectors:`)."""
         self.admin_port = free_port()
         self.http_port = free_port()
         self.config_path = os.path.join(tmpdir, f"omniroute-{self.admin_port}.yaml")
+        http_keys = "".join(f"  {line.strip()}\n" for line in http_yaml.splitlines() if line.strip())
         with open(self.config_path, "w") as f:
             f.write(f"""node:
   id: e2e-{self.admin_port}
@@ -70,7 +75,7 @@ admin:
   listen: 127.0.0.1:{self.admin_port}
 http:
   listen: 127.0.0.1:{self.http_port}
-{extra_yaml}""")
+{http_keys}{extra_yaml}""")
         self.log_path = self.config_path + ".log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([BIN, "serve", "--config", self.config_path],
@@ -86,6 +91,10 @@ http:
             status, body = curl(self.url("/readyz"))
             return json.loads(body) if status == 200 else None
         return wait_for(ready, timeout, what="/readyz 200")
+
+    def metric(self, name, **labels):
+        """The value of one sample from /metrics (0.0 when the series is absent)."""
+        return metric_value(curl(self.url("/metrics"))[1], name, **labels)
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         """Sends `sig`; returns (exit code, seconds it took)."""
@@ -104,6 +113,35 @@ http:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def metric_value(text, name, **labels):
+    """Finds `name{labels...} value` in a Prometheus text exposition; every given label must match."""
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return 0.0
+
+
+def topic_messages(bootstrap, topic, fmt="%s\n", timeout=30):
+    """Every message of `topic` from the beginning to the current end, formatted by kcat's -f."""
+    return kcat("-b", bootstrap, "-C", "-q", "-e", "-o", "beginning", "-t", topic, "-f", fmt,
+                timeout=timeout)
+
+
+def raise_nofile(at_least):
+    """Raises this process's RLIMIT_NOFILE soft limit (inherited by children it starts) to
+    `at_least`, or as far as the hard limit allows; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = at_least if hard == resource.RLIM_INFINITY else min(at_least, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        soft = want
+    return soft
 
 
 class DevKafka:

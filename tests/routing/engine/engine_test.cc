@@ -806,5 +806,32 @@ TEST(engine_determinism, decision_text_is_stable) {
             "t=30000 requeue contact=c1 queue=general prio=0 reason=offer_timeout rule=default\n");
 }
 
+// The dedupe record is a ring of the last `dedupe_window` finished ids inside the id table:
+// exactly the window is remembered, across ring growth and a smaller window on reconfigure.
+TEST(engine_inputs, dedupe_window_remembers_exactly_the_last_finished_ids) {
+  engine_config c = base_config();
+  c.dedupe_window = 100;
+  harness h(c);
+  auto id = [](int i) { return "c" + std::to_string(i); };
+  for (int i = 0; i < 250; ++i) {
+    ASSERT_EQ(h.arrive(id(i), channel::email), input_result::ok);
+    ASSERT_EQ(h.send(contact_abandoned{id(i)}), input_result::ok);
+  }
+  for (int i = 150; i < 250; ++i) {
+    EXPECT_EQ(h.arrive(id(i), channel::email), input_result::duplicate_contact) << i;
+  }
+  for (int i = 0; i < 150; i += 7) EXPECT_EQ(h.arrive(id(i), channel::email), input_result::ok);
+  h.check();
+  engine_config smaller = c;
+  smaller.dedupe_window = 10;
+  std::vector<decision> out;
+  ASSERT_EQ(h.eng().reconfigure(smaller, h.now(), out), "");
+  ASSERT_EQ(h.send(contact_abandoned{id(0)}), input_result::ok);  // finishes; window now 10
+  EXPECT_EQ(h.arrive(id(0), channel::email), input_result::duplicate_contact);
+  EXPECT_EQ(h.arrive(id(245), channel::email), input_result::duplicate_contact);
+  EXPECT_EQ(h.arrive(id(240), channel::email), input_result::ok);  // 11th newest: forgotten
+  h.check();
+}
+
 }  // namespace
 }  // namespace omni::routing::engine

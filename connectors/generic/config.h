@@ -1,0 +1,18 @@
+#pragma once
+// The `type: generic` factory: reads the connector's YAML entry (see README.md).
+
+#include "connectors/connector.h"
+
+namespace omni::connectors::generic {
+
+class factory : public connector_factory {
+ public:
+  std::string_view type() const override { return "generic"; }
+  std::string_view description() const override {
+    return "generic JSON hook for integrators (omni.contact.v1, HMAC or bearer token)";
+  }
+  std::unique_ptr<connector> create(const config::connector_config& entry,
+                                    config::diagnostics& sink, const context& ctx) const override;
+};
+
+}  // namespace omni::connectors::generic

@@ -1,0 +1,16 @@
+#pragma once
+// The `type: vk` factory: reads the connector's YAML entry (see README.md).
+
+#include "connectors/connector.h"
+
+namespace omni::connectors::vk {
+
+class factory : public connector_factory {
+ public:
+  std::string_view type() const override { return "vk"; }
+  std::string_view description() const override { return "VK community Callback API"; }
+  std::unique_ptr<connector> create(const config::connector_config& entry,
+                                    config::diagnostics& sink, const context& ctx) const override;
+};
+
+}  // namespace omni::connectors::vk

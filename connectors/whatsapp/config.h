@@ -1,0 +1,16 @@
+#pragma once
+// The `type: whatsapp` factory: reads the connector's YAML entry (see README.md).
+
+#include "connectors/connector.h"
+
+namespace omni::connectors::whatsapp {
+
+class factory : public connector_factory {
+ public:
+  std::string_view type() const override { return "whatsapp"; }
+  std::string_view description() const override { return "WhatsApp Cloud API webhook (Meta)"; }
+  std::unique_ptr<connector> create(const config::connector_config& entry,
+                                    config::diagnostics& sink, const context& ctx) const override;
+};
+
+}  // namespace omni::connectors::whatsapp

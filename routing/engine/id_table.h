@@ -1,0 +1,93 @@
+#pragma once
+
+// Internal to the routing engine: string id -> 32-bit slot, as an open-addressing hash table
+// (linear probing, power-of-two size, backward-shift deletion, no tombstones). It stores only
+// the 64-bit hash and the slot; the id itself lives in the owner's record and is compared on
+// every hit (`id_of(slot)`), so lookups are exact. One flat array: a lookup is one hash and
+// usually one cache line, with no node allocation. Owned by the engine; same thread.
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace omni::routing::engine {
+
+class id_table {
+ public:
+  static constexpr std::uint32_t npos = 0xffffffffu;
+
+  static std::uint64_t hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+
+  // Position of `id` in the table, or npos. IdOf: std::string_view(std::uint32_t slot).
+  template <typename IdOf>
+  std::uint32_t position(std::string_view id, std::uint64_t h, const IdOf& id_of) const {
+    if (slots_.empty()) return npos;
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const entry& e = slots_[i];
+      if (e.value == npos) return npos;
+      if (e.hash == h && id_of(e.value) == id) return static_cast<std::uint32_t>(i);
+    }
+  }
+
+  template <typename IdOf>
+  std::uint32_t find(std::string_view id, const IdOf& id_of) const {
+    const std::uint32_t p = position(id, hash(id), id_of);
+    return p == npos ? npos : slots_[p].value;
+  }
+
+  std::uint32_t value_at(std::uint32_t position) const { return slots_[position].value; }
+  void set_value_at(std::uint32_t position, std::uint32_t value) { slots_[position].value = value; }
+
+  // The caller guarantees the id is not present.
+  void insert(std::uint64_t h, std::uint32_t value) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    std::size_t i = h & mask_;
+    while (slots_[i].value != npos) i = (i + 1) & mask_;
+    slots_[i] = {h, value};
+    size_++;
+  }
+
+  void erase_at(std::uint32_t position) {
+    // Backward shift: move later entries of the probe run into the hole when their home slot
+    // is not between the hole and themselves.
+    std::size_t hole = position;
+    for (std::size_t j = (hole + 1) & mask_; slots_[j].value != npos; j = (j + 1) & mask_) {
+      const std::size_t home = slots_[j].hash & mask_;
+      const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+      if (movable) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+    slots_[hole] = {};
+    size_--;
+  }
+
+  std::size_t size() const { return size_; }
+  std::size_t bytes() const { return slots_.capacity() * sizeof(entry); }
+
+ private:
+  struct entry {
+    std::uint64_t hash = 0;
+    std::uint32_t value = npos;
+  };
+
+  void grow() {
+    std::vector<entry> old = std::move(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, entry{});
+    mask_ = slots_.size() - 1;
+    for (const entry& e : old) {
+      if (e.value == npos) continue;
+      std::size_t i = e.hash & mask_;
+      while (slots_[i].value != npos) i = (i + 1) & mask_;
+      slots_[i] = e;
+    }
+  }
+
+  std::vector<entry> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace omni::routing::engine

@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Webhook load benchmark: the release `omniroute serve` with a Telegram connector on the embedded
+Kafka, against nginx answering `return 200;` on the same machine, both driven by wrk with the same
+request (a POST of a real Telegram update, unique update_id per request, secret header).
+
+    tests/bench/webhook_load.py --build-dir build/bench [--results DIR] [--duration 20]
+                                [--connections 256] [--threads 2]
+
+Reports req/s and latency p50/p99 for both, the ratio webhook/nginx, and checks afterwards that
+omni.contacts holds one contact per 200 (Kafka high watermarks, then unique source ids). The goal
+(issue): webhook >= 0.5 x nginx req/s and p99 < 25 ms at 256 connections. The summary is printed
+whether or not the goal is met; the exit status is 0 unless the run itself failed (a tool missing,
+a process that would not start, a 200 without a stored contact). --strict also fails on a missed goal.
+
+wrk, nginx and the daemon share the machine's cores: the figures are for that setup, not for a
+dedicated load generator. Needs: wrk, nginx (Debian packages; deploy/install-deps.sh --bench), kcat, curl.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LUA = os.path.join(HERE, "telegram_update.lua")
+CONNECTOR = "bench"
+SECRET = "bench-secret_0123456789"
+PATH = f"/hooks/telegram/{CONNECTOR}"
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 25.0
+
+
+def log(msg):
+    print(f"[webhook_load] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
+            last = e
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def http_get(url, timeout=5):
+    out = subprocess.run(["curl", "-sS", "-m", str(timeout), "-o", "-", "-w", "\n%{http_code}", url],
+                         capture_output=True, text=True, timeout=timeout + 5)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip())
+    body, _, status = out.stdout.rpartition("\n")
+    return int(status), body
+
+
+def kcat(*args, timeout=120):
+    out = subprocess.run(["kcat", *args], capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"kcat {' '.join(args)}: {out.stderr.strip()}")
+    return out.stdout
+
+
+class Process:
+    """A child process with its output in a file; stopped with SIGTERM (then SIGKILL) by its pid."""
+
+    def __init__(self, name, args, log_path):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=15):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def tail(self, n=4000):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()[-n:]
+
+
+def start_daemon(binary, tmp, connections):
+    admin, http = free_port(), free_port()
+    cfg = os.path.join(tmp, "omniroute.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"""node:
+  id: bench
+  state_dir: {tmp}/state
+logging:
+  level: info
+kafka:
+  brokers: embedded
+admin:
+  listen: 127.0.0.1:{admin}
+http:
+  listen: 127.0.0.1:{http}
+  max_connections: {max(10000, 4 * connections)}
+connectors:
+  - type: telegram
+    name: {CONNECTOR}
+    secret_token: {SECRET}
+    bot: "@bench_bot"
+""")
+    d = Process("omniroute", [binary, "serve", "--config", cfg], os.path.join(tmp, "omniroute.log"))
+
+    def ready():
+        if not d.alive():
+            raise SystemExit(f"omniroute exited with {d.proc.returncode}:\n{d.tail()}")
+        status, body = http_get(f"http://127.0.0.1:{admin}/readyz")
+        return json.loads(body) if status == 200 else None
+
+    info = wait_for(ready, 60, "omniroute /readyz 200")
+    return d, admin, http, info["kafka"]["bootstrap"]
+
+
+def start_nginx(tmp, port):
+    prefix = os.path.join(tmp, "nginx")
+    os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""# Generated by tests/bench/webhook_load.py: the cheapest possible HTTP answer, as a yardstick.
+daemon off;
+master_process on;
+worker_processes auto;
+user root;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 16384; }}
+http {{
+  access_log off;
+  client_body_temp_path {prefix}/client_body;
+  proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi;
+  uwsgi_temp_path {prefix}/uwsgi;
+  scgi_temp_path {prefix}/scgi;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{ return 200; }}
+  }}
+}}
+""")
+    n = Process("nginx", ["nginx", "-p", prefix, "-e", f"{prefix}/logs/error.log", "-c", conf],
+                os.path.join(tmp, "nginx.out"))
+
+    def up():
+        if not n.alive():
+            raise SystemExit(f"nginx exited with {n.proc.returncode}:\n{n.tail()}")
+        return http_get(f"http://127.0.0.1:{port}/")[0] == 200
+
+    wait_for(up, 20, "nginx answering 200")
+    return n
+
+
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def to_ms(text):
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"wrk latency {text!r}")
+    return float(m.group(1)) * UNIT_MS[m.group(2)]
+
+
+def parse_wrk(out):
+    r = {"raw": out}
+    m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    r["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in ([0-9.]+\w+),", out)
+    r["requests"] = int(m.group(1)) if m else 0
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
+        r[f"p{pct}_ms"] = to_ms(m.group(1)) if m else None
+    m = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", out)
+    r["mean_ms"], r["max_ms"] = (to_ms(m.group(1)), to_ms(m.group(3))) if m else (None, None)
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    r["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()))) if m else {}
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    r["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"wrk-status: 200=(\d+) other=(\d+)", out)
+    r["status_200"], r["status_other"] = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+    return r
+
+
+def run_wrk(url, args, id_base):
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+           "--timeout", "10s", "-s", LUA, url]
+    env = dict(os.environ, OMNI_BENCH_SECRET=SECRET, OMNI_BENCH_ID_BASE=str(id_base))
+    log("$ " + " ".join(cmd))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.duration + 60)
+    if out.returncode != 0:
+        raise SystemExit(f"wrk failed ({out.returncode}): {out.stderr}")
+    sys.stderr.write(out.stdout)
+    r = parse_wrk(out.stdout)
+    r["command"] = " ".join(cmd)
+    return r
+
+
+def partition_count(bootstrap, topic):
+    meta = json.loads(kcat("-b", bootstrap, "-L", "-J", "-t", topic, "-m", "10"))
+    return len(next(t for t in meta["topics"] if t["topic"] == topic)["partitions"])
+
+
+def watermarks(bootstrap, topic, which=-1):
+    """Sum over partitions of the high (-1) or low (-2, log start) watermark."""
+    n = partition_count(bootstrap, topic)
+    args = ["-b", bootstrap, "-Q"]
+    for p in range(n):
+        args += ["-t", f"{topic}:{p}:{which}"]
+    out = kcat(*args)
+    return sum(int(x) for x in re.findall(r"offset (\d+)", out))
+
+
+def high_watermarks(bootstrap, topic):
+    return watermarks(bootstrap, topic, -1)
+
+
+def unique_source_ids(bootstrap, topic):
+    """(messages, unique source ids) read back from the beginning."""
+    proc = subprocess.Popen(["kcat", "-b", bootstrap, "-C", "-q", "-e", "-o", "beginning", "-t", topic,
+                             "-f", "%s\n"], stdout=subprocess.PIPE, text=True)
+    seen, total = set(), 0
+    for line in proc.stdout:
+        if line.strip():
+            total += 1
+            seen.add(json.loads(line)["source_id"])
+    proc.wait(timeout=60)
+    return total, len(seen)
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    busy = subprocess.run(["pgrep", "-c", "cc1plus"], capture_output=True, text=True).stdout.strip() or "0"
+    return {"cpus": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+            "load_avg_at_start": os.getloadavg(), "compile_jobs_at_start": int(busy)}
+
+
+def fmt(v, spec=".2f"):
+    return "n/a" if v is None else format(v, spec)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build-dir", default="build/bench")
+    ap.add_argument("--results", help="directory for webhook_load.json/.txt (default BUILD_DIR/results)")
+    ap.add_argument("--duration", type=int, default=int(os.environ.get("OMNI_BENCH_DURATION", "20")))
+    ap.add_argument("--connections", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--strict", action="store_true", help="exit 1 when the goal is missed")
+    args = ap.parse_args()
+
+    binary = os.path.join(args.build_dir, "daemon", "omniroute")
+    results = args.results or os.path.join(args.build_dir, "results")
+    missing = [t for t in ("wrk", "nginx", "kcat", "curl") if not shutil.which(t)]
+    if missing:
+        raise SystemExit(f"missing {' '.join(missing)}: run deploy/install-deps.sh --bench")
+    if not os.access(binary, os.X_OK):
+        raise SystemExit(f"{binary} not found: build the bench preset first (make bench)")
+    os.makedirs(results, exist_ok=True)
+    try:  # wrk's 256 sockets, nginx's and the daemon's (children inherit the limit)
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+    env = machine()
+    log(f"machine: {env['cpus']} CPU(s) {env['cpu_model']}; wrk, nginx and omniroute share them; "
+        f"compile jobs running at start: {env['compile_jobs_at_start']}")
+    tmp = tempfile.mkdtemp(prefix="omni-bench-")
+    daemon = nginx = None
+    report = {"benchmark": "webhook_load", "machine": env,
+              "settings": {"duration_s": args.duration, "connections": args.connections,
+                           "threads": args.threads, "request": "POST Telegram message update, ~450 B, "
+                           "unique update_id, secret header (same request to both servers)"},
+              "goal": {"ratio_min": GOAL_RATIO, "p99_ms_max": GOAL_P99_MS}}
+    try:
+        nginx_port = free_port()
+        nginx = start_nginx(tmp, nginx_port)
+        log(f"nginx on 127.0.0.1:{nginx_port}")
+        report["nginx"] = run_wrk(f"http://127.0.0.1:{nginx_port}{PATH}", args, 1_000_000_000)
+        nginx.stop()
+        nginx = None
+
+        daemon, admin, http, bootstrap = start_daemon(binary, tmp, args.connections)
+        log(f"omniroute on 127.0.0.1:{http} (admin {admin}), embedded Kafka at {bootstrap}")
+        before = high_watermarks(bootstrap, "omni.contacts")
+        report["webhook"] = run_wrk(f"http://127.0.0.1:{http}{PATH}", args, 1_000_000_000)
+        if not daemon.alive():
+            raise SystemExit(f"omniroute died under load:\n{daemon.tail()}")
+        # Requests still in flight when wrk stopped may be stored after it stopped listening: wait
+        # until the watermark is stable before counting.
+        last = [None]
+
+        def settled():
+            now = high_watermarks(bootstrap, "omni.contacts")
+            done, last[0] = now == last[0], now
+            return done
+
+        wait_for(settled, 30, "omni.contacts watermark to settle", interval=0.5)
+        stored = last[0] - before
+        # The embedded (librdkafka mock) cluster trims each partition's log to a few MB: only the
+        # newest contacts can be read back; the watermarks still count every one stored.
+        retained = last[0] - watermarks(bootstrap, "omni.contacts", -2)
+        total, unique = unique_source_ids(bootstrap, "omni.contacts")
+        status, metrics = http_get(f"http://127.0.0.1:{admin}/metrics")
+        report["webhook"]["daemon_metrics"] = {
+            l.split(" ")[0]: float(l.split(" ")[1]) for l in metrics.splitlines()
+            if l.startswith(("omniroute_webhook_requests_total", "omniroute_http_responses_total",
+                             "omniroute_http_timeouts_total", "omniroute_http_connections_rejected_total"))}
+        ok = report["webhook"]["status_200"]
+        report["contacts"] = {"stored": stored, "retained_by_broker": retained,
+                              "messages_read_back": total, "unique_source_ids": unique,
+                              "responses_200": ok, "in_flight_bound": args.connections}
+        code = daemon.stop()
+        daemon = None
+        report["webhook"]["daemon_exit"] = code
+    finally:
+        for p in (nginx, daemon):
+            if p is not None:
+                p.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    n, w, c = report["nginx"], report["webhook"], report["contacts"]
+    ratio = w["rps"] / n["rps"] if n["rps"] else 0.0
+    report["ratio"] = ratio
+    # Every 200 must be a stored contact (ack after delivery). Requests wrk abandoned at the end of
+    # the run can be stored without wrk reading their 200, so stored may exceed the 200s by at most
+    # the number of open connections; duplicates would show as messages > unique ids.
+    contacts_ok = (ok is not None and c["stored"] >= ok and c["stored"] - ok <= args.connections
+                   and c["unique_source_ids"] == c["messages_read_back"] == c["retained_by_broker"])
+    goal_met = ratio >= GOAL_RATIO and (w["p99_ms"] or 1e9) < GOAL_P99_MS
+    report["contacts"]["check_passed"] = contacts_ok
+    report["goal_met"] = goal_met
+
+    lines = [
+        "webhook load benchmark (wrk -t{threads} -c{connections} -d{duration}s --latency, same POST to both)".format(
+            **vars(args)),
+        f"machine: {env['cpus']} CPU(s), {env['cpu_model']}; wrk + server share them "
+        f"(compile jobs at start: {env['compile_jobs_at_start']}, load avg {env['load_avg_at_start'][0]:.2f})",
+        f"{'':10}{'req/s':>12}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'max ms':>10}{'non-2xx':>10}{'sock err':>10}",
+    ]
+    for name, r in (("nginx", n), ("webhook", w)):
+        errs = sum(r["socket_errors"].values()) if r["socket_errors"] else 0
+        lines.append(f"{name:10}{r['rps']:>12.0f}{fmt(r['p50_ms']):>10}{fmt(r['p90_ms']):>10}"
+                     f"{fmt(r['p99_ms']):>10}{fmt(r['max_ms']):>10}{r['non_2xx']:>10}{errs:>10}")
+    lines += [
+        f"ratio webhook/nginx: {ratio:.3f} (goal >= {GOAL_RATIO}); webhook p99 {fmt(w['p99_ms'])} ms "
+        f"(goal < {GOAL_P99_MS:g} ms) -> goal {'MET' if goal_met else 'MISSED'}",
+        f"contacts: {c['stored']} stored on omni.contacts (high watermarks), {ok} responses 200 (+{c['stored'] - (ok or 0)} stored after wrk stopped reading) -> "
+        f"{'OK' if contacts_ok else 'MISMATCH'}; read back the {c['retained_by_broker']} the embedded broker "
+        f"retains: {c['messages_read_back']} messages, {c['unique_source_ids']} unique source ids",
+    ]
+    summary = "\n".join(lines)
+    print(summary)
+    with open(os.path.join(results, "webhook_load.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(results, "webhook_load.txt"), "w") as f:
+        f.write(summary + "\n\n--- nginx ---\n" + n["command"] + "\n" + n["raw"] +
+                "\n--- webhook ---\n" + w["command"] + "\n" + w["raw"])
+    if not contacts_ok:
+        return 1
+    return 1 if args.strict and not goal_met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "connectors/viber/viber_connector.h"
+#include "tests/connectors/webhook_fixture.h"
+
+namespace omni::connectors {
+namespace {
+
+namespace http = core::http;
+
+constexpr const char* token = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f";
+
+std::string fixture(const std::string& name) {
+  const char* dir = std::getenv("OMNI_SOURCE_DIR");
+  std::ifstream in(std::string(dir ? dir : ".") + "/tests/connectors/fixtures/viber/" + name);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Signed over exactly these bytes, as Viber signs the body it sends.
+http::header_map signed_headers(const std::string& body, const std::string& key = token) {
+  return {{"X-Viber-Content-Signature", hmac_sha256_hex(key, body)}};
+}
+
+http::request request_with(const std::string& body) {
+  http::request r;
+  r.verb = http::method::post;
+  r.body = body;
+  for (const auto& f : signed_headers(body)) r.headers.add(f.name, f.value);
+  return r;
+}
+
+// ---- mapping, without sockets ----------------------------------------------------------------
+
+class viber_mapping : public ::testing::Test {
+ protected:
+  viber::provider p{{"acme-viber", token, "AcmeSupport"}};
+
+  core::contact one(const std::string& fixture_name) {
+    auto m = p.map(request_with(fixture(fixture_name)), 1795405068123);
+    EXPECT_TRUE(m) << m.err().to_string();
+    EXPECT_EQ(m->contacts.size(), 1u);
+    return m->contacts.at(0);
+  }
+};
+
+TEST_F(viber_mapping, text_message_in_russian) {
+  core::contact c = one("message_text_cyrillic.json");
+  EXPECT_EQ(c.provider, "viber");
+  EXPECT_EQ(c.source_id, "5741311803571721087");
+  EXPECT_EQ(c.id, core::contact_id("viber", "5741311803571721087"));
+  EXPECT_EQ(c.chan, core::channel::messenger);
+  EXPECT_EQ(c.conversation, "viber:acme-viber:01234567890A=");
+  EXPECT_EQ(c.text, "Здравствуйте! Мой заказ №1234 так и не пришёл 😞");
+  EXPECT_EQ(c.customer.display_name, "Иван Петров");
+  ASSERT_EQ(c.customer.identities.size(), 1u);
+  EXPECT_EQ(c.customer.identities[0], (core::identity{"viber", "01234567890A="}));
+  EXPECT_EQ(c.to, "AcmeSupport");
+  EXPECT_EQ(c.language, "ru");
+  EXPECT_EQ(c.received_at, 1795405068123);
+  EXPECT_EQ(c.attributes.at("viber_country"), "RU");
+  EXPECT_EQ(c.attributes.at("viber_tracking_data"), "order-flow");
+  EXPECT_EQ(c.attributes.at("viber_message_type"), "text");
+}
+
+TEST_F(viber_mapping, escaped_unicode_decodes_to_the_same_text) {
+  core::contact c = one("message_escaped_unicode.json");
+  EXPECT_EQ(c.text, "Привет, помогите 🙏");
+  EXPECT_EQ(c.customer.display_name, "Иван");
+}
+
+TEST_F(viber_mapping, media_messages_are_attachment_descriptors) {
+  core::contact pic = one("message_picture.json");
+  EXPECT_EQ(pic.text, "The box arrived broken");
+  EXPECT_EQ(pic.language, "en-GB");
+  ASSERT_EQ(pic.attachments.size(), 1u);
+  EXPECT_EQ(
+      pic.attachments[0],
+      (core::attachment{"box.jpg", "image/jpeg", 45000,
+                        "https://dl-media.viber.com/5/media/2/short/any/sig/image/0x0/box.jpg"}));
+  core::contact file = one("message_file.json");
+  ASSERT_EQ(file.attachments.size(), 1u);
+  EXPECT_EQ(file.attachments[0].name, "invoice.pdf");
+  EXPECT_EQ(file.attachments[0].content_type, "application/pdf");
+  EXPECT_EQ(file.attachments[0].size, 20480);
+}
+
+TEST_F(viber_mapping, shared_contact_becomes_a_phone_identity_and_location_a_text) {
+  core::contact c = one("message_contact.json");
+  ASSERT_EQ(c.customer.identities.size(), 2u);
+  EXPECT_EQ(c.customer.identities[1], (core::identity{"phone", "+79123456789"}));
+  EXPECT_EQ(c.text, "Shared contact: Иван Петров +7 912 345-67-89");
+  core::contact loc = one("message_location.json");
+  EXPECT_EQ(loc.text, "Location: 55.7558, 37.6173");
+}
+
+TEST(viber_phone, only_numbers_with_a_known_country_are_e164) {
+  EXPECT_EQ(viber::e164("+7 912 345-67-89"), "+79123456789");
+  EXPECT_EQ(viber::e164("0079123456789"), "+79123456789");
+  EXPECT_EQ(viber::e164("972511123123"), "+972511123123");
+  EXPECT_FALSE(viber::e164("0501234567"));  // national: which country?
+  EXPECT_FALSE(viber::e164("call me"));
+  EXPECT_FALSE(viber::e164("+12"));
+  EXPECT_FALSE(viber::e164("1+2345678901"));
+}
+
+TEST_F(viber_mapping, other_events_are_ignored_with_a_reason) {
+  for (const char* f :
+       {"delivered.json", "subscribed.json", "webhook.json", "conversation_started.json"}) {
+    auto m = p.map(request_with(fixture(f)), 0);
+    ASSERT_TRUE(m) << f;
+    EXPECT_TRUE(m->contacts.empty()) << f;
+    EXPECT_FALSE(m->ignored.empty()) << f;
+  }
+}
+
+TEST_F(viber_mapping, malformed_input_names_the_field) {
+  auto bad = p.map(request_with("{\"event\":\"message\","), 0);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.err().message.find("malformed JSON"), std::string::npos);
+  auto no_event = p.map(request_with(R"({"message_token":1})"), 0);
+  ASSERT_FALSE(no_event);
+  EXPECT_EQ(no_event.err().field, "event");
+  auto no_sender = p.map(
+      request_with(
+          R"({"event":"message","message_token":1,"sender":{"name":"x"},"message":{"type":"text"}})"),
+      0);
+  ASSERT_FALSE(no_sender);
+  EXPECT_EQ(no_sender.err().field, "sender.id");
+  auto no_token = p.map(
+      request_with(R"({"event":"message","sender":{"id":"a"},"message":{"type":"text"}})"), 0);
+  ASSERT_FALSE(no_token);
+  EXPECT_EQ(no_token.err().field, "message_token");
+  auto no_type = p.map(
+      request_with(
+          R"({"event":"message","message_token":1,"sender":{"id":"a"},"message":{"text":"x"}})"),
+      0);
+  ASSERT_FALSE(no_type);
+  EXPECT_EQ(no_type.err().field, "message.type");
+  EXPECT_FALSE(p.map(request_with("[]"), 0));
+}
+
+TEST_F(viber_mapping, signature_check) {
+  std::string body = fixture("message_text_cyrillic.json");
+  EXPECT_FALSE(p.verify(request_with(body)).has_value());
+  http::request missing;
+  missing.body = body;
+  auto m = p.verify(missing);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 401);
+  http::request wrong;
+  wrong.body = body;
+  wrong.headers.add("X-Viber-Content-Signature", hmac_sha256_hex("other-token", body));
+  auto w = p.verify(wrong);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->status, 403);
+  http::request upper;  // hex case does not matter
+  upper.body = body;
+  std::string sig = hmac_sha256_hex(token, body);
+  for (auto& ch : sig) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  upper.headers.add("X-Viber-Content-Signature", sig);
+  EXPECT_FALSE(p.verify(upper).has_value());
+  http::request tampered = request_with(body);
+  tampered.body += " ";
+  EXPECT_TRUE(p.verify(tampered).has_value());
+}
+
+// ---- through the listener and the embedded Kafka ----------------------------------------------
+
+constexpr const char* yaml = R"(  - type: viber
+    name: acme-viber
+    auth_token: 4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f
+    bot: AcmeSupport
+    domain: acme
+)";
+
+class viber_webhook : public testing::webhook_fixture {
+ protected:
+  void SetUp() override {
+    http::settings hs;
+    hs.body_limit = 64 * 1024;
+    start(yaml, hs);
+  }
+  double outcome(const std::string& o) {
+    return metric("omniroute_webhook_requests_total{connector=\"acme-viber\",outcome=\"" + o +
+                  "\"}");
+  }
+};
+
+TEST_F(viber_webhook, valid_message_gives_exactly_one_contact) {
+  std::string body = fixture("message_text_cyrillic.json");
+  auto r = post("/hooks/viber/acme-viber", body, signed_headers(body));
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(stored(), 1);
+  auto cs = contacts();
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].domain, "acme");
+  EXPECT_EQ(cs[0].provider, "viber");
+  EXPECT_EQ(cs[0].text, "Здравствуйте! Мой заказ №1234 так и не пришёл 😞");
+  EXPECT_EQ(cs[0].customer.identities[0], (core::identity{"viber", "01234567890A="}));
+}
+
+TEST_F(viber_webhook, the_same_delivery_three_times_is_one_contact) {
+  std::string body = fixture("message_escaped_unicode.json");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(post("/hooks/viber/acme-viber", body, signed_headers(body)).status, 200);
+  EXPECT_EQ(stored(), 1);
+  EXPECT_GE(outcome("duplicate"), 2);
+}
+
+TEST_F(viber_webhook, wrong_or_missing_signature_is_refused_and_nothing_is_produced) {
+  std::string body = fixture("message_text_cyrillic.json");
+  EXPECT_EQ(post("/hooks/viber/acme-viber", body).status, 401);
+  auto r = post("/hooks/viber/acme-viber", body, signed_headers(body, "not-the-token"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("X-Viber-Content-Signature"), std::string::npos);
+  EXPECT_EQ(stored(), 0);
+}
+
+TEST_F(viber_webhook, malformed_is_400_with_a_reason_and_oversized_is_413) {
+  std::string broken = "{\"event\":\"message\",";
+  auto r = post("/hooks/viber/acme-viber", broken, signed_headers(broken));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("malformed JSON"), std::string::npos) << r.body;
+  std::string no_sender =
+      R"({"event":"message","message_token":9,"message":{"type":"text","text":"hi"}})";
+  auto r2 = post("/hooks/viber/acme-viber", no_sender, signed_headers(no_sender));
+  EXPECT_EQ(r2.status, 400);
+  EXPECT_NE(r2.body.find("sender"), std::string::npos) << r2.body;
+  std::string big = R"({"event":"message","text":")" + std::string(100 * 1024, 'a') + "\"}";
+  EXPECT_EQ(post("/hooks/viber/acme-viber", big, signed_headers(big)).status, 413);
+  EXPECT_EQ(stored(), 0);
+}
+
+TEST_F(viber_webhook, delivery_receipts_and_subscriptions_are_200_ignored_and_counted) {
+  double before = outcome("ignored");
+  for (const char* f : {"delivered.json", "subscribed.json", "webhook.json"}) {
+    std::string body = fixture(f);
+    EXPECT_EQ(post("/hooks/viber/acme-viber", body, signed_headers(body)).status, 200) << f;
+  }
+  EXPECT_EQ(outcome("ignored"), before + 3);
+  EXPECT_EQ(stored(), 0);
+}
+
+// ---- configuration ----------------------------------------------------------------------------
+
+std::vector<config::diagnostic> config_errors(const std::string& connectors_yaml) {
+  auto loaded = config::load_string("connectors:\n" + connectors_yaml, "c.yaml");
+  EXPECT_TRUE(loaded.ok());
+  config::diagnostics sink;
+  auto made = create_all(*loaded.config, sink, context{});
+  return sink.take_sorted();
+}
+
+TEST(viber_config, errors_point_at_the_key) {
+  auto e = config_errors("  - type: viber\n    name: v\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].message.find("auth_token"), std::string::npos) << e[0].message;
+
+  e = config_errors("  - type: viber\n    name: v\n    auth_token: t\n    bto: x\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].line, 5);  // line 1 is "connectors:"
+  EXPECT_NE(e[0].message.find("did you mean 'bot'"), std::string::npos) << e[0].message;
+
+  e = config_errors("  - type: vibre\n    name: v\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].message.find("did you mean 'viber'"), std::string::npos) << e[0].message;
+}
+
+}  // namespace
+}  // namespace omni::connectors

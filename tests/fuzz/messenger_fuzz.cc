@@ -1,0 +1,27 @@
+// Fuzzes the Messenger / Instagram webhook mapper (both platforms): any body either maps to
+// contacts that survive the wire codec after clamping, or to an error value. Never a crash, a hang
+// or an exception.
+#include <cstdlib>
+
+#include "connectors/messenger/messenger_connector.h"
+#include "core/events/codec.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using omni::connectors::messenger::platform;
+  using omni::connectors::messenger::provider;
+  static const provider page({"fuzz", platform::messenger, {"secret"}, "token"});
+  static const provider instagram({"fuzz-ig", platform::instagram, {"secret"}, "token"});
+  omni::core::http::request req;
+  req.verb = omni::core::http::method::post;
+  req.body.assign(reinterpret_cast<const char*>(data), size);
+  for (const provider* p : {&page, &instagram}) {
+    auto mapped = p->map(req, 1);
+    if (!mapped) continue;
+    for (auto c : mapped->contacts) {
+      c.domain = "fuzz";  // filled in by webhook_connector, as for every provider
+      omni::core::clamp_to_limits(c);
+      if (!omni::core::decode_contact(omni::core::encode(c))) std::abort();
+    }
+  }
+  return 0;
+}
