@@ -321,7 +321,9 @@ class connection : public connection_base,
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(cfg().header_limit, std::numeric_limits<std::uint32_t>::max())));
     parser_->body_limit(cfg().body_limit);
-    lowest().expires_after(cfg().read_timeout);
+    // One deadline for the whole request, header and body (a trickling client cannot stretch it).
+    read_deadline_ = std::chrono::steady_clock::now() + cfg().read_timeout;
+    lowest().expires_at(read_deadline_);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&connection::on_read_header, this->shared_from_this()));
@@ -354,8 +356,14 @@ class connection : public connection_base,
     return true;
   }
 
-  void on_read_header(error_code ec, std::size_t) {
+  void on_read_header(error_code ec, std::size_t header_bytes) {
     if (fail_read(ec)) return;
+    // Beast 1.74 checks header_limit per parse step, so a header arriving in several reads can
+    // pass up to twice the limit; the bytes the whole header took are checked here.
+    if (header_bytes > cfg().header_limit) {
+      bump(stats().rejected_431);
+      return reply_error(431, "request header fields too large");
+    }
     const auto& h = parser_->get();
     // Request smuggling: Content-Length together with Transfer-Encoding is never accepted, and a
     // Transfer-Encoding whose final coding is not chunked leaves the length undeterminable
@@ -378,6 +386,9 @@ class connection : public connection_base,
                                      if (wec == beast::error::timeout) bump(self->stats().timeouts);
                                      return self->close_now();
                                    }
+                                   // The client waited for our 100 before sending the body.
+                                   self->read_deadline_ =
+                                       std::chrono::steady_clock::now() + self->cfg().read_timeout;
                                    self->do_read_body();
                                  });
       }
@@ -387,7 +398,7 @@ class connection : public connection_base,
 
   void do_read_body() {
     if (parser_->is_done()) return on_read_body({}, 0);
-    lowest().expires_after(cfg().read_timeout);  // fresh deadline for the body
+    lowest().expires_at(read_deadline_);  // the request's deadline, set when its first byte came
     bhttp::async_read(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&connection::on_read_body, this->shared_from_this()));
@@ -641,6 +652,7 @@ class connection : public connection_base,
   Stream stream_;
   asio::any_io_executor strand_;
   asio::steady_timer timer_;  // handler deadline
+  std::chrono::steady_clock::time_point read_deadline_{};  // whole-request read deadline
   std::shared_ptr<void> slot_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
