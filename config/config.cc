@@ -261,6 +261,7 @@ void parse(reader& root, omniroute_config& out) {
   parse_http(root.child("http"), out.http);
   parse_connectors(root, out.connectors);
   out.routing = root.raw("routing");
+  out.gateway = root.raw("gateway");
   root.finish();
 }
 

@@ -103,6 +103,7 @@ struct omniroute_config {
   http_config http;
   std::vector<connector_config> connectors;
   subtree routing;  // raw; empty() when the file has no routing section
+  subtree gateway;  // raw; empty() when the file has no gateway section (routing/desk reads it)
 };
 
 struct load_result {

@@ -17,6 +17,8 @@
 #include "daemon/admin.h"
 #include "daemon/notify.h"
 #include "daemon/version.h"
+#include "routing/desk/gateway.h"
+#include "routing/service/router.h"
 
 namespace omni::daemon {
 
@@ -56,6 +58,8 @@ struct application::impl {
   std::unique_ptr<core::http::listener> public_listener;
   std::unique_ptr<connectors::kafka_contact_publisher> publisher;
   std::vector<std::unique_ptr<connectors::connector>> connectors;
+  std::unique_ptr<routing::service::router> router;
+  std::unique_ptr<routing::desk::gateway> gateway;
   std::shared_ptr<health_state> health = std::make_shared<health_state>();
 
   // Watches Kafka reachability for /readyz without blocking an io thread.
@@ -124,16 +128,7 @@ struct application::impl {
   // Ingest role: the public listener and every configured connector.
   std::optional<std::string> start_ingest() {
     if (!cfg.node.has_role(config::node_role::ingest) || cfg.connectors.empty()) return std::nullopt;
-    core::http::settings s;
-    s.address = cfg.http.listen.host;
-    s.port = cfg.http.listen.port;
-    s.max_connections = static_cast<std::size_t>(cfg.http.max_connections);
-    s.header_limit = cfg.http.header_limit;
-    s.body_limit = cfg.http.body_limit;
-    s.read_timeout = cfg.http.read_timeout;
-    s.idle_timeout = cfg.http.idle_timeout;
-    if (cfg.http.tls) s.tls = core::http::tls_settings{cfg.http.tls->cert.string(), cfg.http.tls->key.string()};
-    public_listener = std::make_unique<core::http::listener>(ioc, s);
+    make_public_listener();
     publisher = std::make_unique<connectors::kafka_contact_publisher>(*producer, topics.contacts);
     connectors::context ctx{&ioc, public_listener.get(), publisher.get(), cfg.node.state_dir, cfg.node.id};
     config::diagnostics sink;
@@ -147,16 +142,88 @@ struct application::impl {
       if (auto r = c->start(); !r) return "connector " + c->name() + ": " + r.err().to_string();
       health->set_component("connector:" + c->name(), true);
     }
+    return std::nullopt;
+  }
+
+  // The public listener (`http:`) shared by connectors and the desk gateway; started by
+  // start_public() once every role has registered its routes.
+  void make_public_listener() {
+    if (public_listener) return;
+    core::http::settings s;
+    s.address = cfg.http.listen.host;
+    s.port = cfg.http.listen.port;
+    s.max_connections = static_cast<std::size_t>(cfg.http.max_connections);
+    s.header_limit = cfg.http.header_limit;
+    s.body_limit = cfg.http.body_limit;
+    s.read_timeout = cfg.http.read_timeout;
+    s.idle_timeout = cfg.http.idle_timeout;
+    if (cfg.http.tls) s.tls = core::http::tls_settings{cfg.http.tls->cert.string(), cfg.http.tls->key.string()};
+    public_listener = std::make_unique<core::http::listener>(ioc, s);
+  }
+
+  std::optional<std::string> start_public() {
+    if (!public_listener) return std::nullopt;
     if (auto err = public_listener->start()) return "http: " + err->message;
     export_listener_metrics(*public_listener, "public");
-    logger().info("http: public listener on {}:{} with {} connector(s)", s.address,
-                  public_listener->port(), connectors.size());
+    logger().info("http: public listener on {}:{} with {} connector(s){}", cfg.http.listen.host,
+                  public_listener->port(), connectors.size(), gateway ? " and the desk gateway" : "");
+    return std::nullopt;
+  }
+
+  // Gateway role: the agent desk (routing/desk) on the public listener, after the router.
+  std::optional<std::string> start_gateway() {
+    if (!cfg.node.has_role(config::node_role::gateway)) return std::nullopt;
+    config::diagnostics sink;
+    routing::desk::gateway_options o;
+    o.config = routing::desk::parse_gateway_config(cfg.gateway, sink);
+    if (!sink.empty()) {
+      std::string all;
+      for (const auto& d : sink.take_sorted()) all += "\n  " + config::to_string(d);
+      return "gateway:" + all;
+    }
+    make_public_listener();
+    o.ioc = &ioc;
+    o.listener = public_listener.get();
+    o.producer = producer.get();
+    o.kafka = kafka;
+    o.topics = topics;
+    o.node_id = cfg.node.id;
+    auto g = routing::desk::gateway::create(std::move(o));
+    if (!g) return "gateway: " + g.err().to_string();
+    gateway = std::move(*g);
+    if (auto r = gateway->start(); !r) return "gateway: " + r.err().to_string();
+    health->set_component("gateway", true);
+    return std::nullopt;
+  }
+
+  // Router role: the routing engines on Kafka (routing/service), after Kafka, before the admin.
+  std::optional<std::string> start_router() {
+    if (!cfg.node.has_role(config::node_role::router)) return std::nullopt;
+    config::diagnostics sink;
+    routing::service::router_options o;
+    o.config = routing::service::parse_router_config(cfg.routing, sink);
+    if (!sink.empty()) {
+      std::string all;
+      for (const auto& d : sink.take_sorted()) all += "\n  " + config::to_string(d);
+      return "routing:" + all;
+    }
+    o.kafka = kafka;
+    o.topics = topics;
+    o.state_dir = cfg.node.state_dir;
+    o.node_id = cfg.node.id;
+    o.on_health = [h = health](bool ok) { h->set_component("router", ok); };
+    auto r = routing::service::router::start(std::move(o), *producer);
+    if (!r) return "router: " + r.err().to_string();
+    router = std::move(*r);
+    health->set_component("router", true);
     return std::nullopt;
   }
 
   void stop_all() {
     notify::stopping("draining");
     for (auto& c : connectors) c->stop();
+    if (router) router->stop();  // its last records reach the producer before the flush below
+    if (gateway) gateway->stop();  // closes desk sockets; agents' last events are queued by now
     if (public_listener) {
       public_listener->stop();
       public_listener->wait_stopped(10s);
@@ -191,6 +258,8 @@ struct application::impl {
     public_listener.reset();
     connectors.clear();
     publisher.reset();
+    router.reset();
+    gateway.reset();
     producer.reset();
     embedded.reset();
   }
@@ -262,6 +331,18 @@ std::optional<std::string> application::start() {
   }
   d.health->set_component("kafka", true);
   if (auto err = d.start_ingest()) {
+    d.stop_all();
+    return *err;
+  }
+  if (auto err = d.start_router()) {
+    d.stop_all();
+    return *err;
+  }
+  if (auto err = d.start_gateway()) {
+    d.stop_all();
+    return *err;
+  }
+  if (auto err = d.start_public()) {
     d.stop_all();
     return *err;
   }

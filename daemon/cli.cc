@@ -14,6 +14,9 @@
 #include "daemon/application.h"
 #include "daemon/dev_kafka.h"
 #include "daemon/version.h"
+#include "routing/desk/config.h"
+#include "routing/service/config.h"
+#include "routing/sim/command.h"
 
 namespace omni::daemon {
 namespace {
@@ -32,6 +35,7 @@ Commands:
   serve          run the daemon (connectors, router, agent-desktop gateway)
   check-config   validate a configuration file and print every error
   dev-kafka      run the embedded Kafka cluster as a process of its own
+  simulate       run the routing config against a simulated day (virtual time)
   version        print version information
   help [COMMAND] show help for a command
 
@@ -134,6 +138,9 @@ int cmd_check_config(const std::vector<std::string>& args) {
     // Connector entries are validated by their own factories (no I/O happens here).
     config::diagnostics sink;
     (void)connectors::create_all(*loaded.config, sink, connectors::context{});
+    // So is the routing section (queues, rules, agents), by the router's own parser.
+    (void)routing::service::parse_router_config(loaded.config->routing, sink);
+    (void)routing::desk::parse_gateway_config(loaded.config->gateway, sink);
     loaded.errors = sink.take_sorted();
   }
   if (!loaded.errors.empty()) {
@@ -215,6 +222,7 @@ const std::vector<command>& commands() {
       {"serve", serve_help, cmd_serve},
       {"check-config", check_help, cmd_check_config},
       {"dev-kafka", dev_kafka_help, cmd_dev_kafka},
+      {"simulate", routing::sim::simulate_help, routing::sim::run_simulate_command},
       {"version", version_help, cmd_version},
   };
   return all;

@@ -1,5 +1,6 @@
 #include "core/bus/bus.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -153,9 +154,15 @@ producer::~producer() {
 
 produce_status producer::produce(const std::string& topic, std::string_view key, std::string_view value,
                                  delivery_handler on_delivery, const executor& post) {
+  return produce(topic, RD_KAFKA_PARTITION_UA, key, value, std::move(on_delivery), post);
+}
+
+produce_status producer::produce(const std::string& topic, std::int32_t partition,
+                                 std::string_view key, std::string_view value,
+                                 delivery_handler on_delivery, const executor& post) {
   auto* p = new impl::pending{std::move(on_delivery), post, std::chrono::steady_clock::now()};
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      impl_->rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+      impl_->rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
       RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
@@ -275,7 +282,7 @@ result<std::unique_ptr<consumer>> consumer::create(const settings& s, consumer_o
       {"enable.auto.commit", "true"},
       {"auto.commit.interval.ms", "1000"},
       {"auto.offset.reset", options.from_beginning ? "earliest" : "latest"},
-      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"partition.assignment.strategy", options.assignment_strategy},
       {"enable.partition.eof", "false"},
   };
   for (const auto& [k, v] : fixed)
@@ -417,6 +424,65 @@ result<std::int64_t> message_count(const settings& s, const std::string& topic,
     total += hi - lo;
   }
   return total;
+}
+
+result<std::int64_t> read_partition(const settings& s, const std::string& topic,
+                                    std::int32_t partition, std::int64_t from_offset,
+                                    const std::function<bool(const message&)>& on_message,
+                                    std::chrono::milliseconds timeout) {
+  auto conf = make_conf(s, "omniroute-reader");
+  if (!conf) return conf.err();
+  for (const auto& [k, v] : std::map<std::string, std::string>{
+           {"group.id", "omniroute-reader"},  // never joins: assign() only, nothing committed
+           {"enable.auto.commit", "false"},
+           {"enable.auto.offset.store", "false"},
+           {"enable.partition.eof", "false"},
+           {"fetch.wait.max.ms", "10"},
+           {"fetch.message.max.bytes", "4194304"}})
+    if (auto e = set_property(conf->get(), k, v); !e.empty()) return error{e, "kafka"};
+  char err[512];
+  kafka_ptr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err));
+  if (!rk) return error{std::string("cannot create Kafka reader: ") + err, "kafka"};
+  (void)conf->release();
+  const int ms = static_cast<int>(timeout.count());
+  std::int64_t lo = 0, hi = 0;
+  if (auto e = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), partition, &lo, &hi, ms);
+      e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return error{topic + "[" + std::to_string(partition) + "]: " + rd_kafka_err2str(e), "kafka"};
+  const std::int64_t start = std::max(lo, from_offset);
+  if (start >= hi) return std::int64_t{0};
+  partition_list_ptr l(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(l.get(), topic.c_str(), partition)->offset = start;
+  if (auto e = rd_kafka_assign(rk.get(), l.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return error{std::string("cannot assign: ") + rd_kafka_err2str(e), "kafka"};
+  std::int64_t count = 0;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  message out;
+  out.topic = topic;
+  out.partition = partition;
+  for (std::int64_t next = start; next < hi;) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return error{topic + "[" + std::to_string(partition) + "]: read timed out at offset " +
+                       std::to_string(next) + " of " + std::to_string(hi),
+                   "kafka"};
+    message_ptr m(rd_kafka_consumer_poll(rk.get(), 100));
+    if (!m) continue;
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      return error{std::string("read: ") + rd_kafka_message_errstr(m.get()), "kafka"};
+    }
+    next = m->offset + 1;
+    out.offset = m->offset;
+    out.key.assign(m->key ? static_cast<const char*>(m->key) : "", m->key ? m->key_len : 0);
+    out.value.assign(m->payload ? static_cast<const char*>(m->payload) : "",
+                     m->payload ? m->len : 0);
+    out.timestamp_ms = rd_kafka_message_timestamp(m.get(), nullptr);
+    ++count;
+    if (!on_message(out)) break;
+  }
+  rd_kafka_assign(rk.get(), nullptr);
+  rd_kafka_consumer_close(rk.get());
+  return count;
 }
 
 }  // namespace omni::core::bus

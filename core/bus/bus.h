@@ -61,6 +61,11 @@ class producer {
 
   produce_status produce(const std::string& topic, std::string_view key, std::string_view value,
                          delivery_handler on_delivery, const executor& post = {});
+  // The same into an explicit partition (the router writes its changelog for input partition p
+  // to partition p of omni.assignments, whatever the key hashes to).
+  produce_status produce(const std::string& topic, std::int32_t partition, std::string_view key,
+                         std::string_view value, delivery_handler on_delivery,
+                         const executor& post = {});
 
   // Produces and waits for the delivery report (startup, tools and tests; not for hot paths).
   delivery produce_and_wait(const std::string& topic, std::string_view key, std::string_view value,
@@ -98,6 +103,9 @@ struct consumer_options {
   std::string group_id;
   std::vector<std::string> topics;
   bool from_beginning = true;  // auto.offset.reset when the group has no committed offset
+  // partition.assignment.strategy. The router uses "range" so that partition p of every subscribed
+  // topic lands on the same member (co-partitioned topics); cooperative-sticky does not promise that.
+  std::string assignment_strategy = "cooperative-sticky";
   // Called inside poll() on the owner's thread.
   std::function<void(const std::vector<topic_partition>&)> on_assigned;
   std::function<void(const std::vector<topic_partition>&)> on_revoked;
@@ -134,6 +142,16 @@ result<bool> ensure_topics(const settings& s, const std::vector<std::string>& na
 // and benchmarks that need an exact count rather than "nothing more arrived for a while".
 result<std::int64_t> message_count(const settings& s, const std::string& topic,
                                    std::chrono::milliseconds timeout);
+
+// Reads one partition from `from_offset` (or its low watermark, if later) up to the high watermark
+// seen when the call starts, calling `on_message` for each message in offset order; `on_message`
+// returning false stops early. Uses a group-less consumer (nothing is committed). For rebuilding
+// state from a changelog and for fetching one message by offset. Returns the number of messages
+// read, or an error when the partition could not be read within `timeout`.
+result<std::int64_t> read_partition(const settings& s, const std::string& topic,
+                                    std::int32_t partition, std::int64_t from_offset,
+                                    const std::function<bool(const message&)>& on_message,
+                                    std::chrono::milliseconds timeout);
 
 // librdkafka's version string, for `omniroute version`.
 std::string librdkafka_version();

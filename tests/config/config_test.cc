@@ -302,7 +302,7 @@ TEST(load_config, every_error_is_reported_in_file_order) {
           "omni.yaml:16:20: http.max_connections: must be at least 1",
           "omni.yaml:17:8: http.tls: cert is missing: set both cert and key, or neither",
           "omni.yaml:18:1: unknown key 'routes' (known keys: node, logging, kafka, admin, http, "
-          "connectors, routing)"));
+          "connectors, routing, gateway)"));
 }
 
 TEST(load_config, roles_must_not_be_empty) {

@@ -1,0 +1,43 @@
+#pragma once
+// The router's typed configuration: the `routing:` subtree of omniroute.yaml parsed with
+// config::reader (errors as file:line:col, unknown keys with "did you mean") into the engine's
+// config plus what the router service adds around the engine (agents' default skills, history,
+// expected-wait notices). Plain values, built on the startup thread; see README.md for the keys.
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/diagnostic.h"
+#include "config/reader.h"
+#include "routing/engine/config.h"
+
+namespace omni::routing::service {
+
+// An agent known in advance: what a login without skills or capacity gets.
+struct agent_profile {
+  std::string display_name;
+  std::vector<engine::skill_level> skills;
+  std::map<engine::channel, int> capacity;
+};
+
+struct router_config {
+  engine::engine_config engine;
+  std::map<std::string, agent_profile> agents;
+  std::string default_region = "RU";  // phone numbers written in national format
+  int history_length = 5;             // last contacts attached to every offer
+  // Queues that tell a queued customer their position and expected wait (chat, messenger and
+  // email only: never voice).
+  std::set<std::string> notify_expected_wait;
+  std::size_t seen_window = 200'000;  // recently seen contact / agent-event ids per domain
+};
+
+// The configuration used when omniroute.yaml has no `routing:` section: one queue `default`
+// serving every channel, nobody preconfigured.
+router_config default_router_config();
+
+// Parses `routing:`; every problem goes to `sink` (the result is then not to be used).
+router_config parse_router_config(const config::subtree& tree, config::diagnostics& sink);
+
+}  // namespace omni::routing::service

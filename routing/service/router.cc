@@ -1,0 +1,991 @@
+#include "routing/service/router.h"
+
+#include <array>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/events/codec.h"
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
+#include "routing/engine/engine.h"
+#include "routing/history/identity.h"
+#include "routing/history/store.h"
+#include "routing/service/step.h"
+
+namespace omni::routing::service {
+namespace {
+
+namespace eng = engine;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+spdlog::logger& logger() {
+  static auto l = core::log::get("omni.router");
+  return *l;
+}
+
+// Attribute values are limited to 8 KiB by the codec: a step is split over step, step.1, ...
+constexpr std::size_t step_chunk = 8000;
+// Rules see at most this much of a contact's text (live and on replay alike).
+constexpr std::size_t routed_text = 64 * 1024;
+constexpr std::size_t snippet_bytes = 280;
+
+std::int64_t to_int(const std::string& s, std::int64_t fallback) {
+  try {
+    return s.empty() ? fallback : std::stoll(s);
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+eng::timestamp wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+eng::channel to_engine(core::channel c) {
+  switch (c) {
+    case core::channel::email:
+      return eng::channel::email;
+    case core::channel::chat:
+      return eng::channel::chat;
+    case core::channel::messenger:
+      return eng::channel::messenger;
+    case core::channel::voice:
+      return eng::channel::voice;
+    case core::channel::sms:
+      return eng::channel::sms;
+  }
+  return eng::channel::chat;
+}
+
+std::string history_json(const std::vector<history::contact_record>& recent,
+                         const std::string& current, int limit) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : recent) {
+    if (r.contact_id == current) continue;
+    if (static_cast<int>(out.size()) >= limit) break;
+    nlohmann::json j{{"contact_id", r.contact_id},
+                     {"channel", core::to_string(r.chan)},
+                     {"provider", r.provider},
+                     {"queue", r.queue},
+                     {"agent", r.agent},
+                     {"subject", cut_utf8(r.subject, 120)},
+                     {"arrived_at", core::format_timestamp(r.arrived_at)}};
+    if (r.completed_at) j["completed_at"] = core::format_timestamp(r.completed_at);
+    if (!r.disposition.empty()) j["disposition"] = r.disposition;
+    if (r.satisfaction) j["satisfaction"] = *r.satisfaction;
+    out.push_back(std::move(j));
+  }
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// A bounded set of recently seen ids (oldest forgotten first).
+class seen_set {
+ public:
+  bool contains(const std::string& id) const { return ids_.count(id) > 0; }
+  void add(const std::string& id, std::size_t window) {
+    if (id.empty() || !ids_.insert(id).second) return;
+    order_.push_back(id);
+    while (order_.size() > window) {
+      ids_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+
+ private:
+  std::unordered_set<std::string> ids_;
+  std::deque<std::string> order_;
+};
+
+struct domain_state {
+  std::string name;
+  std::unique_ptr<eng::engine> engine;
+  std::int64_t seq = 0;  // last changelog sequence number used
+  std::unordered_map<std::string, contact_meta> contacts;
+  std::unordered_map<std::string, std::string> conversations;  // key -> active contact id
+  seen_set seen;
+};
+
+// Offsets of one input partition whose steps are in flight, in consumption order.
+struct pending_offset {
+  std::int64_t offset;
+  bool done;
+};
+
+struct partition_state {
+  std::int32_t partition = -1;
+  std::uint64_t generation = 0;
+  std::map<std::string, std::unique_ptr<domain_state>> domains;
+  std::map<std::string, std::int64_t> recorded;  // source topic -> highest offset in a marker
+  std::map<std::string, std::deque<pending_offset>> pending;
+};
+
+struct completion {
+  std::uint64_t generation;
+  std::int32_t partition;
+  std::string topic;  // empty: a record whose offset is not stored (decisions, tick markers)
+  std::int64_t offset;
+  bool ok;
+  std::string error;
+};
+
+struct source_ref {
+  std::string topic;  // empty for a tick
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+
+}  // namespace
+
+struct router::impl {
+  router_options opts;
+  core::bus::producer& producer;
+  std::unique_ptr<history::store> history;
+  history::identity_normalizer normalizer;
+  std::unique_ptr<core::bus::consumer> consumer;
+
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::once_flag stop_once;
+
+  std::mutex completions_mutex;
+  std::vector<completion> completions;
+  std::atomic<std::int64_t> outstanding{0};
+
+  std::map<std::int32_t, std::unique_ptr<partition_state>> partitions;
+  std::uint64_t next_generation = 0;
+  bool resync = false;
+
+  mutable std::mutex stats_mutex;
+  router_statistics stats;
+
+  core::metrics::histogram& decision_seconds = core::metrics::global().histogram_of(
+      "omniroute_routing_decision_seconds",
+      "Time the router took for one step (input consumed to decisions produced).");
+  std::map<std::string, core::metrics::counter*> decision_counters;
+  std::map<std::string, core::metrics::gauge*> waiting_gauges, service_level_gauges;
+  clock_type::time_point next_gauges = clock_type::now();
+
+  impl(router_options o, core::bus::producer& p)
+      : opts(std::move(o)), producer(p), normalizer(opts.config.default_region) {}
+
+  // ---- bookkeeping shared by live steps and replay --------------------------------------------
+
+  domain_state& domain_of(partition_state& ps, const std::string& name) {
+    auto& slot = ps.domains[name];
+    if (!slot) {
+      slot = std::make_unique<domain_state>();
+      slot->name = name;
+      slot->engine = std::make_unique<eng::engine>(opts.config.engine);
+    }
+    return *slot;
+  }
+
+  void forget(domain_state& d, const std::string& contact) {
+    auto it = d.contacts.find(contact);
+    if (it == d.contacts.end()) return;
+    auto conv = d.conversations.find(it->second.conversation);
+    if (conv != d.conversations.end() && conv->second == contact) d.conversations.erase(conv);
+    d.contacts.erase(it);
+  }
+
+  // Applies a step to the domain: engine inputs (or a tick), then what the router keeps.
+  std::vector<eng::decision> apply(domain_state& d, const step& s, bool tick) {
+    std::vector<eng::decision> out;
+    if (tick) d.engine->tick(s.now, out);
+    for (const auto& in : s.inputs) {
+      auto r = d.engine->handle(in, s.now, out);
+      if (r != eng::input_result::ok)
+        logger().debug("domain {}: input refused by the engine: {}", d.name, eng::to_string(r));
+    }
+    for (const auto& m : s.arrivals) {
+      d.contacts[m.id] = m;
+      if (!m.conversation.empty()) d.conversations[m.conversation] = m.id;
+    }
+    for (const auto& id : s.seen) d.seen.add(id, opts.config.seen_window);
+    for (const auto& id : s.finished) forget(d, id);
+    for (const auto& dec : out)
+      if (dec.kind == eng::decision_kind::abandon || dec.kind == eng::decision_kind::expire)
+        forget(d, dec.contact);
+    return out;
+  }
+
+  // ---- producing -------------------------------------------------------------------------------
+
+  void post_completion(completion c) {
+    std::lock_guard lock(completions_mutex);
+    completions.push_back(std::move(c));
+  }
+
+  // Produces to omni.assignments partition `partition`, waiting out a full local queue.
+  void produce_to(const std::string& topic, std::int32_t partition, const std::string& key,
+                  const std::string& value, completion on_done) {
+    outstanding.fetch_add(1);
+    auto handler = [this, c = std::move(on_done)](const core::bus::delivery& d) mutable {
+      c.ok = d.ok;
+      c.error = d.error;
+      post_completion(std::move(c));
+      outstanding.fetch_sub(1);
+    };
+    for (;;) {
+      auto st = partition >= 0 ? producer.produce(topic, partition, key, value, handler)
+                               : producer.produce(topic, key, value, handler);
+      if (st == core::bus::produce_status::queued) return;
+      if (st == core::bus::produce_status::failed) {
+        outstanding.fetch_sub(1);
+        post_completion({0, partition, "", -1, false, "produce refused"});
+        resync = true;
+        return;
+      }
+      std::this_thread::sleep_for(1ms);  // queue full: back-pressure
+    }
+  }
+
+  core::assignment record_of(domain_state& d, const eng::decision& dec, const std::string& step_tag,
+                             eng::timestamp now) {
+    core::assignment a;
+    a.seq = ++d.seq;
+    a.id = d.name + "-" + std::to_string(a.seq);
+    a.type = std::string(eng::to_string(dec.kind));
+    a.domain = d.name;
+    a.at = dec.at;
+    a.contact_id = dec.contact;
+    a.agent_id = dec.agent;
+    a.queue = dec.queue;
+    if (!dec.contact.empty()) a.priority = dec.priority;
+    a.reason.rule = dec.reason.rule;
+    a.reason.strategy = std::string(eng::to_string(dec.reason.strat));
+    if (dec.reason.step >= 0) a.reason.escalation_step = std::to_string(dec.reason.step);
+    a.reason.candidates = static_cast<int>(dec.reason.candidates);
+    a.reason.affinity = dec.reason.affinity;
+    a.reason.text = eng::to_string(dec);
+    a.attributes["reason_code"] = std::string(eng::to_string(dec.reason.code));
+    a.attributes["step"] = step_tag;
+    a.attributes["now"] = std::to_string(now);
+    if (dec.kind == eng::decision_kind::overflow) a.attributes["from_queue"] = dec.from_queue;
+    if (dec.kind == eng::decision_kind::agent_state)
+      a.attributes["presence"] = std::string(eng::to_string(dec.agent_presence));
+    if (dec.kind == eng::decision_kind::offer || dec.kind == eng::decision_kind::assign) {
+      auto it = d.contacts.find(dec.contact);
+      if (it != d.contacts.end()) {
+        const contact_meta& m = it->second;
+        if (!m.customer_id.empty()) a.attributes["customer_id"] = m.customer_id;
+        a.attributes["history"] = m.history.empty() ? "[]" : m.history;
+        a.attributes["display_name"] = m.display_name;
+        a.attributes["channel"] = m.channel;
+        a.attributes["provider"] = m.provider;
+        a.attributes["conversation"] = m.conversation;
+        a.attributes["subject"] = m.subject;
+        a.attributes["snippet"] = m.snippet;
+        if (dec.kind == eng::decision_kind::offer) {
+          auto ch = eng::parse_channel(m.channel).value_or(eng::channel::chat);
+          const auto& cc = d.engine->config().channels[eng::index_of(ch)];
+          eng::duration timeout = cc.accept_timeout;
+          if (dec.reason.affinity) timeout = std::min(timeout, d.engine->config().affinity.timebox);
+          a.deadline = dec.at + timeout;
+        }
+      }
+    }
+    return a;
+  }
+
+  // Publishes the step's records: decisions, follow-up message, notices, then the marker whose
+  // delivery report lets the source offset be stored.
+  void publish(partition_state& ps, domain_state& d, const step& s, bool tick,
+               const std::vector<eng::decision>& out, const source_ref& src) {
+    const std::string step_tag = tick ? "tick" : src.topic + "@" + std::to_string(src.offset);
+    const std::string& changelog = opts.topics.assignments;
+    completion failure_only{ps.generation, ps.partition, "", -1, false, {}};
+    for (const auto& dec : out) {
+      auto rec = record_of(d, dec, step_tag, s.now);
+      produce_to(changelog, ps.partition, d.name, core::encode(rec), failure_only);
+      if (dec.kind == eng::decision_kind::assign && history) {
+        if (auto r = history->record_answer(dec.contact, dec.agent, dec.queue, dec.at); !r)
+          logger().warn("history: {}", r.err().to_string());
+      }
+      count_decision(rec.type);
+    }
+    if (s.message) {
+      core::assignment m;
+      m.seq = ++d.seq;
+      m.id = d.name + "-" + std::to_string(m.seq);
+      m.type = "message";
+      m.domain = d.name;
+      m.at = s.now;
+      m.contact_id = s.message->contact;
+      m.agent_id = s.message->agent;
+      m.attributes["message_id"] = s.message->message_id;
+      m.attributes["subject"] = s.message->subject;
+      m.attributes["text"] = cut_utf8(s.message->text, core::codec_limits::max_subject_bytes);
+      m.attributes["step"] = step_tag;
+      m.attributes["now"] = std::to_string(s.now);
+      produce_to(changelog, ps.partition, d.name, core::encode(m), failure_only);
+      count_decision("message");
+    }
+    for (const auto& arrival : s.arrivals) notify_expected_wait(d, arrival, s.now);
+
+    core::assignment marker;
+    marker.seq = ++d.seq;
+    marker.id = d.name + "-" + std::to_string(marker.seq);
+    marker.type = tick ? "tick" : "input";
+    marker.domain = d.name;
+    marker.at = s.now;
+    marker.attributes["now"] = std::to_string(s.now);
+    if (!tick) {
+      marker.attributes["source_topic"] = src.topic;
+      marker.attributes["source_partition"] = std::to_string(src.partition);
+      marker.attributes["source_offset"] = std::to_string(src.offset);
+    }
+    auto chunks = split_utf8(encode_step(s), step_chunk);
+    for (std::size_t i = 0; i < chunks.size(); ++i)
+      marker.attributes[i == 0 ? std::string("step") : "step." + std::to_string(1000 + i)] =
+          std::move(chunks[i]);
+    produce_to(changelog, ps.partition, d.name, core::encode(marker),
+               {ps.generation, ps.partition, tick ? "" : src.topic, src.offset, false, {}});
+    if (!tick) {
+      ps.recorded[src.topic] = std::max(ps.recorded[src.topic], src.offset);
+      ps.pending[src.topic].push_back({src.offset, false});
+    }
+  }
+
+  void notify_expected_wait(domain_state& d, const contact_meta& m, eng::timestamp now) {
+    if (m.channel != "chat" && m.channel != "messenger" && m.channel != "email") return;
+    auto st = d.engine->contact_status(m.id, now);
+    if (!st || st->state != eng::contact_state::waiting) return;
+    if (!opts.config.notify_expected_wait.count(st->queue)) return;
+    core::outbound o;
+    o.id = "notice-" + m.id;
+    o.kind = core::outbound_kind::notice;
+    o.domain = d.name;
+    o.conversation = m.conversation;
+    o.contact_id = m.id;
+    o.chan = core::parse_channel(m.channel).value_or(core::channel::chat);
+    o.provider = m.provider;
+    o.recipient = m.recipient;
+    o.at = now;
+    const std::size_t position = st->position.value_or(1);
+    std::string wait;
+    if (st->expected_wait) {
+      const auto minutes = std::max<std::int64_t>(1, (*st->expected_wait + 59'999) / 60'000);
+      wait = "about " + std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
+      o.attributes["expected_wait_seconds"] = std::to_string(*st->expected_wait / 1000);
+    }
+    o.attributes["queue"] = st->queue;
+    o.attributes["queue_position"] = std::to_string(position);
+    if (m.channel == "email") {
+      o.subject = m.subject.empty() ? "We have received your message" : "Re: " + m.subject;
+      o.text = "We have received your message and will answer " +
+               (wait.empty() ? std::string("as soon as an agent is free")
+                             : "in " + wait + " (you are number " + std::to_string(position) +
+                                   " in the queue)") +
+               ".";
+    } else {
+      o.text = "All our agents are busy. You are number " + std::to_string(position) +
+               " in the queue" + (wait.empty() ? "" : "; expected wait " + wait) + ".";
+    }
+    produce_to(opts.topics.outbound, -1, m.conversation.empty() ? m.id : m.conversation,
+               core::encode(o), {0, -1, "", -1, false, {}});
+  }
+
+  void count_decision(const std::string& type) {
+    auto& c = decision_counters[type];
+    if (!c)
+      c = &core::metrics::global().counter_of("omniroute_router_decisions_total",
+                                              "Decisions the router published, by type.",
+                                              {{"type", type}});
+    c->inc();
+    std::lock_guard lock(stats_mutex);
+    stats.decisions++;
+  }
+
+  // ---- turning consumed messages into steps ----------------------------------------------------
+
+  std::optional<step> contact_step(domain_state& d, const core::contact& c, eng::timestamp now) {
+    step s;
+    s.now = now;
+    s.seen.push_back(c.id);
+    if (c.kind == core::contact_kind::abandoned) {
+      std::string target = c.id;
+      if (auto a = c.attributes.find("contact_id"); a != c.attributes.end()) {
+        target = a->second;
+      } else if (auto conv = d.conversations.find(c.conversation);
+                 !c.conversation.empty() && conv != d.conversations.end()) {
+        target = conv->second;
+      }
+      s.inputs.push_back(eng::contact_abandoned{target});
+      return s;
+    }
+    if (!c.conversation.empty()) {
+      auto conv = d.conversations.find(c.conversation);
+      if (conv != d.conversations.end()) {
+        auto st = d.engine->contact_status(conv->second, now);
+        if (st &&
+            (st->state == eng::contact_state::waiting || st->state == eng::contact_state::offered ||
+             st->state == eng::contact_state::assigned)) {
+          s.message = follow_up{c.id, conv->second,
+                                st->state == eng::contact_state::waiting ? "" : st->agent,
+                                c.subject, cut_utf8(c.text, core::codec_limits::max_subject_bytes)};
+          return s;
+        }
+      }
+    }
+    contact_meta m;
+    m.id = c.id;
+    m.display_name = c.customer.display_name;
+    m.channel = std::string(core::to_string(c.chan));
+    m.provider = c.provider;
+    m.conversation = c.conversation;
+    m.subject = cut_utf8(c.subject, 1000);
+    m.snippet = cut_utf8(c.text, snippet_bytes);
+    if (!c.customer.identities.empty()) m.recipient = c.customer.identities.front();
+
+    eng::contact_arrived a;
+    a.item.id = c.id;
+    a.item.chan = to_engine(c.chan);
+    a.item.provider = c.provider;
+    a.item.to = c.to;
+    a.item.subject = c.subject;
+    a.item.text = cut_utf8(c.text, routed_text);
+    a.item.language = c.language;
+    a.item.attributes = c.attributes;
+    a.item.customer_tier = c.customer.tier;
+    if (history) resolve_customer(d, c, now, m, a);
+    a.item.customer_id = m.customer_id;
+    s.inputs.push_back(std::move(a));
+    s.arrivals.push_back(std::move(m));
+    return s;
+  }
+
+  // Identity -> customer (merges logged by the store), tier, last agent, recent history.
+  void resolve_customer(domain_state& d, const core::contact& c, eng::timestamp now,
+                        contact_meta& m, eng::contact_arrived& a) {
+    std::vector<core::identity> ids;
+    for (const auto& id : c.customer.identities)
+      if (auto n = normalizer.normalize(id)) ids.push_back(std::move(*n));
+    if (ids.empty()) return;
+    auto r = history->resolve(ids, c.customer.display_name, c.customer.tier, now);
+    if (!r) {
+      logger().warn("history: cannot resolve the customer of {}: {}", c.id, r.err().to_string());
+      return;
+    }
+    m.customer_id = r->customer_id;
+    for (const auto& merged : r->merged)
+      logger().info("history: customer {} merged into {} (contact {})", merged, r->customer_id,
+                    c.id);
+    if (a.item.customer_tier.empty()) {
+      if (auto cust = history->customer(r->customer_id)) a.item.customer_tier = cust->tier;
+    }
+    const int n = opts.config.history_length;
+    auto recent = history->recent(r->customer_id, n + 1);
+    m.history = history_json(recent, c.id, n);
+    // The newest answered contact other than this one (a redo after a crash must not see itself).
+    for (const auto& prev : recent) {
+      if (prev.contact_id == c.id || prev.agent.empty() || prev.answered_at == 0) continue;
+      if (now - prev.answered_at <= d.engine->config().affinity.window)
+        a.last_agent = eng::history_hint{prev.agent, prev.answered_at};
+      break;
+    }
+    history::contact_record rec;
+    rec.contact_id = c.id;
+    rec.customer_id = r->customer_id;
+    rec.domain = d.name;
+    rec.chan = c.chan;
+    rec.provider = c.provider;
+    rec.subject = m.subject;
+    rec.arrived_at = now;
+    if (auto w = history->record_arrival(rec); !w)
+      logger().warn("history: {}", w.err().to_string());
+  }
+
+  std::optional<step> agent_step(domain_state& d, const core::agent_event& e, eng::timestamp now) {
+    step s;
+    s.now = now;
+    if (!e.id.empty()) s.seen.push_back(e.id);
+    const agent_profile* profile = nullptr;
+    if (auto p = opts.config.agents.find(e.agent_id); p != opts.config.agents.end())
+      profile = &p->second;
+    auto skills = [&]() {
+      std::vector<eng::skill_level> out;
+      for (const auto& [k, v] : e.skills) out.push_back({k, v});
+      return out;
+    };
+    auto capacity = [&]() {
+      std::map<eng::channel, int> out;
+      for (const auto& [k, v] : e.capacity)
+        if (auto ch = eng::parse_channel(k)) out[*ch] = v;
+      return out;
+    };
+    using T = core::agent_event_type;
+    switch (e.type) {
+      case T::login: {
+        eng::agent_login l{e.agent_id, skills(), capacity(), eng::presence::available};
+        if (l.skills.empty() && profile) l.skills = profile->skills;
+        if (l.capacity.empty() && profile) l.capacity = profile->capacity;
+        if (auto p = eng::parse_presence(e.presence)) l.initial = *p;
+        s.inputs.push_back(std::move(l));
+        break;
+      }
+      case T::logout:
+        s.inputs.push_back(eng::agent_logout{e.agent_id});
+        break;
+      case T::presence: {
+        auto p = eng::parse_presence(e.presence);
+        if (!p) {
+          logger().warn("agent event {}: unknown presence '{}'", e.id, e.presence);
+          return std::nullopt;
+        }
+        s.inputs.push_back(eng::presence_change{e.agent_id, *p});
+        break;
+      }
+      case T::accept:
+        s.inputs.push_back(eng::offer_accepted{e.contact_id, e.agent_id});
+        break;
+      case T::reject:
+        s.inputs.push_back(eng::offer_rejected{e.contact_id, e.agent_id});
+        break;
+      case T::complete:
+        s.inputs.push_back(eng::contact_completed{e.contact_id, e.agent_id, e.disposition});
+        s.finished.push_back(e.contact_id);
+        if (history) {
+          if (auto r = history->record_completion(e.contact_id, e.agent_id, e.disposition,
+                                                  e.satisfaction, now);
+              !r)
+            logger().debug("history: {}", r.err().to_string());
+        }
+        break;
+      case T::transfer:
+        transfer_step(d, e, now, s);
+        break;
+      case T::skills: {
+        eng::agent_update u{e.agent_id, std::nullopt, capacity()};
+        if (!e.skills.empty()) u.skills = skills();
+        s.inputs.push_back(std::move(u));
+        break;
+      }
+      case T::reply:
+      case T::heartbeat:
+        return std::nullopt;
+    }
+    return s;
+  }
+
+  // A transfer completes the contact for the agent and brings it back as a new arrival (id
+  // "<contact>~<event id>") pre-classified into the target queue (or its current queue), with the
+  // target agent, if any, as the history hint so that agent gets the first offer.
+  void transfer_step(domain_state& d, const core::agent_event& e, eng::timestamp now, step& s) {
+    auto st = d.engine->contact_status(e.contact_id, now);
+    auto meta = d.contacts.find(e.contact_id);
+    s.inputs.push_back(eng::contact_completed{e.contact_id, e.agent_id, "transferred"});
+    s.finished.push_back(e.contact_id);
+    if (!st || meta == d.contacts.end()) return;
+    eng::contact_arrived a;
+    contact_meta m = meta->second;
+    m.id = e.contact_id + "~" + e.id;
+    a.item.id = m.id;
+    a.item.chan = st->chan;
+    a.item.provider = m.provider;
+    a.item.subject = m.subject;
+    a.item.customer_id = m.customer_id;
+    a.queue = e.target_queue.empty() ? st->queue : e.target_queue;
+    a.priority = st->priority;
+    if (!e.target_agent.empty()) a.last_agent = eng::history_hint{e.target_agent, now};
+    s.inputs.push_back(std::move(a));
+    s.arrivals.push_back(std::move(m));
+    s.seen.push_back(e.contact_id + "~" + e.id);
+  }
+
+  // ---- the live path ---------------------------------------------------------------------------
+
+  void mark_done(partition_state& ps, const std::string& topic, std::int64_t offset) {
+    auto& q = ps.pending[topic];
+    if (q.empty()) {
+      consumer->store({topic, ps.partition, offset, {}, {}, -1});
+      return;
+    }
+    q.push_back({offset, true});
+  }
+
+  void process(const core::bus::message& msg, std::optional<eng::timestamp> forced_now = {}) {
+    auto pit = partitions.find(msg.partition);
+    if (pit == partitions.end()) return;
+    partition_state& ps = *pit->second;
+    auto rec = ps.recorded.find(msg.topic);
+    if (rec != ps.recorded.end() && msg.offset <= rec->second) {  // redelivered after recovery
+      mark_done(ps, msg.topic, msg.offset);
+      return;
+    }
+    const auto started = clock_type::now();
+    const eng::timestamp now = forced_now.value_or(wall_now());
+    std::optional<step> s;
+    domain_state* d = nullptr;
+    bool duplicate = false;
+    if (msg.topic == opts.topics.contacts) {
+      auto c = core::decode_contact(msg.value);
+      if (!c) {
+        logger().warn("{}[{}]@{}: not a contact: {}", msg.topic, msg.partition, msg.offset,
+                      c.err().to_string());
+      } else {
+        d = &domain_of(ps, c->domain.empty() ? msg.key : c->domain);
+        duplicate = d->seen.contains(c->id);
+        if (!duplicate) s = contact_step(*d, *c, now);
+      }
+    } else {
+      auto e = core::decode_agent_event(msg.value);
+      if (!e) {
+        logger().warn("{}[{}]@{}: not an agent event: {}", msg.topic, msg.partition, msg.offset,
+                      e.err().to_string());
+      } else {
+        d = &domain_of(ps, e->domain.empty() ? msg.key : e->domain);
+        duplicate = !e->id.empty() && d->seen.contains(e->id);
+        if (!duplicate) s = agent_step(*d, *e, now);
+      }
+    }
+    if (duplicate) {
+      std::lock_guard lock(stats_mutex);
+      stats.duplicates++;
+    }
+    if (!s || !d) {
+      mark_done(ps, msg.topic, msg.offset);
+      return;
+    }
+    auto out = apply(*d, *s, false);
+    publish(ps, *d, *s, false, out, {msg.topic, msg.partition, msg.offset});
+    decision_seconds.observe(std::chrono::duration<double>(clock_type::now() - started).count());
+    std::lock_guard lock(stats_mutex);
+    stats.steps++;
+  }
+
+  void tick_due(eng::timestamp now) {
+    for (auto& [p, ps] : partitions) {
+      for (auto& [name, d] : ps->domains) {
+        auto due = d->engine->next_deadline();
+        if (!due || *due > now) continue;
+        run_tick(*ps, *d, now);
+      }
+    }
+  }
+
+  void run_tick(partition_state& ps, domain_state& d, eng::timestamp now) {
+    step s;
+    s.now = now;
+    auto out = apply(d, s, true);
+    publish(ps, d, s, true, out, {});
+    std::lock_guard lock(stats_mutex);
+    stats.steps++;
+  }
+
+  std::chrono::milliseconds poll_timeout(eng::timestamp now) const {
+    eng::timestamp wait = 100;
+    for (const auto& [p, ps] : partitions)
+      for (const auto& [name, d] : ps->domains)
+        if (auto due = d->engine->next_deadline()) wait = std::min(wait, *due - now);
+    return std::chrono::milliseconds(std::max<eng::timestamp>(wait, 0));
+  }
+
+  void drain_completions() {
+    std::vector<completion> batch;
+    {
+      std::lock_guard lock(completions_mutex);
+      batch.swap(completions);
+    }
+    for (auto& c : batch) {
+      if (!c.ok) {
+        logger().error("changelog delivery to partition {} failed ({}): rebuilding from Kafka",
+                       c.partition, c.error);
+        resync = true;
+        continue;
+      }
+      if (c.topic.empty()) continue;
+      auto pit = partitions.find(c.partition);
+      if (pit == partitions.end() || pit->second->generation != c.generation) continue;
+      partition_state& ps = *pit->second;
+      auto& q = ps.pending[c.topic];
+      for (auto& p : q)
+        if (p.offset == c.offset) p.done = true;
+      std::int64_t last = -1;
+      while (!q.empty() && q.front().done) {
+        last = q.front().offset;
+        q.pop_front();
+      }
+      if (last >= 0) consumer->store({c.topic, ps.partition, last, {}, {}, -1});
+    }
+  }
+
+  // Waits until every record produced so far has its delivery report, then stores offsets.
+  void settle(std::chrono::milliseconds timeout) {
+    const auto deadline = clock_type::now() + timeout;
+    while (outstanding.load() > 0 && clock_type::now() < deadline) {
+      drain_completions();
+      std::this_thread::sleep_for(2ms);
+    }
+    drain_completions();
+  }
+
+  // ---- recovery --------------------------------------------------------------------------------
+
+  void recover(std::int32_t p) {
+    const auto started = clock_type::now();
+    auto ps = std::make_unique<partition_state>();
+    ps->partition = p;
+    ps->generation = ++next_generation;
+    struct unfinished {
+      std::string domain;
+      std::string step_tag;
+      eng::timestamp now = 0;
+    };
+    std::optional<unfinished> orphan;
+    std::uint64_t replayed = 0;
+    bool truncated = false;
+    auto r = core::bus::read_partition(
+        opts.kafka, opts.topics.assignments, p, 0,
+        [&](const core::bus::message& m) {
+          if (replayed == 0 && !truncated && m.offset > 0) {
+            truncated = true;  // the broker deleted the start of the changelog (retention)
+            logger().error(
+                "partition {}: the changelog starts at offset {}, not 0: steps before it are lost "
+                "and the rebuilt state is incomplete (retention on {} must keep everything; the "
+                "embedded cluster keeps only the newest 5 MiB per partition)",
+                p, m.offset, opts.topics.assignments);
+          }
+          auto a = core::decode_assignment(m.value);
+          if (!a) {
+            logger().warn("{}[{}]@{}: skipped in replay: {}", m.topic, p, m.offset,
+                          a.err().to_string());
+            return true;
+          }
+          domain_state& d = domain_of(*ps, a->domain);
+          auto attr = [&](const char* k) {
+            auto it = a->attributes.find(k);
+            return it == a->attributes.end() ? std::string() : it->second;
+          };
+          if (a->type != "input" && a->type != "tick") {
+            if (a->seq > d.seq)
+              orphan = unfinished{a->domain, attr("step"), to_int(attr("now"), a->at)};
+            return true;
+          }
+          if (a->seq <= d.seq) return true;  // a step redone after a crash, recorded twice
+          const std::string topic = attr("source_topic");
+          std::int64_t offset = -1;
+          if (a->type == "input") {
+            offset = to_int(attr("source_offset"), -1);
+            auto rec = ps->recorded.find(topic);
+            if (rec != ps->recorded.end() && offset <= rec->second) return true;
+          }
+          std::string text = attr("step");
+          for (const auto& [k, v] : a->attributes)
+            if (k.rfind("step.", 0) == 0) text += v;
+          auto s = decode_step(text);
+          if (!s) {
+            logger().error("{}[{}]@{}: {}", m.topic, p, m.offset, s.err().to_string());
+            return true;
+          }
+          (void)apply(d, *s, a->type == "tick");
+          d.seq = a->seq;
+          if (offset >= 0) ps->recorded[topic] = offset;
+          orphan.reset();
+          ++replayed;
+          return true;
+        },
+        120s);
+    if (!r) {
+      logger().error("recovery of partition {} failed: {}; will retry", p, r.err().to_string());
+      resync = true;
+      return;
+    }
+    const double seconds = std::chrono::duration<double>(clock_type::now() - started).count();
+    logger().info(
+        "partition {}: rebuilt {} domain(s) from {} changelog record(s), {} step(s) in {:.3f}s "
+        "({:.0f} steps/s)",
+        p, ps->domains.size(), *r, replayed, seconds, replayed / std::max(seconds, 1e-6));
+    {
+      std::lock_guard lock(stats_mutex);
+      stats.replayed_steps += replayed;
+      stats.replay_seconds += seconds;
+      stats.recoveries++;
+    }
+    partition_state& owned = *ps;
+    partitions[p] = std::move(ps);
+    if (orphan) redo(owned, *orphan);
+  }
+
+  // The last step of the partition had published decisions but no marker: do it again, at the
+  // same `now`, so it publishes the same decisions under the same ids, then its marker.
+  template <class U>
+  void redo(partition_state& ps, const U& orphan) {
+    logger().info("partition {}: finishing the interrupted step {} of domain {}", ps.partition,
+                  orphan.step_tag, orphan.domain);
+    if (orphan.step_tag == "tick") {
+      run_tick(ps, domain_of(ps, orphan.domain), orphan.now);
+      return;
+    }
+    const auto at = orphan.step_tag.rfind('@');
+    if (at == std::string::npos) return;
+    const std::string topic = orphan.step_tag.substr(0, at);
+    const std::int64_t offset = to_int(orphan.step_tag.substr(at + 1), -1);
+    if (offset < 0) return;
+    std::optional<core::bus::message> source;
+    auto r = core::bus::read_partition(
+        opts.kafka, topic, ps.partition, offset,
+        [&](const core::bus::message& m) {
+          source = m;
+          return false;
+        },
+        30s);
+    if (!r || !source || source->offset != offset) {
+      logger().warn("partition {}: cannot fetch {} to finish its step; it is redelivered instead",
+                    ps.partition, orphan.step_tag);
+      return;
+    }
+    process(*source, orphan.now);
+  }
+
+  void on_assigned(const std::vector<core::bus::topic_partition>& parts) {
+    std::set<std::int32_t> wanted;
+    for (const auto& tp : parts)
+      if (tp.topic == opts.topics.contacts || tp.topic == opts.topics.agent_events)
+        wanted.insert(tp.partition);
+    for (auto p : wanted)
+      if (!partitions.count(p)) recover(p);
+    if (opts.on_health) opts.on_health(!resync);
+  }
+
+  void on_revoked(const std::vector<core::bus::topic_partition>& parts) {
+    // Everything published for these partitions reaches Kafka and its offsets are stored before
+    // the group hands them to another node (which then replays our changelog in full).
+    settle(10s);
+    for (const auto& tp : parts) partitions.erase(tp.partition);
+  }
+
+  std::optional<std::string> make_consumer() {
+    core::bus::consumer_options co;
+    co.group_id = opts.group_id;
+    co.topics = {opts.topics.contacts, opts.topics.agent_events};
+    co.assignment_strategy = "range";
+    co.on_assigned = [this](const auto& parts) { on_assigned(parts); };
+    co.on_revoked = [this](const auto& parts) { on_revoked(parts); };
+    // Failover speed: a crashed router's domains move after the session timeout, so keep it
+    // short unless the operator chose otherwise (kafka.client).
+    core::bus::settings kafka = opts.kafka;
+    kafka.client.try_emplace("session.timeout.ms", "6000");
+    kafka.client.try_emplace("heartbeat.interval.ms", "1000");
+    auto c = core::bus::consumer::create(kafka, std::move(co));
+    if (!c) return c.err().to_string();
+    consumer = std::move(*c);
+    return std::nullopt;
+  }
+
+  void update_gauges() {
+    std::map<std::string, std::pair<double, std::array<double, 2>>> per_queue;
+    const auto now = wall_now();
+    for (const auto& [p, ps] : partitions)
+      for (const auto& [name, d] : ps->domains)
+        for (const auto& q : d->engine->queue_statuses(now)) {
+          auto& e = per_queue[q.name];
+          e.first += static_cast<double>(q.waiting);
+          e.second[0] += static_cast<double>(q.answered_within_sla);
+          e.second[1] += static_cast<double>(q.answered + q.abandoned + q.expired);
+        }
+    for (const auto& [queue, e] : per_queue) {
+      auto& w = waiting_gauges[queue];
+      if (!w)
+        w = &core::metrics::global().gauge_of("omniroute_queue_waiting",
+                                              "Contacts waiting in the queue, all domains.",
+                                              {{"queue", queue}});
+      w->set(e.first);
+      auto& sl = service_level_gauges[queue];
+      if (!sl)
+        sl = &core::metrics::global().gauge_of(
+            "omniroute_queue_service_level",
+            "Share of contacts answered within the SLA threshold (answered / finished).",
+            {{"queue", queue}});
+      sl->set(e.second[1] > 0 ? e.second[0] / e.second[1] : 1.0);
+    }
+    std::size_t domains = 0;
+    for (const auto& [p, ps] : partitions) domains += ps->domains.size();
+    std::lock_guard lock(stats_mutex);
+    stats.partitions = partitions.size();
+    stats.domains = domains;
+  }
+
+  void run() {
+    while (!stopping.load()) {
+      if (resync) {
+        logger().warn("router: leaving the group to rebuild every partition from the changelog");
+        if (opts.on_health) opts.on_health(false);
+        settle(10s);
+        consumer.reset();
+        partitions.clear();
+        resync = false;
+        if (auto err = make_consumer()) {
+          logger().error("router: cannot rejoin: {}", *err);
+          resync = true;
+          std::this_thread::sleep_for(1s);
+          continue;
+        }
+      }
+      drain_completions();
+      auto m = consumer->poll(poll_timeout(wall_now()));
+      for (int batch = 0; m && batch < 500; ++batch) {
+        process(*m);
+        m = consumer->poll(0ms);
+      }
+      if (m) process(*m);
+      tick_due(wall_now());
+      if (clock_type::now() >= next_gauges) {
+        update_gauges();
+        next_gauges = clock_type::now() + 1s;
+      }
+    }
+    settle(10s);
+    if (consumer) consumer->close();
+  }
+};
+
+router::router(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+core::result<std::unique_ptr<router>> router::start(router_options options,
+                                                    core::bus::producer& producer) {
+  if (auto problems = eng::validate(options.config.engine); !problems.empty())
+    return core::error{problems, "routing"};
+  auto p = std::make_unique<impl>(std::move(options), producer);
+  if (!p->opts.state_dir.empty()) {
+    auto h = history::store::open(p->opts.state_dir / "history.db");
+    if (!h) return h.err();
+    p->history = std::move(*h);
+  }
+  if (auto err = p->make_consumer()) return core::error{*err, "kafka"};
+  impl* raw = p.get();
+  p->thread = std::thread([raw] { raw->run(); });
+  logger().info("router: joined group {} on {} and {}", raw->opts.group_id,
+                raw->opts.topics.contacts, raw->opts.topics.agent_events);
+  return std::unique_ptr<router>(new router(std::move(p)));
+}
+
+router::~router() { stop(); }
+
+void router::stop() {
+  if (!impl_) return;
+  std::call_once(impl_->stop_once, [this] {
+    impl_->stopping = true;
+    if (impl_->thread.joinable()) impl_->thread.join();
+    impl_->consumer.reset();
+  });
+}
+
+router_statistics router::statistics() const {
+  std::lock_guard lock(impl_->stats_mutex);
+  return impl_->stats;
+}
+
+}  // namespace omni::routing::service

@@ -1,0 +1,70 @@
+#pragma once
+// The router service: consumes omni.contacts and omni.agent-events in the `omniroute-router`
+// consumer group, feeds one routing engine per domain, publishes every decision to
+// omni.assignments (the router's changelog) and rebuilds a domain's state from that changelog
+// when it gets the domain's partition (at start, after a crash, after a rebalance). Customer
+// identity and history (routing/history) are resolved on arrival and shown with every offer.
+// Design and guarantees: routing/service/README.md.
+//
+// Threading: one router thread owns the consumer, the engines, the timers and the history store;
+// delivery reports come back from the producer's poll thread through a mutex-protected queue.
+// start()/stop()/statistics() may be called from any thread.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/bus/bus.h"
+#include "core/result.h"
+#include "routing/service/config.h"
+
+namespace omni::routing::service {
+
+struct router_options {
+  core::bus::settings kafka;
+  core::bus::topic_names topics = core::bus::topic_names::with_prefix("omni.");
+  router_config config = default_router_config();
+  std::filesystem::path state_dir;  // history.db lives here
+  std::string node_id = "router";
+  std::string group_id = "omniroute-router";
+  // Called on the router thread when the router becomes (un)healthy: false while it rebuilds
+  // after a failed delivery.
+  std::function<void(bool)> on_health;
+};
+
+struct router_statistics {
+  std::uint64_t steps = 0;           // inputs and ticks applied live
+  std::uint64_t decisions = 0;       // decisions published
+  std::uint64_t duplicates = 0;      // inputs recognized as already processed
+  std::uint64_t replayed_steps = 0;  // changelog markers replayed (all recoveries)
+  double replay_seconds = 0;         // time spent replaying (all recoveries)
+  std::uint64_t recoveries = 0;      // partitions rebuilt
+  std::size_t partitions = 0;        // input partitions owned now
+  std::size_t domains = 0;
+};
+
+class router {
+ public:
+  // Opens the history database, joins the consumer group and starts the router thread.
+  static core::result<std::unique_ptr<router>> start(router_options options,
+                                                     core::bus::producer& producer);
+  ~router();  // stop()
+  router(const router&) = delete;
+  router& operator=(const router&) = delete;
+
+  // Finishes the step in progress, waits for outstanding delivery reports (bounded), stores and
+  // commits their offsets and leaves the group. Idempotent.
+  void stop();
+  router_statistics statistics() const;
+
+  struct impl;
+
+ private:
+  explicit router(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace omni::routing::service

@@ -1,0 +1,15 @@
+#pragma once
+// `omniroute simulate`: loads the routing config(s) and the scenario, runs the simulator and
+// writes the table (stdout), the JSON report and the SVG plot. Called by daemon/cli.cc on the
+// main thread. Exit codes as the rest of the CLI: 0 done, 1 runtime failure, 2 usage/config error.
+
+#include <string>
+#include <vector>
+
+namespace omni::routing::sim {
+
+extern const char* const simulate_help;
+
+int run_simulate_command(const std::vector<std::string>& args);
+
+}  // namespace omni::routing::sim

@@ -1,0 +1,136 @@
+#include "routing/desk/read_model.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace omni::routing::desk {
+namespace {
+
+using nlohmann::json;
+
+core::assignment decision(std::string id, std::string type, std::string contact,
+                          std::string agent) {
+  core::assignment a;
+  a.id = std::move(id);
+  a.type = std::move(type);
+  a.domain = "acme";
+  a.contact_id = std::move(contact);
+  a.agent_id = std::move(agent);
+  a.queue = "support";
+  a.at = 1'700'000'000'000;
+  a.reason.strategy = "longest_idle";
+  a.reason.candidates = 3;
+  a.reason.text = "longest idle of 3";
+  return a;
+}
+
+core::assignment offer(std::string id, std::string contact, std::string agent) {
+  auto a = decision(std::move(id), "offer", std::move(contact), std::move(agent));
+  a.attributes = {{"customer_id", "cust-1"},
+                  {"display_name", "Иван"},
+                  {"channel", "chat"},
+                  {"provider", "webchat"},
+                  {"conversation", "conv-1"},
+                  {"subject", "Заказ"},
+                  {"snippet", "Где мой заказ?"},
+                  {"recipient_kind", "visitor"},
+                  {"recipient_value", "v-1"},
+                  {"history", R"([{"id":"old","channel":"email","subject":"Возврат"}])"}};
+  a.deadline = a.at + 30'000;
+  return a;
+}
+
+core::agent_event agent_event(std::string id, core::agent_event_type t, std::string agent,
+                              std::string contact = {}) {
+  core::agent_event e;
+  e.id = std::move(id);
+  e.type = t;
+  e.domain = "acme";
+  e.agent_id = std::move(agent);
+  e.contact_id = std::move(contact);
+  return e;
+}
+
+TEST(DeskReadModel, OfferIsPushedOnceWithConversationAndHistory) {
+  read_model m;
+  auto out = m.apply(offer("acme-1", "c1", "a1"));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].agent, "a1");
+  auto j = json::parse(out[0].json);
+  EXPECT_EQ(j["type"], "offer");
+  EXPECT_EQ(j["contact"]["display_name"], "Иван");
+  EXPECT_EQ(j["conversation"][0]["text"], "Где мой заказ?");
+  EXPECT_EQ(j["history"][0]["subject"], "Возврат");
+  EXPECT_EQ(j["reason"]["candidates"], 3);
+  // The router may repeat a decision after a crash: same id, nothing new.
+  EXPECT_TRUE(m.apply(offer("acme-1", "c1", "a1")).empty());
+  auto marker = decision("acme-2", "input", "", "");
+  EXPECT_TRUE(m.apply(marker).empty());
+}
+
+TEST(DeskReadModel, AuthorizeFollowsOffersAcceptAndRevoke) {
+  read_model m;
+  m.apply(offer("acme-1", "c1", "a1"));
+  EXPECT_EQ(m.authorize("a2", "c1", desk_action::accept).err().field, "forbidden");
+  EXPECT_EQ(m.authorize("a1", "nope", desk_action::accept).err().field, "forbidden");
+  EXPECT_EQ(m.authorize("a1", "c1", desk_action::work).err().field, "conflict");
+  auto route = m.authorize("a1", "c1", desk_action::accept);
+  ASSERT_TRUE(route);
+  EXPECT_EQ(route->conversation, "conv-1");
+  EXPECT_EQ(route->recipient.value, "v-1");
+  m.apply(agent_event("e1", core::agent_event_type::accept, "a1", "c1"));
+  EXPECT_TRUE(m.authorize("a1", "c1", desk_action::work));
+  // The router revokes (e.g. timeout raced the accept): the agent gets a revoke.
+  auto out = m.apply(decision("acme-3", "requeue", "c1", ""));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(json::parse(out[0].json)["type"], "revoke");
+  EXPECT_EQ(m.authorize("a1", "c1", desk_action::work).err().field, "conflict");
+}
+
+TEST(DeskReadModel, FollowUpMessagesStatsAndCompletion) {
+  read_model m;
+  m.apply(offer("acme-1", "c1", "a1"));
+  m.apply(decision("acme-2", "assign", "c1", "a1"));
+  auto msg = decision("acme-3", "message", "c1", "a1");
+  msg.attributes = {{"text", "Ещё вопрос"}, {"message_id", "m2"}};
+  auto out = m.apply(msg);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(json::parse(out[0].json)["message"]["text"], "Ещё вопрос");
+  auto stats = decision("acme-4", "stats", "", "");
+  stats.attributes = {{"queues", R"([{"name":"support","waiting":2}])"},
+                      {"agents", R"([{"id":"a1","presence":"available"}])"}};
+  out = m.apply(stats);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].agent.empty());
+  EXPECT_EQ(m.queue("acme", "support")->at("waiting"), 2);
+  auto resync = m.resync("a1", "acme");
+  ASSERT_EQ(resync.size(), 2u);
+  EXPECT_EQ(json::parse(resync[0])["type"], "assigned");
+  EXPECT_EQ(json::parse(resync[0])["conversation"].size(), 2u);
+  auto c = m.contact("c1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ((*c)["why"]["agent_id"], "a1");
+  EXPECT_EQ((*c)["decisions"].size(), 2u);
+  m.apply(agent_event("e2", core::agent_event_type::complete, "a1", "c1"));
+  EXPECT_EQ(m.authorize("a1", "c1", desk_action::work).err().field, "conflict");
+  EXPECT_TRUE(m.resync("a1", "acme").size() == 1u);  // stats only
+  EXPECT_TRUE(m.customer("cust-1"));
+  EXPECT_TRUE(m.agent_knows_customer("a1", "cust-1"));
+  EXPECT_FALSE(m.agent_knows_customer("a2", "cust-1"));
+}
+
+TEST(DeskReadModel, FinishedContactsAreBounded) {
+  read_model m(100);
+  for (int i = 0; i < 300; ++i) {
+    auto id = "c" + std::to_string(i);
+    m.apply(offer("o" + std::to_string(i), id, "a1"));
+    m.apply(decision("x" + std::to_string(i), "abandon", id, ""));
+  }
+  EXPECT_FALSE(m.contact("c0"));
+  EXPECT_TRUE(m.contact("c299"));
+  EXPECT_EQ(m.active_contacts(), 0u);
+}
+
+}  // namespace
+}  // namespace omni::routing::desk

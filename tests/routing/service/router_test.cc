@@ -1,0 +1,403 @@
+// The router service on the embedded Kafka with a real producer and consumer: contacts and agent
+// events go in through omni.contacts / omni.agent-events, decisions are read back from
+// omni.assignments. No sleeps to wait: every wait is a condition with a deadline.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "config/reader.h"
+#include "core/bus/bus.h"
+#include "core/bus/embedded_cluster.h"
+#include "core/events/codec.h"
+#include "routing/service/config.h"
+#include "routing/service/router.h"
+#include "routing/service/step.h"
+
+namespace omni::routing::service {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr int partitions = 3;
+
+const char* routing_yaml = R"(queues:
+  support:
+    channels: [email, chat, voice]
+    skills: {support: 1}
+  billing:
+    channels: [email, chat]
+    skills: {billing: 5}
+  spanish:
+    channels: [chat]
+    skills: {spanish: 5}
+    escalation:
+      - after: 300ms
+        overflow: support
+default_queue: support
+rules:
+  - name: billing-keywords
+    match: {keywords: [invoice, refund]}
+    queue: billing
+  - name: spanish
+    match: {keywords: [hola]}
+    queue: spanish
+  - name: vip
+    match: {tiers: [vip]}
+    queue: support
+    priority: 5
+tier_priority: {vip: 10}
+channels:
+  chat: {capacity: 1, accept_timeout: 30s}
+agents:
+  alice: {name: Alice, skills: {support: 5}}
+  bob: {name: Bob, skills: {support: 5, billing: 7}}
+)";
+
+router_config parse(const std::string& yaml, config::diagnostics& sink) {
+  auto tree = config::parse_yaml(yaml, "routing.yaml", sink);
+  return parse_router_config(*tree, sink);
+}
+
+class router_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = core::bus::embedded_cluster::start(1);
+    ASSERT_TRUE(c) << c.err().to_string();
+    cluster_ = std::move(*c);
+    ASSERT_TRUE(cluster_->create_topics(topics_.all(), partitions));
+    kafka_.brokers = cluster_->bootstrap();
+    auto p = core::bus::producer::create(kafka_, "router-test");
+    ASSERT_TRUE(p);
+    producer_ = std::move(*p);
+    state_dir_ = std::filesystem::temp_directory_path() /
+                 ("omni-router-test-" + std::to_string(::getpid()) + "-" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(state_dir_);
+    config::diagnostics sink;
+    config_ = parse(routing_yaml, sink);
+    ASSERT_TRUE(sink.empty());
+  }
+
+  void TearDown() override {
+    router_.reset();
+    producer_.reset();
+    cluster_.reset();
+    std::filesystem::remove_all(state_dir_);
+  }
+
+  void start_router() {
+    router_options o;
+    o.kafka = kafka_;
+    o.topics = topics_;
+    o.config = config_;
+    o.state_dir = state_dir_;
+    auto r = router::start(o, *producer_);
+    ASSERT_TRUE(r) << r.err().to_string();
+    router_ = std::move(*r);
+  }
+
+  void send(const core::contact& c) {
+    auto d = producer_->produce_and_wait(topics_.contacts, c.domain, core::encode(c), 10s);
+    ASSERT_TRUE(d.ok) << d.error;
+  }
+  void send(const core::agent_event& e) {
+    auto d = producer_->produce_and_wait(topics_.agent_events, e.domain, core::encode(e), 10s);
+    ASSERT_TRUE(d.ok) << d.error;
+  }
+
+  core::agent_event agent(core::agent_event_type t, const std::string& id,
+                          const std::string& contact = "") {
+    core::agent_event e;
+    e.id = "ev-" + std::to_string(++events_);
+    e.type = t;
+    e.domain = "acme";
+    e.agent_id = id;
+    e.contact_id = contact;
+    e.at = 1;
+    return e;
+  }
+
+  core::contact contact(const std::string& source_id, core::channel ch, const std::string& text,
+                        std::vector<core::identity> ids = {}) {
+    core::contact c;
+    c.provider = "test";
+    c.source_id = source_id;
+    c.id = core::contact_id(c.provider, source_id);
+    c.chan = ch;
+    c.domain = "acme";
+    c.conversation = "conv-" + source_id;
+    c.received_at = 1;
+    c.customer.identities = ids.empty() ? std::vector<core::identity>{{"visitor", source_id}} : ids;
+    c.customer.display_name = "Customer " + source_id;
+    c.subject = "Subject " + source_id;
+    c.text = text;
+    return c;
+  }
+
+  // Every record of a topic (all partitions), in partition then offset order.
+  std::vector<std::string> read_all(const std::string& topic) {
+    std::vector<std::string> out;
+    for (int p = 0; p < partitions; ++p) {
+      auto r = core::bus::read_partition(
+          kafka_, topic, p, 0,
+          [&](const core::bus::message& m) {
+            out.push_back(m.value);
+            return true;
+          },
+          10s);
+      EXPECT_TRUE(r) << r.err().to_string();
+    }
+    return out;
+  }
+
+  // Decisions (not markers), deduplicated by id as a consumer does.
+  std::vector<core::assignment> decisions() {
+    std::vector<core::assignment> out;
+    std::set<std::string> ids;
+    for (const auto& v : read_all(topics_.assignments)) {
+      auto a = core::decode_assignment(v);
+      EXPECT_TRUE(a) << a.err().to_string();
+      if (!a || a->type == "input" || a->type == "tick") continue;
+      if (ids.insert(a->id).second) out.push_back(*a);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    return out;
+  }
+
+  std::vector<core::assignment> of(const std::string& type, const std::string& contact_id = "") {
+    std::vector<core::assignment> out;
+    for (auto& a : decisions())
+      if (a.type == type && (contact_id.empty() || a.contact_id == contact_id)) out.push_back(a);
+    return out;
+  }
+
+  template <class F>
+  auto wait_for(F f, std::chrono::milliseconds timeout = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto v = f();
+      if (v || std::chrono::steady_clock::now() > deadline) return v;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  core::assignment offer_of(const std::string& contact_id) {
+    auto found = wait_for([&] { return !of("offer", contact_id).empty(); });
+    EXPECT_TRUE(found) << "no offer for " << contact_id;
+    return found ? of("offer", contact_id).front() : core::assignment{};
+  }
+
+  void login(const std::string& id) {
+    send(agent(core::agent_event_type::login, id));
+    // Logged in once its marker is in the changelog (the engine applies it in order anyway).
+  }
+
+  core::bus::topic_names topics_ = core::bus::topic_names::with_prefix("omni.");
+  core::bus::settings kafka_;
+  std::unique_ptr<core::bus::embedded_cluster> cluster_;
+  std::unique_ptr<core::bus::producer> producer_;
+  std::unique_ptr<router> router_;
+  router_config config_;
+  std::filesystem::path state_dir_;
+  int events_ = 0;
+};
+
+TEST(router_config_test, example_block_parses_and_errors_have_positions) {
+  config::diagnostics sink;
+  auto rc = parse(routing_yaml, sink);
+  EXPECT_TRUE(sink.empty());
+  ASSERT_EQ(rc.engine.queues.size(), 3u);
+  EXPECT_EQ(rc.engine.queues[2].escalation.at(0).kind, engine::escalation_kind::overflow);
+  EXPECT_EQ(rc.engine.queues[2].escalation.at(0).after, 300);
+  EXPECT_EQ(rc.engine.tier_priority.at("vip"), 10);
+  EXPECT_EQ(rc.agents.at("bob").skills.size(), 2u);
+  EXPECT_EQ(rc.engine.channels[engine::index_of(engine::channel::chat)].default_capacity, 1);
+
+  config::diagnostics bad;
+  (void)parse(
+      "queues:\n  support:\n    chanels: [email]\n    skills: {x: 11}\n"
+      "default_queue: nope\n",
+      bad);
+  auto errors = bad.take_sorted();
+  ASSERT_GE(errors.size(), 2u);
+  std::string all;
+  for (const auto& d : errors) all += config::to_string(d) + "\n";
+  EXPECT_NE(all.find("routing.yaml:3:5: "), std::string::npos) << all;
+  EXPECT_NE(all.find("did you mean 'channels'"), std::string::npos) << all;
+  EXPECT_NE(all.find("routing.yaml:4:17:"), std::string::npos) << all;
+}
+
+TEST(router_step_test, steps_round_trip_and_split_on_utf8_boundaries) {
+  step s;
+  s.now = 42;
+  engine::contact_arrived a;
+  a.item.id = "c1";
+  a.item.chan = engine::channel::chat;
+  a.item.text = "Привет";
+  a.last_agent = engine::history_hint{"alice", 7};
+  s.inputs.push_back(a);
+  s.inputs.push_back(engine::agent_login{"bob", {{"support", 3}}, {{engine::channel::chat, 2}}});
+  s.arrivals.push_back({.id = "c1", .conversation = "k"});
+  auto text = encode_step(s);
+  auto back = decode_step(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(encode_step(*back), text);
+  std::string joined;
+  for (const auto& piece : split_utf8(text, 7)) {
+    EXPECT_LE(piece.size(), 7u);
+    joined += piece;
+  }
+  EXPECT_EQ(joined, text);
+}
+
+TEST_F(router_test, routes_by_skill_and_capacity_and_tells_the_waiting_customer) {
+  start_router();
+  login("alice");
+  login("bob");
+  auto invoice = contact("m1", core::channel::chat, "where is my invoice?");
+  send(invoice);
+  auto o1 = offer_of(invoice.id);
+  EXPECT_EQ(o1.agent_id, "bob");
+  EXPECT_EQ(o1.queue, "billing");
+  EXPECT_EQ(o1.reason.rule, "billing-keywords");
+  EXPECT_EQ(o1.attributes["display_name"], "Customer m1");
+  EXPECT_EQ(o1.attributes["channel"], "chat");
+  EXPECT_EQ(o1.attributes["snippet"], "where is my invoice?");
+  EXPECT_FALSE(o1.attributes["customer_id"].empty());
+  EXPECT_EQ(o1.attributes["history"], "[]");
+  ASSERT_TRUE(o1.deadline);
+
+  auto general = contact("m2", core::channel::chat, "hello");
+  send(general);
+  EXPECT_EQ(offer_of(general.id).agent_id, "alice");
+
+  // Both agents hold one chat (capacity 1): the third contact waits and is told so.
+  auto third = contact("m3", core::channel::chat, "anyone?");
+  send(third);
+  auto notice = wait_for([&]() -> std::optional<core::outbound> {
+    for (const auto& v : read_all(topics_.outbound)) {
+      auto o = core::decode_outbound(v);
+      if (o && o->contact_id == third.id) return *o;
+    }
+    return std::nullopt;
+  });
+  ASSERT_TRUE(notice);
+  EXPECT_EQ(notice->kind, core::outbound_kind::notice);
+  EXPECT_EQ(notice->attributes["queue_position"], "1");
+  EXPECT_EQ(notice->conversation, third.conversation);
+  EXPECT_TRUE(of("offer", third.id).empty());
+
+  // Alice finishes hers: the waiting contact is offered to her.
+  send(agent(core::agent_event_type::accept, "alice", general.id));
+  auto done = agent(core::agent_event_type::complete, "alice", general.id);
+  done.disposition = "solved";
+  send(done);
+  EXPECT_EQ(offer_of(third.id).agent_id, "alice");
+  EXPECT_EQ(of("assign", general.id).size(), 1u);
+}
+
+TEST_F(router_test, a_contact_delivered_three_times_gets_one_decision) {
+  start_router();
+  login("alice");
+  auto c = contact("dup", core::channel::chat, "hi");
+  for (int i = 0; i < 3; ++i) send(c);
+  offer_of(c.id);
+  auto later = contact("after-dup", core::channel::email, "marker for 'all processed'");
+  send(later);
+  offer_of(later.id);
+  EXPECT_EQ(of("offer", c.id).size(), 1u);
+  EXPECT_EQ(router_->statistics().duplicates, 2u);
+}
+
+TEST_F(router_test, returning_customer_on_another_channel_gets_the_same_agent_first) {
+  start_router();
+  login("alice");
+  login("bob");
+  // First contact by email carries the e-mail and a national-format phone: both are linked.
+  auto mail = contact("mail-1", core::channel::email, "my router is broken",
+                      {{"email", "Ivan@Example.RU"}, {"phone", "8 (912) 345-67-89"}});
+  send(mail);
+  auto o1 = offer_of(mail.id);
+  const std::string first_agent = o1.agent_id;
+  const std::string other = first_agent == "alice" ? "bob" : "alice";
+  send(agent(core::agent_event_type::accept, first_agent, mail.id));
+  send(agent(core::agent_event_type::complete, first_agent, mail.id));
+  ASSERT_TRUE(wait_for([&] { return !of("assign", mail.id).empty(); }));
+
+  // He calls back: the phone identity alone finds the customer; the agent who handled him gets
+  // the first offer although `other` has been idle longer.
+  auto call = contact("call-1", core::channel::voice, "", {{"phone", "+7 912 345 67 89"}});
+  send(call);
+  auto o2 = offer_of(call.id);
+  EXPECT_EQ(o2.agent_id, first_agent) << o2.reason.text;
+  EXPECT_TRUE(o2.reason.affinity);
+  EXPECT_EQ(o2.attributes["customer_id"], o1.attributes["customer_id"]);
+  auto history = nlohmann::json::parse(o2.attributes["history"]);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0]["contact_id"], mail.id);
+  EXPECT_EQ(history[0]["agent"], first_agent);
+  (void)other;
+}
+
+TEST_F(router_test, escalation_overflows_after_its_timer) {
+  start_router();
+  login("alice");
+  auto c = contact("hola-1", core::channel::chat, "hola, necesito ayuda");
+  send(c);
+  auto overflow = wait_for([&] { return !of("overflow", c.id).empty(); });
+  ASSERT_TRUE(overflow);
+  auto o = offer_of(c.id);
+  EXPECT_EQ(o.agent_id, "alice");
+  EXPECT_EQ(o.queue, "support");
+  auto ov = of("overflow", c.id).front();
+  EXPECT_EQ(ov.attributes["from_queue"], "spanish");
+  auto arrived = std::stoll(ov.attributes["now"]);
+  EXPECT_GE(o.at, arrived);
+}
+
+TEST_F(router_test, a_new_router_rebuilds_the_domain_from_the_changelog) {
+  start_router();
+  login("alice");
+  auto first = contact("r1", core::channel::chat, "one");
+  auto second = contact("r2", core::channel::chat, "two");
+  send(first);
+  send(second);
+  offer_of(first.id);
+  send(agent(core::agent_event_type::accept, "alice", first.id));
+  ASSERT_TRUE(wait_for([&] { return !of("assign", first.id).empty(); }));
+  router_.reset();  // the next router starts from the changelog only
+
+  start_router();
+  // The duplicate of an old contact is recognized, the waiting contact is still waiting and goes
+  // to alice as soon as she is free: her presence, load and the queue were rebuilt.
+  send(first);
+  send(agent(core::agent_event_type::complete, "alice", first.id));
+  auto o = offer_of(second.id);
+  EXPECT_EQ(o.agent_id, "alice");
+  EXPECT_EQ(of("offer", first.id).size(), 1u);
+  EXPECT_EQ(of("assign", first.id).size(), 1u);
+  EXPECT_GE(router_->statistics().replayed_steps, 4u);
+}
+
+TEST_F(router_test, a_follow_up_message_goes_to_the_agent_holding_the_conversation) {
+  start_router();
+  login("alice");
+  auto c = contact("chat-1", core::channel::chat, "hello");
+  send(c);
+  offer_of(c.id);
+  auto more = contact("chat-1-b", core::channel::chat, "are you there?");
+  more.conversation = c.conversation;
+  send(more);
+  auto msg = wait_for([&] { return !of("message", c.id).empty(); });
+  ASSERT_TRUE(msg);
+  auto m = of("message", c.id).front();
+  EXPECT_EQ(m.agent_id, "alice");
+  EXPECT_EQ(m.attributes["text"], "are you there?");
+  EXPECT_TRUE(of("offer", more.id).empty());
+}
+
+}  // namespace
+}  // namespace omni::routing::service
