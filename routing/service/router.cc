@@ -879,6 +879,9 @@ struct router::impl {
     core::bus::settings kafka = opts.kafka;
     kafka.client.try_emplace("session.timeout.ms", "6000");
     kafka.client.try_emplace("heartbeat.interval.ms", "1000");
+    // Latency: a fetch that finds nothing new returns after at most 10 ms (the mock cluster holds
+    // it for the whole wait even when data arrives).
+    kafka.client.try_emplace("fetch.wait.max.ms", "10");
     auto c = core::bus::consumer::create(kafka, std::move(co));
     if (!c) return c.err().to_string();
     consumer = std::move(*c);
