@@ -3,6 +3,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "daemon/admin.h"
 #include "daemon/notify.h"
 #include "daemon/version.h"
+#include "daemon/watchdog.h"
 #include "routing/desk/gateway.h"
 #include "routing/service/router.h"
 
@@ -33,8 +35,10 @@ spdlog::logger& logger() {
 
 core::log::sink_kind to_sink(config::log_sink s) {
   switch (config::resolve_log_sink(s)) {
-    case config::log_sink::journald: return core::log::sink_kind::journald;
-    default: return core::log::sink_kind::console;
+    case config::log_sink::journald:
+      return core::log::sink_kind::journald;
+    default:
+      return core::log::sink_kind::console;
   }
 }
 
@@ -59,6 +63,31 @@ struct application::impl {
   std::unique_ptr<connectors::kafka_contact_publisher> publisher;
   std::vector<std::unique_ptr<connectors::connector>> connectors;
   std::unique_ptr<routing::service::router> router;
+  // systemd's watchdog (WatchdogSec=), fed only while the io loop and the router loop beat.
+  std::unique_ptr<watchdog> dog;
+  std::optional<asio::steady_timer> io_beat_timer;
+  std::atomic<std::uint64_t>* io_beat = nullptr;
+
+  void start_watchdog() {
+    auto interval = notify::watchdog_interval();
+    if (!interval) return;
+    dog =
+        std::make_unique<watchdog>(std::chrono::duration_cast<std::chrono::milliseconds>(*interval),
+                                   [] { notify::watchdog(); });
+    io_beat = &dog->add("io");
+    io_beat_timer.emplace(ioc);
+    beat_io();
+    logger().info("systemd watchdog: every {} ms while the io and routing loops run",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(*interval).count());
+  }
+
+  void beat_io() {
+    io_beat->fetch_add(1, std::memory_order_relaxed);
+    io_beat_timer->expires_after(1s);
+    io_beat_timer->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) beat_io();
+    });
+  }
   std::unique_ptr<routing::desk::gateway> gateway;
   std::shared_ptr<health_state> health = std::make_shared<health_state>();
 
@@ -127,10 +156,12 @@ struct application::impl {
 
   // Ingest role: the public listener and every configured connector.
   std::optional<std::string> start_ingest() {
-    if (!cfg.node.has_role(config::node_role::ingest) || cfg.connectors.empty()) return std::nullopt;
+    if (!cfg.node.has_role(config::node_role::ingest) || cfg.connectors.empty())
+      return std::nullopt;
     make_public_listener();
     publisher = std::make_unique<connectors::kafka_contact_publisher>(*producer, topics.contacts);
-    connectors::context ctx{&ioc, public_listener.get(), publisher.get(), cfg.node.state_dir, cfg.node.id};
+    connectors::context ctx{&ioc, public_listener.get(), publisher.get(), cfg.node.state_dir,
+                            cfg.node.id};
     config::diagnostics sink;
     connectors = connectors::create_all(cfg, sink, ctx);
     if (!sink.empty()) {
@@ -157,7 +188,8 @@ struct application::impl {
     s.body_limit = cfg.http.body_limit;
     s.read_timeout = cfg.http.read_timeout;
     s.idle_timeout = cfg.http.idle_timeout;
-    if (cfg.http.tls) s.tls = core::http::tls_settings{cfg.http.tls->cert.string(), cfg.http.tls->key.string()};
+    if (cfg.http.tls)
+      s.tls = core::http::tls_settings{cfg.http.tls->cert.string(), cfg.http.tls->key.string()};
     public_listener = std::make_unique<core::http::listener>(ioc, s);
   }
 
@@ -166,7 +198,8 @@ struct application::impl {
     if (auto err = public_listener->start()) return "http: " + err->message;
     export_listener_metrics(*public_listener, "public");
     logger().info("http: public listener on {}:{} with {} connector(s){}", cfg.http.listen.host,
-                  public_listener->port(), connectors.size(), gateway ? " and the desk gateway" : "");
+                  public_listener->port(), connectors.size(),
+                  gateway ? " and the desk gateway" : "");
     return std::nullopt;
   }
 
@@ -212,6 +245,7 @@ struct application::impl {
     o.state_dir = cfg.node.state_dir;
     o.node_id = cfg.node.id;
     o.on_health = [h = health](bool ok) { h->set_component("router", ok); };
+    if (dog) o.loop_beat = &dog->add("router");
     auto r = routing::service::router::start(std::move(o), *producer);
     if (!r) return "router: " + r.err().to_string();
     router = std::move(*r);
@@ -221,8 +255,14 @@ struct application::impl {
 
   void stop_all() {
     notify::stopping("draining");
+    // The loops stop beating on purpose now; the watchdog keeps pinging through the drain.
+    if (dog) {
+      dog->remove("router");
+      dog->remove("io");
+    }
+    if (io_beat_timer) io_beat_timer->cancel();
     for (auto& c : connectors) c->stop();
-    if (router) router->stop();  // its last records reach the producer before the flush below
+    if (router) router->stop();    // its last records reach the producer before the flush below
     if (gateway) gateway->stop();  // closes desk sockets; agents' last events are queued by now
     if (public_listener) {
       public_listener->stop();
@@ -262,6 +302,8 @@ struct application::impl {
     gateway.reset();
     producer.reset();
     embedded.reset();
+    io_beat_timer.reset();
+    dog.reset();  // after the router, which holds a pointer to its beat counter
   }
 
   void on_signal(int signo) {
@@ -334,6 +376,7 @@ std::optional<std::string> application::start() {
     d.stop_all();
     return *err;
   }
+  d.start_watchdog();
   if (auto err = d.start_router()) {
     d.stop_all();
     return *err;

@@ -49,7 +49,8 @@ void watchdog::run() {
       seen_[name] = now;
     }
     if (stalled != stalled_ && !stalled.empty())
-      log->error("loop(s) not responding, withholding the watchdog ping: {}", fmt::join(stalled, ", "));
+      log->error("loop(s) not responding, withholding the watchdog ping: {}",
+                 fmt::join(stalled, ", "));
     stalled_ = stalled;
     if (stalled.empty()) {
       send_();

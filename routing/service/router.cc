@@ -923,6 +923,7 @@ struct router::impl {
 
   void run() {
     while (!stopping.load()) {
+      if (opts.loop_beat) opts.loop_beat->fetch_add(1, std::memory_order_relaxed);
       if (resync) {
         logger().warn("router: leaving the group to rebuild every partition from the changelog");
         if (opts.on_health) opts.on_health(false);

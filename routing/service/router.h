@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -33,6 +34,9 @@ struct router_options {
   // Called on the router thread when the router becomes (un)healthy: false while it rebuilds
   // after a failed delivery.
   std::function<void(bool)> on_health;
+  // Bumped once per iteration of the router loop; the daemon's systemd watchdog pings only while
+  // it moves, so a hung routing loop gets the service restarted. Must outlive the router.
+  std::atomic<std::uint64_t>* loop_beat = nullptr;
 };
 
 struct router_statistics {
