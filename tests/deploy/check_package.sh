@@ -19,8 +19,8 @@ need "$info" "Architecture: amd64"
 for lib in librdkafka1 libyaml-cpp0.7 libspdlog1.10 libsqlite3-0 libsystemd0 libphonenumber8 libssl3 systemd; do
   need "$info" "Depends:.*$lib"
 done
-for f in ./usr/bin/omniroute ./lib/systemd/system/omniroute.service ./lib/sysusers.d/omniroute.conf \
-         ./lib/tmpfiles.d/omniroute.conf ./etc/omniroute/omniroute.yaml ./usr/share/doc/omniroute/operations.md \
+for f in ./usr/bin/omniroute ./usr/lib/systemd/system/omniroute.service ./usr/lib/sysusers.d/omniroute.conf \
+         ./usr/lib/tmpfiles.d/omniroute.conf ./etc/omniroute/omniroute.yaml ./usr/share/doc/omniroute/operations.md \
          ./usr/share/doc/omniroute/schemas/omni.contact.v1.json; do
   need "$contents" " $f\$"
 done
