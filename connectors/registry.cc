@@ -1,13 +1,13 @@
 #include "connectors/registry.h"
 
+#include "config/values.h"
+#include "connectors/generic/config.h"
 #include "connectors/messenger/config.h"
 #include "connectors/telegram/config.h"
-#include "connectors/whatsapp/config.h"
-#include "connectors/vk/config.h"
-#include "connectors/viber/config.h"
 #include "connectors/twilio/config.h"
-#include "connectors/generic/config.h"
-#include "config/values.h"
+#include "connectors/viber/config.h"
+#include "connectors/vk/config.h"
+#include "connectors/whatsapp/config.h"
 
 namespace omni::connectors {
 
@@ -44,7 +44,8 @@ std::vector<std::unique_ptr<connector>> create_all(const config::omniroute_confi
     if (!f) {
       config::reader r = config::connector_reader(entry, sink);
       std::string msg = "unknown connector type '" + entry.type + "'";
-      if (auto close = config::closest_match(entry.type, types)) msg += "; did you mean '" + *close + "'?";
+      if (auto close = config::closest_match(entry.type, types))
+        msg += "; did you mean '" + *close + "'?";
       else {
         msg += " (known:";
         for (const auto& t : types) msg += " " + t;

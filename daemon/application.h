@@ -1,6 +1,7 @@
 #pragma once
 // The omniroute process: builds every service in order, runs until told to stop, and stops them in
-// reverse order (Redpanda's application.cc is the model). Owned by `omniroute serve`; one per process.
+// reverse order (Redpanda's application.cc is the model). Owned by `omniroute serve`; one per
+// process.
 //
 // Start order: logging -> Kafka (embedded cluster or external brokers, topics) -> producer ->
 // public HTTP listener and connectors (ingest) -> router (router) -> desk gateway (gateway) ->

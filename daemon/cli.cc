@@ -130,7 +130,8 @@ int cmd_check_config(const std::vector<std::string>& args) {
   std::string file = default_config;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (is_help(args[i])) return std::fputs(check_help, stdout), exit_ok;
-    if (!args[i].empty() && args[i][0] == '-') return usage_error("unknown option " + args[i], "check-config");
+    if (!args[i].empty() && args[i][0] == '-')
+      return usage_error("unknown option " + args[i], "check-config");
     file = args[i];
   }
   auto loaded = config::load_file(file);
@@ -169,7 +170,8 @@ int cmd_serve(const std::vector<std::string>& args) {
   }
   if (!level.empty()) {
     auto parsed = config::load_string("logging: {level: " + level + "}", "--log-level");
-    if (!parsed.ok()) return usage_error("--log-level must be trace, debug, info, warn or error", "serve");
+    if (!parsed.ok())
+      return usage_error("--log-level must be trace, debug, info, warn or error", "serve");
     loaded.config->logging.level = parsed.config->logging.level;
   }
   application app(std::move(*loaded.config), file);
@@ -190,7 +192,8 @@ int cmd_dev_kafka(const std::vector<std::string>& args) {
       if (!parse_int(v, 1, 65535, port)) return usage_error("--port must be 1..65535", "dev-kafka");
       o.port = static_cast<std::uint16_t>(port);
     } else if (take_value(args, i, "--brokers", v)) {
-      if (!parse_int(v, 1, 16, o.brokers)) return usage_error("--brokers must be 1..16", "dev-kafka");
+      if (!parse_int(v, 1, 16, o.brokers))
+        return usage_error("--brokers must be 1..16", "dev-kafka");
     } else if (take_value(args, i, "--partitions", v)) {
       if (!parse_int(v, 1, 1000, o.partitions))
         return usage_error("--partitions must be 1..1000", "dev-kafka");

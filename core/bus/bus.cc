@@ -19,9 +19,10 @@ spdlog::logger& logger() {
 }
 
 void log_cb(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  auto lvl = level <= 3 ? spdlog::level::err : level <= 4 ? spdlog::level::warn
-                        : level <= 6                     ? spdlog::level::info
-                                                         : spdlog::level::debug;
+  auto lvl = level <= 3   ? spdlog::level::err
+             : level <= 4 ? spdlog::level::warn
+             : level <= 6 ? spdlog::level::info
+                          : spdlog::level::debug;
   logger().log(lvl, "{}: {}", fac, buf);
 }
 
@@ -29,8 +30,8 @@ void log_cb(const rd_kafka_t*, int level, const char* fac, const char* buf) {
 result<conf_ptr> make_conf(const settings& s, const std::string& client_id) {
   conf_ptr conf(rd_kafka_conf_new());
   install_log_callback(conf.get());
-  for (const auto& [k, v] : std::map<std::string, std::string>{
-           {"bootstrap.servers", s.brokers}, {"client.id", client_id}}) {
+  for (const auto& [k, v] : std::map<std::string, std::string>{{"bootstrap.servers", s.brokers},
+                                                               {"client.id", client_id}}) {
     if (auto e = set_property(conf.get(), k, v); !e.empty()) return error{e, "kafka"};
   }
   for (const auto& [k, v] : s.client)
@@ -44,8 +45,9 @@ metrics::counter& produce_errors() {
   return c;
 }
 metrics::counter& queue_full_count() {
-  static auto& c = metrics::global().counter_of(
-      "omniroute_kafka_queue_full_total", "Produce attempts refused because the local queue was full.");
+  static auto& c =
+      metrics::global().counter_of("omniroute_kafka_queue_full_total",
+                                   "Produce attempts refused because the local queue was full.");
   return c;
 }
 metrics::counter& consume_errors() {
@@ -111,7 +113,8 @@ struct producer::impl {
 
 producer::producer(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
-result<std::unique_ptr<producer>> producer::create(const settings& s, const std::string& client_id) {
+result<std::unique_ptr<producer>> producer::create(const settings& s,
+                                                   const std::string& client_id) {
   auto conf = make_conf(s, client_id);
   if (!conf) return conf.err();
   // Defaults an operator may override through kafka.client ...
@@ -125,8 +128,8 @@ result<std::unique_ptr<producer>> producer::create(const settings& s, const std:
     if (auto e = set_property(conf->get(), k, v); !e.empty()) return error{e, "kafka"};
   }
   // ... and the delivery guarantees, which are not negotiable.
-  for (const auto& [k, v] : std::map<std::string, std::string>{{"enable.idempotence", "true"},
-                                                                {"acks", "all"}})
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"enable.idempotence", "true"}, {"acks", "all"}})
     if (auto e = set_property(conf->get(), k, v); !e.empty()) return error{e, "kafka"};
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &impl::on_delivery);
   char err[512];
@@ -152,8 +155,9 @@ producer::~producer() {
   rd_kafka_poll(impl_->rk.get(), 0);
 }
 
-produce_status producer::produce(const std::string& topic, std::string_view key, std::string_view value,
-                                 delivery_handler on_delivery, const executor& post) {
+produce_status producer::produce(const std::string& topic, std::string_view key,
+                                 std::string_view value, delivery_handler on_delivery,
+                                 const executor& post) {
   return produce(topic, RD_KAFKA_PARTITION_UA, key, value, std::move(on_delivery), post);
 }
 
@@ -194,8 +198,10 @@ delivery producer::produce_and_wait(const std::string& topic, std::string_view k
     });
     if (st == produce_status::queued) break;
     if (st == produce_status::failed || std::chrono::steady_clock::now() > deadline)
-      return delivery{false, topic, -1, -1, st == produce_status::failed ? "refused" : "queue full"};
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // back-pressure: let the queue drain
+      return delivery{false, topic, -1, -1,
+                      st == produce_status::failed ? "refused" : "queue full"};
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(5));  // back-pressure: let the queue drain
   }
   std::unique_lock lock(w->m);
   if (!w->cv.wait_until(lock, deadline, [&] { return w->d.has_value(); }))
@@ -297,7 +303,8 @@ result<std::unique_ptr<consumer>> consumer::create(const settings& s, consumer_o
   (void)conf->release();
   p->rk.reset(rk);
   rd_kafka_poll_set_consumer(rk);
-  partition_list_ptr topics(rd_kafka_topic_partition_list_new(static_cast<int>(p->options.topics.size())));
+  partition_list_ptr topics(
+      rd_kafka_topic_partition_list_new(static_cast<int>(p->options.topics.size())));
   for (const auto& t : p->options.topics)
     rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
   if (auto e = rd_kafka_subscribe(rk, topics.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -343,7 +350,8 @@ void consumer::store(const message& m) {
   partition_list_ptr l(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(l.get(), m.topic.c_str(), m.partition)->offset = m.offset + 1;
   if (auto e = rd_kafka_offsets_store(impl_->rk.get(), l.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
-    logger().debug("offset store for {}[{}] skipped: {}", m.topic, m.partition, rd_kafka_err2str(e));
+    logger().debug("offset store for {}[{}] skipped: {}", m.topic, m.partition,
+                   rd_kafka_err2str(e));
 }
 
 bool consumer::commit() {
@@ -418,8 +426,9 @@ result<std::int64_t> message_count(const settings& s, const std::string& topic,
   std::int64_t total = 0;
   for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
     int64_t lo = 0, hi = 0;
-    auto e = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), md->topics[0].partitions[i].id,
-                                              &lo, &hi, static_cast<int>(timeout.count()));
+    auto e =
+        rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), md->topics[0].partitions[i].id,
+                                         &lo, &hi, static_cast<int>(timeout.count()));
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return error{rd_kafka_err2str(e), "kafka"};
     total += hi - lo;
   }

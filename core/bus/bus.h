@@ -7,9 +7,9 @@
 // produce() says queue_full and the caller answers 503 / waits, nothing is dropped silently.
 //
 // Consumer: offsets are stored only when the caller says a message is processed (store()), and
-// committed from the stored offsets; cooperative-sticky assignment, with a synchronous commit of the
-// stored offsets on revoke so the next owner starts where this one stopped. One owner thread calls
-// poll(); rebalance notifications fire inside poll() on that thread.
+// committed from the stored offsets; cooperative-sticky assignment, with a synchronous commit of
+// the stored offsets on revoke so the next owner starts where this one stopped. One owner thread
+// calls poll(); rebalance notifications fire inside poll() on that thread.
 
 #include <chrono>
 #include <cstdint>
@@ -26,8 +26,8 @@
 namespace omni::core::bus {
 
 struct settings {
-  std::string brokers;                               // bootstrap list "host:port,..."
-  std::map<std::string, std::string> client;         // extra librdkafka properties, passed through
+  std::string brokers;                                // bootstrap list "host:port,..."
+  std::map<std::string, std::string> client;          // extra librdkafka properties, passed through
   std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms
 };
 
@@ -104,7 +104,8 @@ struct consumer_options {
   std::vector<std::string> topics;
   bool from_beginning = true;  // auto.offset.reset when the group has no committed offset
   // partition.assignment.strategy. The router uses "range" so that partition p of every subscribed
-  // topic lands on the same member (co-partitioned topics); cooperative-sticky does not promise that.
+  // topic lands on the same member (co-partitioned topics); cooperative-sticky does not promise
+  // that.
   std::string assignment_strategy = "cooperative-sticky";
   // Called inside poll() on the owner's thread.
   std::function<void(const std::vector<topic_partition>&)> on_assigned;

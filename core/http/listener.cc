@@ -651,7 +651,7 @@ class connection : public connection_base,
   const tcp::endpoint remote_;
   Stream stream_;
   asio::any_io_executor strand_;
-  asio::steady_timer timer_;  // handler deadline
+  asio::steady_timer timer_;                               // handler deadline
   std::chrono::steady_clock::time_point read_deadline_{};  // whole-request read deadline
   std::shared_ptr<void> slot_;
   beast::flat_buffer buffer_;

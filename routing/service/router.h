@@ -10,9 +10,9 @@
 // delivery reports come back from the producer's poll thread through a mutex-protected queue.
 // start()/stop()/statistics() may be called from any thread.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>

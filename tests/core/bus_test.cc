@@ -33,8 +33,8 @@ class bus_test : public ::testing::Test {
   }
 
   // Polls until `want` messages arrived or the deadline passed.
-  static std::vector<message> drain(consumer& c, std::size_t want, std::chrono::milliseconds limit = 15s,
-                                    bool store = true) {
+  static std::vector<message> drain(consumer& c, std::size_t want,
+                                    std::chrono::milliseconds limit = 15s, bool store = true) {
     std::vector<message> got;
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (got.size() < want && std::chrono::steady_clock::now() < deadline) {
@@ -65,12 +65,13 @@ TEST_F(bus_test, delivery_report_reaches_the_callers_executor) {
     std::lock_guard lock(m);
     posted.push_back(std::move(f));
   };
-  ASSERT_EQ(p->produce("t.contacts", "acme", "{\"x\":1}",
-                       [&](const delivery& d) {
-                         seen = d;
-                         delivered++;
-                       },
-                       post),
+  ASSERT_EQ(p->produce(
+                "t.contacts", "acme", "{\"x\":1}",
+                [&](const delivery& d) {
+                  seen = d;
+                  delivered++;
+                },
+                post),
             produce_status::queued);
   ASSERT_TRUE(p->flush(10s));
   // Not run yet: it waits on our "executor".
@@ -101,7 +102,8 @@ TEST_F(bus_test, same_key_goes_to_same_partition) {
 
 TEST_F(bus_test, offsets_advance_only_for_stored_messages) {
   auto p = make_producer();
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(p->produce_and_wait("t.contacts", "k", std::to_string(i), 10s).ok);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(p->produce_and_wait("t.contacts", "k", std::to_string(i), 10s).ok);
   {
     auto c = consumer::create(settings_, {.group_id = "g1", .topics = {"t.contacts"}});
     ASSERT_TRUE(c) << c.err().to_string();
@@ -180,7 +182,8 @@ TEST(bus_unreachable, delivery_fails_after_timeout_and_queue_full_is_backpressur
               produce_status::queued);
   EXPECT_EQ((*p)->produce("t", "k", "v", [](const delivery&) {}), produce_status::queue_full);
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (failed < 3 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  while (failed < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
   EXPECT_EQ(failed.load(), 3);
 }
 

@@ -101,7 +101,8 @@ TEST(contact_codec, escaped_unicode_is_decoded) {
 
 TEST(contact_codec, every_required_field_missing_is_named) {
   json full = json::parse(encode(sample_contact()));
-  for (const char* field : {"id", "channel", "provider", "source_id", "received_at", "domain", "customer"}) {
+  for (const char* field :
+       {"id", "channel", "provider", "source_id", "received_at", "domain", "customer"}) {
     json j = full;
     j.erase(field);
     auto r = decode_contact(j.dump());
@@ -185,7 +186,8 @@ TEST(contact_codec, huge_values_are_refused) {
   EXPECT_EQ(r.err().field, "id");
 
   c = sample_contact();
-  for (int i = 0; i < 300; ++i) c.customer.identities.push_back({"email", std::to_string(i) + "@x"});
+  for (int i = 0; i < 300; ++i)
+    c.customer.identities.push_back({"email", std::to_string(i) + "@x"});
   r = decode_contact(encode(c));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().field, "customer.identities");
@@ -318,7 +320,8 @@ json load_schema(const std::string& name) {
 }
 
 template <typename Decode>
-void check_required_fields(const std::string& schema_name, const std::string& sample, Decode decode) {
+void check_required_fields(const std::string& schema_name, const std::string& sample,
+                           Decode decode) {
   json schema = load_schema(schema_name);
   json full = json::parse(sample);
   ASSERT_TRUE(decode(full.dump())) << schema_name;

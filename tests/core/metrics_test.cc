@@ -7,9 +7,11 @@ namespace {
 
 TEST(metrics, renders_prometheus_text) {
   registry r;
-  r.counter_of("omniroute_contacts_received_total", "Contacts.", {{"channel", "email"}, {"provider", "imap"}})
+  r.counter_of("omniroute_contacts_received_total", "Contacts.",
+               {{"channel", "email"}, {"provider", "imap"}})
       .inc(3);
-  r.counter_of("omniroute_contacts_received_total", "Contacts.", {{"channel", "email"}, {"provider", "imap"}})
+  r.counter_of("omniroute_contacts_received_total", "Contacts.",
+               {{"channel", "email"}, {"provider", "imap"}})
       .inc();
   r.gauge_of("omniroute_queue_waiting", "Waiting.", {{"queue", "sup\"port"}}).set(7);
   r.callback_gauge("omniroute_up", "Up.", {}, [] { return 1.0; });
@@ -23,9 +25,12 @@ TEST(metrics, renders_prometheus_text) {
             std::string::npos);
   EXPECT_NE(text.find("omniroute_queue_waiting{queue=\"sup\\\"port\"} 7\n"), std::string::npos);
   EXPECT_NE(text.find("omniroute_up 1\n"), std::string::npos);
-  EXPECT_NE(text.find("omniroute_routing_decision_seconds_bucket{le=\"0.001\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("omniroute_routing_decision_seconds_bucket{le=\"0.01\"} 2\n"), std::string::npos);
-  EXPECT_NE(text.find("omniroute_routing_decision_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("omniroute_routing_decision_seconds_bucket{le=\"0.001\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("omniroute_routing_decision_seconds_bucket{le=\"0.01\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("omniroute_routing_decision_seconds_bucket{le=\"+Inf\"} 3\n"),
+            std::string::npos);
   EXPECT_NE(text.find("omniroute_routing_decision_seconds_count 3\n"), std::string::npos);
 }
 

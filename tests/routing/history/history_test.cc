@@ -27,7 +27,8 @@ TEST(identity_normalizer, phones_become_e164) {
 
 TEST(identity_normalizer, kinds) {
   identity_normalizer n;
-  EXPECT_EQ(n.normalize({"email", "  Ivan.Petrov@Example.RU "}), (identity{"email", "ivan.petrov@example.ru"}));
+  EXPECT_EQ(n.normalize({"email", "  Ivan.Petrov@Example.RU "}),
+            (identity{"email", "ivan.petrov@example.ru"}));
   EXPECT_EQ(n.normalize({"Phone", "8 912 345-67-89"}), (identity{"phone", "+79123456789"}));
   EXPECT_EQ(n.normalize({"telegram", " 42 "}), (identity{"telegram", "42"}));
   EXPECT_EQ(n.normalize({"email", "   "}), std::nullopt);
@@ -38,8 +39,8 @@ class store_test : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("omni-history-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("omni-history-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     reopen();
   }
@@ -53,7 +54,8 @@ class store_test : public ::testing::Test {
     ASSERT_TRUE(s) << s.err().to_string();
     s_ = std::move(*s);
   }
-  resolution resolve(std::vector<identity> ids, core::timestamp_ms now = 1000, std::string name = "") {
+  resolution resolve(std::vector<identity> ids, core::timestamp_ms now = 1000,
+                     std::string name = "") {
     auto r = s_->resolve(ids, name, "", now);
     EXPECT_TRUE(r) << r.err().to_string();
     return *r;
