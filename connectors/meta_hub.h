@@ -1,0 +1,31 @@
+#pragma once
+// What the Meta Graph webhooks (WhatsApp Cloud, Messenger, Instagram) share: the GET hub.challenge
+// handshake, the X-Hub-Signature-256 check (several app secrets during a rotation), and the tally
+// of events a POST carried that are understood but not routed.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/http/message.h"
+
+namespace omni::connectors::meta {
+
+// A GET with hub.mode=subscribe and the right hub.verify_token: 200 with the challenge; any other
+// GET: 403. nullopt for other methods.
+std::optional<core::http::response> hub_handshake(const core::http::request& req,
+                                                  std::string_view verify_token);
+// nullopt when the body's HMAC-SHA256 matches one of `secrets`; else 401 (missing) or 403.
+std::optional<core::http::response> hub_signature(const core::http::request& req,
+                                                  const std::vector<std::string>& secrets);
+
+// Events a POST carried that are not routed, by kind ("status", "echo", "field:...").
+using tally = std::map<std::string, int>;
+// Adds them to omniroute_webhook_events_ignored_total{connector,event}.
+void count_ignored(const std::string& connector, const tally& ignored);
+// "not routed: 2 status, 1 echo", or "nothing to route".
+std::string describe(const tally& ignored);
+
+}  // namespace omni::connectors::meta
