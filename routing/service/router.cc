@@ -1076,12 +1076,18 @@ struct router::impl {
       }
       drain_completions();
       auto m = consumer->poll(poll_timeout(wall_now()));
-      for (int batch = 0; m && batch < 500; ++batch) {
-        process(*m);
-        m = consumer->poll(0ms);
+      {
+        // One history transaction per batch, committed before the next drain_completions()
+        // stores the batch's offsets.
+        std::optional<history::store::batch> tx;
+        if (history && m) tx.emplace(*history);
+        for (int batch = 0; m && batch < 500; ++batch) {
+          process(*m);
+          m = consumer->poll(0ms);
+        }
+        if (m) process(*m);
+        tick_due(wall_now());
       }
-      if (m) process(*m);
-      tick_due(wall_now());
       if (clock_type::now() >= next_gauges) {
         update_gauges();
         next_gauges = clock_type::now() + 1s;
