@@ -15,6 +15,7 @@ Dovecot's login processes refuse to run as root, so as root the packaged dovenul
 run them and the mail user is `mail`, owning the maildir; as another user everything runs as that
 user. A static passdb accepts USER/PASSWORD. TLS uses a self-signed certificate made with openssl.
 """
+import base64
 import imaplib
 import json
 import os
@@ -55,7 +56,14 @@ class Dovecot:
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
-        os.chmod(self.dir, 0o755)  # the mail user walks into home/
+        os.chmod(self.dir, 0o755)  # the mail user walks into home/ ...
+        parent = os.path.dirname(self.dir)
+        while parent != "/":  # ... through our private temporary directories (search bit only)
+            st = os.stat(parent)
+            if st.st_uid != os.geteuid() or st.st_mode & 0o001:
+                break
+            os.chmod(parent, st.st_mode | 0o001)
+            parent = os.path.dirname(parent)
         internal, login, mail_user = self._users()
         home = os.path.join(self.dir, "home")
         os.makedirs(home, exist_ok=True)
@@ -119,8 +127,9 @@ service anvil {{
         self.conf = os.path.join(self.dir, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write(conf)
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.conf + ".err", "w"))
+        with open(self.conf + ".err", "w") as err:
+            self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
+                                         stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -169,6 +178,28 @@ service anvil {{
 
     def uids(self, mailbox):
         return with_client(self.imap_port, lambda c: uids_with(c, mailbox))
+
+
+def sample_message(i):
+    """Customer mail number i for load and resume tests: KOI8-R, windows-1251 (about 1 KiB), HTML
+    and plain UTF-8 (about 23 KiB) in turn, each with its own Message-ID. Returns
+    (raw bytes, Message-ID without brackets, decoded subject)."""
+    kind = i % 4
+    mid = f"load-{i}@customer.example"
+    if kind == 0:
+        cs, subject, body = "koi8-r", f"Заказ {i} не пришёл", "Здравствуйте! Где мой заказ?\n"
+    elif kind == 1:
+        cs, subject, body = "windows-1251", f"Возврат {i}", "Хочу вернуть товар.\n" * 50
+    elif kind == 2:
+        cs, subject, body = "utf-8", f"Question {i}", "<p>Hello &amp; thanks</p>\n"
+    else:
+        cs, subject, body = "utf-8", f"Big {i}", ("x" * 76 + "\n") * 300
+    ctype = "text/html" if kind == 2 else "text/plain"
+    enc_subject = "=?%s?B?%s?=" % (cs, base64.b64encode(subject.encode(cs)).decode())
+    head = (f"From: Customer {i} <c{i}@customer.example>\r\nTo: support@shop.example\r\n"
+            f"Subject: {enc_subject}\r\nMessage-ID: <{mid}>\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: {ctype}; charset={cs}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+    return head.encode() + body.replace("\n", "\r\n").encode(cs), mid, subject
 
 
 def login(port, user=USER, password=PASSWORD):
