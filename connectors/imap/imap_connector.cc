@@ -461,6 +461,11 @@ class imap_connector::session : public std::enable_shared_from_this<session> {
     };
     co_await run(whole, "BODY.PEEK[]", "BODY[]");
     co_await run(header_only, "BODY.PEEK[HEADER]", "BODY[HEADER]");
+    // A message the server listed but did not return must not be stepped over: try again (if it
+    // was expunged meanwhile, the next search will not list it).
+    for (auto uid : uids)
+      if (!got.count(uid))
+        throw imap_failure("server did not return UID " + std::to_string(uid) + "; retrying");
     std::vector<fetched> out;
     for (auto& [uid, m] : got) out.push_back(std::move(m));
     counters_->fetched->inc(out.size());
@@ -708,6 +713,7 @@ bool imap_connector::deliver(const core::outbound& o) {
     log->error("imap {}: outbound {} has no email recipient; not sent", settings_.name, o.id);
     return true;
   }
+  if (!o.id.empty() && !remember_outbound(o.id)) return true;  // a re-read record: sent already
   const auto& from = smtp_->config().from;
   std::string message_id = (o.id.empty() ? std::to_string(now_ms()) : o.id) + "." + settings_.name +
                            from.substr(from.find('@'));
@@ -723,6 +729,17 @@ bool imap_connector::deliver(const core::outbound& o) {
       log->error("imap {}: reply {} not sent: {}", name, id, err);
     }
   });
+  return true;
+}
+
+bool imap_connector::remember_outbound(const std::string& id) {
+  std::lock_guard lock(sent_mutex_);
+  if (!sent_ids_.insert(id).second) return false;
+  sent_order_.push_back(id);
+  if (sent_order_.size() > 10000) {
+    sent_ids_.erase(sent_order_.front());
+    sent_order_.pop_front();
+  }
   return true;
 }
 

@@ -16,9 +16,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "connectors/connector.h"
@@ -82,11 +85,18 @@ class imap_connector : public connector {
   class session;
 
  private:
+  // False when `id` was delivered recently (the dispatcher re-reads records after a crash; the
+  // Message-ID derived from the outbound id also lets mail clients drop a re-sent copy).
+  bool remember_outbound(const std::string& id);
+
   settings settings_;
   context ctx_;
   std::shared_ptr<imap_counters> counters_;
   std::vector<std::shared_ptr<session>> sessions_;
   std::unique_ptr<smtp_client> smtp_;
+  std::mutex sent_mutex_;
+  std::unordered_set<std::string> sent_ids_;
+  std::deque<std::string> sent_order_;
 };
 
 }  // namespace omni::connectors::imap

@@ -139,6 +139,16 @@ TEST_F(ImapSmtpSink, DeliverSendsOverStartTlsWithAuth) {
   EXPECT_NE(env.find("ivan.petrov@example.ru"), std::string::npos) << env;
   EXPECT_TRUE(eventually(
       [&] { return metric("omniroute_smtp_sent_total{connector=\"support\"}") == sent + 1; }));
+  // The dispatcher re-reading the same record does not send it twice.
+  // (Sent first, a duplicate would be the sink's second message instead of the next reply.)
+  EXPECT_TRUE(connector_->deliver(reply()));
+  core::outbound next = reply();
+  next.id = "out-2";
+  ASSERT_TRUE(connector_->deliver(next));
+  ASSERT_TRUE(eventually([&] { return !sink.message(2).empty(); }));
+  auto second = parse_mail(sink.message(2), {});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->message_id, "out-2.support@shop.example");
 }
 
 TEST_F(ImapSmtpSink, RefusesToSendWithoutStartTls) {
