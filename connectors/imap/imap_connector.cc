@@ -55,6 +55,8 @@ struct imap_counters {
     moves_failed =
         &m.counter_of("omniroute_imap_move_failures_total",
                       "Routed messages the server refused to move to the processed folder", l);
+    idle_refreshes = &m.counter_of("omniroute_imap_idle_refreshes_total",
+                                   "IDLE commands ended by idle_refresh and issued again", l);
     smtp_sent = &m.counter_of("omniroute_smtp_sent_total", "Replies sent by SMTP", l);
     smtp_failed = &m.counter_of("omniroute_smtp_failed_total", "Replies SMTP refused or failed", l);
   }
@@ -66,6 +68,7 @@ struct imap_counters {
   core::metrics::counter* reconnects;
   core::metrics::counter* protocol_errors;
   core::metrics::counter* moves_failed;
+  core::metrics::counter* idle_refreshes;
   core::metrics::counter* smtp_sent;
   core::metrics::counter* smtp_failed;
 };
@@ -622,6 +625,7 @@ class imap_connector::session : public std::enable_shared_from_this<session> {
         refresh.async_wait([this, &done_sent](boost::system::error_code ec) {
           if (!ec && !done_sent && conn_) {
             done_sent = true;
+            counters_->idle_refreshes->inc();
             conn_->write_detached("DONE\r\n");
           }
         });

@@ -267,6 +267,22 @@ TEST_F(ImapDovecot, PollsAndCopiesWhenServerLacksIdleAndMove) {
   EXPECT_EQ(d.uids("Routed").size(), 3u);
 }
 
+TEST_F(ImapDovecot, IdleIsReissuedAfterIdleRefresh) {
+  testing::dovecot d;
+  auto s = base(d);
+  s.name = "refresh";
+  s.idle_refresh = 300ms;  // production: 28m, under the 30-minute limit of RFC 2177
+  start(s);
+  auto refreshes = [] {
+    return testing::metric("omniroute_imap_idle_refreshes_total{connector=\"refresh\"}");
+  };
+  ASSERT_TRUE(eventually([&] { return refreshes() >= 3; })) << connector_->last_error();
+  d.append("INBOX", {"koi8r.eml"});  // still listening after the re-issues
+  ASSERT_TRUE(eventually([&] { return publisher_.stored().size() == 1; }))
+      << connector_->last_error();
+  EXPECT_EQ(testing::metric("omniroute_imap_reconnects_total{connector=\"refresh\"}"), 0);
+}
+
 TEST_F(ImapDovecot, UidValidityChangeResyncsWithSameContactIds) {
   testing::dovecot d;
   d.append("INBOX", {"koi8r.eml", "cp1251.eml"});

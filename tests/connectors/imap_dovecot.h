@@ -16,11 +16,20 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics/metrics.h"
+
 namespace omni::testing {
 
 inline std::string source_dir() {
   const char* s = std::getenv("OMNI_SOURCE_DIR");
   return s ? s : ".";
+}
+
+// One series of the process's metrics registry, e.g. `name{connector="x"}`; 0 when absent.
+inline double metric(const std::string& series) {
+  std::string text = core::metrics::global().render();
+  auto pos = text.find(series + " ");
+  return pos == std::string::npos ? 0 : std::stod(text.substr(pos + series.size() + 1));
 }
 
 inline std::string read_file(const std::filesystem::path& p) {

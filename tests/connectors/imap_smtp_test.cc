@@ -29,12 +29,6 @@ bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds lim
   return cond();
 }
 
-double metric(const std::string& series) {
-  std::string text = core::metrics::global().render();
-  auto pos = text.find(series + " ");
-  return pos == std::string::npos ? 0 : std::stod(text.substr(pos + series.size() + 1));
-}
-
 core::outbound reply() {
   core::outbound o;
   o.id = "out-1";
@@ -119,7 +113,7 @@ class ImapSmtpSink : public ::testing::Test {
 TEST_F(ImapSmtpSink, DeliverSendsOverStartTlsWithAuth) {
   testing::smtp_sink sink({"--tls", "--auth", "agent:pw-1"});
   start(smtp_for(sink));
-  double sent = metric("omniroute_smtp_sent_total{connector=\"support\"}");
+  double sent = testing::metric("omniroute_smtp_sent_total{connector=\"support\"}");
   core::outbound chat = reply();
   chat.chan = core::channel::chat;
   EXPECT_FALSE(connector_->deliver(chat));  // not email: someone else's
@@ -137,8 +131,9 @@ TEST_F(ImapSmtpSink, DeliverSendsOverStartTlsWithAuth) {
   EXPECT_NE(env.find("\"tls\": true"), std::string::npos) << env;
   EXPECT_NE(env.find("\"auth\": true"), std::string::npos) << env;
   EXPECT_NE(env.find("ivan.petrov@example.ru"), std::string::npos) << env;
-  EXPECT_TRUE(eventually(
-      [&] { return metric("omniroute_smtp_sent_total{connector=\"support\"}") == sent + 1; }));
+  EXPECT_TRUE(eventually([&] {
+    return testing::metric("omniroute_smtp_sent_total{connector=\"support\"}") == sent + 1;
+  }));
   // The dispatcher re-reading the same record does not send it twice.
   // (Sent first, a duplicate would be the sink's second message instead of the next reply.)
   EXPECT_TRUE(connector_->deliver(reply()));
@@ -156,10 +151,11 @@ TEST_F(ImapSmtpSink, RefusesToSendWithoutStartTls) {
   auto smtp = smtp_for(sink);
   smtp.ca_file = "";  // this sink has no certificate
   start(smtp);
-  double failed = metric("omniroute_smtp_failed_total{connector=\"support\"}");
+  double failed = testing::metric("omniroute_smtp_failed_total{connector=\"support\"}");
   ASSERT_TRUE(connector_->deliver(reply()));
-  ASSERT_TRUE(eventually(
-      [&] { return metric("omniroute_smtp_failed_total{connector=\"support\"}") == failed + 1; }));
+  ASSERT_TRUE(eventually([&] {
+    return testing::metric("omniroute_smtp_failed_total{connector=\"support\"}") == failed + 1;
+  }));
   EXPECT_EQ(sink.message(1), "");
 }
 
