@@ -70,6 +70,9 @@ std::unique_ptr<connector> factory::create(const config::connector_config& entry
   if (s.mailboxes.empty()) r.error("mailboxes", "needs at least one mailbox");
   s.processed_folder = r.optional<std::string>("processed_folder", s.processed_folder);
   s.processed_keyword = r.optional<std::string>("processed_keyword", s.processed_keyword);
+  if (s.processed_keyword.empty() || s.processed_keyword[0] == '\\' ||
+      s.processed_keyword.find_first_of(" (){%*\"\\]") != std::string::npos)
+    r.error("processed_keyword", "must be an IMAP keyword atom such as $Routed");
   for (const auto& mb : s.mailboxes)
     if (mb == s.processed_folder)
       r.error("processed_folder", "must differ from the mailboxes it empties ('" + mb + "')");

@@ -206,6 +206,16 @@ TEST(ImapConfig, ErrorsPointAtTheKey) {
   EXPECT_NE(e[2].message.find("klingon-8"), std::string::npos) << e[2].message;
   EXPECT_EQ(e[3].line, 10);
   EXPECT_NE(e[3].message.find("did you mean 'mailboxes'"), std::string::npos) << e[3].message;
+
+  e = config_errors(
+      "  - type: imap\n    name: m\n    server: 127.0.0.1:143\n    tls: none\n"
+      "    username: u\n    password: p\n    processed_keyword: \"my flag\"\n"
+      "    processed_folder: INBOX\n");
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].line, 8);
+  EXPECT_NE(e[0].message.find("keyword"), std::string::npos) << e[0].message;
+  EXPECT_EQ(e[1].line, 9);
+  EXPECT_NE(e[1].message.find("must differ"), std::string::npos) << e[1].message;
 }
 
 }  // namespace
