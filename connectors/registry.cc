@@ -2,6 +2,7 @@
 
 #include "config/values.h"
 #include "connectors/generic/config.h"
+#include "connectors/imap/config.h"
 #include "connectors/messenger/config.h"
 #include "connectors/telegram/config.h"
 #include "connectors/twilio/config.h"
@@ -23,6 +24,7 @@ const std::vector<std::unique_ptr<connector_factory>>& factories() {
     v.push_back(std::make_unique<viber::factory>());
     v.push_back(std::make_unique<twilio::factory>());
     v.push_back(std::make_unique<generic::factory>());
+    v.push_back(std::make_unique<imap::factory>());
     return v;
   }();
   return all;

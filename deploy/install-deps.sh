@@ -9,11 +9,13 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libssl-dev libsqlite3-dev libsystemd-dev libphonenumber-dev libgmime-3.0-dev
+  libssl-dev libsqlite3-dev libsystemd-dev libphonenumber-dev libgmime-3.0-dev libxml2-dev
   libgtest-dev libgmock-dev libjwt-dev
 )
 # chromium + fonts: the desk page's browser test (Cyrillic needs a font that covers it).
-test_pkgs=(kcat curl python3 python3-yaml procps chromium fonts-dejavu-core)
+# dovecot-imapd + openssl: the IMAP connector's tests run a real Dovecot (TLS with a generated cert).
+# python3-aiosmtpd: the SMTP sink the email connector's outbound test sends to.
+test_pkgs=(kcat curl python3 python3-yaml procps chromium fonts-dejavu-core dovecot-imapd openssl python3-aiosmtpd)
 bench_pkgs=(libbenchmark-dev wrk nginx)  # nginx-light is a transitional package on bookworm (nginx + echo module)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
