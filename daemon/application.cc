@@ -17,6 +17,7 @@
 #include "core/metrics/metrics.h"
 #include "daemon/admin.h"
 #include "daemon/notify.h"
+#include "daemon/outbound.h"
 #include "daemon/version.h"
 #include "daemon/watchdog.h"
 #include "routing/desk/gateway.h"
@@ -62,6 +63,7 @@ struct application::impl {
   std::unique_ptr<core::http::listener> public_listener;
   std::unique_ptr<connectors::kafka_contact_publisher> publisher;
   std::vector<std::unique_ptr<connectors::connector>> connectors;
+  std::unique_ptr<outbound_dispatcher> outbound;
   std::unique_ptr<routing::service::router> router;
   // systemd's watchdog (WatchdogSec=), fed only while the io loop and the router loop beat.
   std::unique_ptr<watchdog> dog;
@@ -173,6 +175,21 @@ struct application::impl {
       if (auto r = c->start(); !r) return "connector " + c->name() + ": " + r.err().to_string();
       health->set_component("connector:" + c->name(), true);
     }
+    return start_outbound();
+  }
+
+  // Replies and notices on omni.outbound, offered to each connector until one takes it.
+  std::optional<std::string> start_outbound() {
+    auto d = outbound_dispatcher::start(
+        kafka, topics.outbound, cfg.node.id, ioc,
+        [this](const core::outbound& o) {
+          for (auto& c : connectors)
+            if (c->deliver(o)) return true;
+          return false;
+        },
+        cfg.kafka.embedded);
+    if (!d) return "outbound: " + d.err().to_string();
+    outbound = std::move(*d);
     return std::nullopt;
   }
 
@@ -261,6 +278,7 @@ struct application::impl {
       dog->remove("io");
     }
     if (io_beat_timer) io_beat_timer->cancel();
+    if (outbound) outbound->stop();  // before the io loop stops: it waits for the handler
     for (auto& c : connectors) c->stop();
     if (router) router->stop();    // its last records reach the producer before the flush below
     if (gateway) gateway->stop();  // closes desk sockets; agents' last events are queued by now
@@ -296,6 +314,7 @@ struct application::impl {
     io_threads.clear();
     admin_listener.reset();
     public_listener.reset();
+    outbound.reset();
     connectors.clear();
     publisher.reset();
     router.reset();
