@@ -135,7 +135,9 @@ std::size_t session_store::visitors() const {
 chat_entry& session_store::append(visitor_state& v, chat_entry e) {
   e.seq = v.next_seq++;
   v.history.push_back(std::move(e));
-  while (v.history.size() > limits_.history) v.history.pop_front();
+  if (v.history.size() > limits_.history)
+    v.history.erase(v.history.begin(), v.history.begin() + static_cast<std::ptrdiff_t>(
+                                                               v.history.size() - limits_.history));
   return v.history.back();
 }
 

@@ -14,7 +14,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -80,8 +79,8 @@ class session_store {
  private:
   struct visitor_state {
     std::string chat;
-    std::vector<std::string> chats;  // every conversation of this visitor kept in `conversations_`
-    std::deque<chat_entry> history;
+    std::vector<std::string> chats;   // every conversation of this visitor kept in `conversations_`
+    std::vector<chat_entry> history;  // oldest first; a vector: no allocation while empty
     std::set<std::string> in_flight;
     std::uint64_t next_seq = 1;
     int sockets = 0;

@@ -5,6 +5,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <list>
 #include <optional>
 
 #include "core/http/upgrade.h"
@@ -37,6 +38,9 @@ close_info classify(const beast::error_code& ec, std::uint16_t peer_code) {
 // Bytes a connection keeps for reading between messages: a larger buffer left by one big message
 // is given back, so that thousands of idle visitors cost little.
 constexpr std::size_t idle_read_capacity = 1024;
+
+// How long a reader found too slow has to take its close frame before the TCP connection goes.
+constexpr std::chrono::seconds too_slow_grace{5};
 
 template <class Stream>
 class socket_impl final : public socket {
@@ -120,7 +124,10 @@ class socket_impl final : public socket {
     if (ec) {
       // Beast has already answered a too-big or invalid-UTF-8 message with its close frame.
       auto why = classify(ec, ws_.reason().code);
-      if (sent_close_ && why.cause == "peer") why = {sent_close_code_, closing_cause_};
+      if (closing_ && closing_cause_ == "too_slow")
+        why = {too_slow_code_, "too_slow"};  // whether or not the close frame got out
+      else if (sent_close_)                  // our close: the read ends however the peer answers it
+        why = {sent_close_code_, closing_cause_};
       return finish(why);
     }
     std::string message = beast::buffers_to_string(buffer_.data());
@@ -130,62 +137,55 @@ class socket_impl final : public socket {
     do_read();
   }
 
-  // On the strand: queue a text message or a close.
+  // On the strand: queue a text message or a close (sent once the queue is written out).
   void enqueue(std::string text, std::optional<websocket::close_reason> close) {
     if (closing_ || finished_) return;
     if (close) {
       closing_ = true;
       closing_cause_ = "server";
-    } else if (queue_.size() - head_ >= queue_messages_limit_ ||
+      close_ = std::move(close);
+    } else if (queue_.size() >= queue_messages_limit_ ||
                queued_bytes_ + text.size() > queue_bytes_limit_) {
       // Drop what is queued, except the message being written (its buffer is in use).
-      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(head_ + (writing_ ? 1 : 0)),
+      queue_.erase(writing_ && !queue_.empty() ? std::next(queue_.begin()) : queue_.begin(),
                    queue_.end());
       queued_bytes_ = 0;
       closing_ = true;
       closing_cause_ = "too_slow";
-      close = reason_of(too_slow_code_, "too slow");
-      text.clear();
+      close_ = reason_of(too_slow_code_, "too slow");
+      // The close frame waits behind the message being written; a peer that reads nothing at all
+      // would keep it (and the connection) forever, so the connection gets a hard deadline.
+      beast::get_lowest_layer(ws_).expires_after(too_slow_grace);
     } else {
       ++sent_;
       queued_bytes_ += text.size();
+      queue_.push_back(std::move(text));
     }
-    queue_.push_back({std::move(text), std::move(close)});
     if (!writing_) do_write();
   }
 
   void do_write() {
-    if (head_ == queue_.size()) {
-      writing_ = false;
-      queue_.clear();
-      if (queue_.capacity() > 8) queue_.shrink_to_fit();
-      head_ = 0;
-      return;
-    }
     writing_ = true;
-    auto& front = queue_[head_];
-    if (front.close) {
+    if (!queue_.empty()) {
+      ws_.async_write(asio::buffer(queue_.front()),
+                      [self = shared()](beast::error_code ec, std::size_t) {
+                        if (ec) {
+                          self->queue_.clear();
+                          self->writing_ = false;
+                          return;
+                        }
+                        self->queued_bytes_ -= self->queue_.front().size();
+                        self->queue_.pop_front();
+                        self->do_write();
+                      });
+    } else if (close_) {
       sent_close_ = true;
-      sent_close_code_ = front.close->code;
-      ws_.async_close(*front.close, [self = shared()](beast::error_code) {
-        self->queue_.clear();
-        self->head_ = 0;
-        self->writing_ = false;
-      });
-      return;
+      sent_close_code_ = close_->code;
+      ws_.async_close(*close_, [self = shared()](beast::error_code) { self->writing_ = false; });
+      close_.reset();
+    } else {
+      writing_ = false;
     }
-    ws_.async_write(asio::buffer(front.text), [self = shared()](beast::error_code ec, std::size_t) {
-      if (ec) {
-        self->queue_.clear();
-        self->head_ = 0;
-        self->writing_ = false;
-        return;
-      }
-      self->queued_bytes_ -= self->queue_[self->head_].text.size();
-      std::string().swap(self->queue_[self->head_].text);
-      ++self->head_;
-      self->do_write();
-    });
   }
 
   void finish(const close_info& why) {
@@ -196,19 +196,16 @@ class socket_impl final : public socket {
     slot_.reset();
   }
 
-  struct out_item {
-    std::string text;
-    std::optional<websocket::close_reason> close;
-  };
-
   websocket::stream<Stream> ws_;
   std::shared_ptr<void> slot_;
   std::unique_ptr<native_request> req_;  // only until the handshake is answered
   std::string remote_;
   std::shared_ptr<socket_handler> handler_;
   beast::flat_buffer buffer_;
-  std::vector<out_item> queue_;  // queue_[head_] is being written
-  std::size_t head_ = 0;
+  // A list: elements never move (the front's buffer is in use while written) and an empty one
+  // allocates nothing.
+  std::list<std::string> queue_;
+  std::optional<websocket::close_reason> close_;  // goes out once queue_ is written
   std::size_t queued_bytes_ = 0;
   std::size_t queue_bytes_limit_;
   std::uint32_t queue_messages_limit_;

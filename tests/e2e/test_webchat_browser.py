@@ -1,6 +1,7 @@
 """The web-chat widget in a real browser: Debian's Chromium driven by playwright-core
 (webchat_browser.mjs) against `omniroute serve` on the embedded Kafka. A visitor opens /chat/ and
-writes in Russian; the contact reaches omni.contacts (read with kcat); an agent reply produced to
+writes in Russian; the contact reaches omni.contacts (read with kcat) and the router's queue notice
+comes back to the page; an agent reply produced to
 omni.outbound with kcat (keyed by conversation, as the desk does) appears in the page; after a
 reload the history is still there. Screenshots are kept in artifacts_dir() and their paths printed."""
 import json
@@ -77,7 +78,12 @@ class WebChatInBrowser(TempDirTest):
         print(f"\nscreenshots: {shot} {shot.replace('.png', '-reloaded.png')}", file=sys.stderr)
 
         self.assertEqual(r["visitor"], r["visitorAfter"], "the reload started a new visitor")
-        self.assertEqual(r["afterReload"], [TEXT, REPLY])
+        # The visitor's message, the router's queue notice (no agent is signed in: position 1),
+        # the agent's reply: all replayed after the reload, in order.
+        self.assertEqual(len(r["afterReload"]), 3, r["afterReload"])
+        self.assertEqual(r["afterReload"][0], TEXT)
+        self.assertIn("number 1 in the queue", r["afterReload"][1])
+        self.assertEqual(r["afterReload"][2], REPLY)
         self.assertTrue(r["panelOpen"])
         self.assertTrue(r["rendering"]["covered"], f"no font covers the Cyrillic text: {r['rendering']}")
         self.assertGreater(r["rendering"]["width"], 0)

@@ -49,12 +49,21 @@
   const input = el("textarea", "omni-chat-input", { "data-testid": "chat-input", rows: "2",
                                                     placeholder: "…" });
   const send = el("button", "omni-chat-send", { type: "submit", "data-testid": "chat-send" });
-  send.textContent = "➤";
+  send.textContent = "→";
   form.append(input, send);
   panel.append(head, log, typing, form);
   const bubble = el("button", "omni-chat-bubble", { type: "button", "data-testid": "chat-bubble",
                                                     "aria-label": "Chat" });
-  bubble.textContent = "💬";
+  // A speech-bubble icon drawn in SVG (an emoji would need a colour font the visitor may lack).
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "26");
+  svg.setAttribute("height", "26");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+  svg.appendChild(path);
+  bubble.appendChild(svg);
   root.append(panel, bubble);
   const mount = () => document.body.appendChild(root);
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
