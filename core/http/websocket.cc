@@ -45,12 +45,11 @@ constexpr std::chrono::seconds too_slow_grace{5};
 template <class Stream>
 class socket_impl final : public socket {
  public:
-  socket_impl(Stream&& stream, std::shared_ptr<void> slot, native_request req, std::string remote,
-              const options& o, std::shared_ptr<socket_handler> h)
+  socket_impl(Stream&& stream, std::shared_ptr<void> slot, native_request req, const options& o,
+              std::shared_ptr<socket_handler> h)
       : ws_(std::move(stream)),
         slot_(std::move(slot)),
         req_(std::make_unique<native_request>(std::move(req))),
-        remote_(std::move(remote)),
         handler_(std::move(h)),
         queue_bytes_limit_(o.send_queue_bytes),
         queue_messages_limit_(o.send_queue_messages),
@@ -60,10 +59,8 @@ class socket_impl final : public socket {
     t.idle_timeout = o.idle_timeout;
     t.keep_alive_pings = true;
     ws_.set_option(t);
-    ws_.set_option(
-        websocket::stream_base::decorator([name = o.server_name](websocket::response_type& res) {
-          if (!name.empty()) res.set(beast::http::field::server, name);
-        }));
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(beast::http::field::server, "omniroute"); }));
     if (o.deflate) {
       websocket::permessage_deflate pmd;
       pmd.server_enable = true;
@@ -95,8 +92,6 @@ class socket_impl final : public socket {
   asio::any_io_executor executor() const override {
     return const_cast<websocket::stream<Stream>&>(ws_).get_executor();
   }
-  std::uint64_t sent() const override { return sent_; }
-  const std::string& remote_address() const override { return remote_; }
 
  private:
   std::shared_ptr<socket_impl> shared() {
@@ -143,7 +138,7 @@ class socket_impl final : public socket {
     if (close) {
       closing_ = true;
       closing_cause_ = "server";
-      close_ = std::move(close);
+      close_ = std::make_unique<websocket::close_reason>(std::move(*close));
     } else if (queue_.size() >= queue_messages_limit_ ||
                queued_bytes_ + text.size() > queue_bytes_limit_) {
       // Drop what is queued, except the message being written (its buffer is in use).
@@ -152,12 +147,11 @@ class socket_impl final : public socket {
       queued_bytes_ = 0;
       closing_ = true;
       closing_cause_ = "too_slow";
-      close_ = reason_of(too_slow_code_, "too slow");
+      close_ = std::make_unique<websocket::close_reason>(reason_of(too_slow_code_, "too slow"));
       // The close frame waits behind the message being written; a peer that reads nothing at all
       // would keep it (and the connection) forever, so the connection gets a hard deadline.
       beast::get_lowest_layer(ws_).expires_after(too_slow_grace);
     } else {
-      ++sent_;
       queued_bytes_ += text.size();
       queue_.push_back(std::move(text));
     }
@@ -181,8 +175,10 @@ class socket_impl final : public socket {
     } else if (close_) {
       sent_close_ = true;
       sent_close_code_ = close_->code;
-      ws_.async_close(*close_, [self = shared()](beast::error_code) { self->writing_ = false; });
-      close_.reset();
+      const websocket::close_reason* reason = close_.get();
+      ws_.async_close(*reason, [self = shared(), keep = std::move(close_)](beast::error_code) {
+        self->writing_ = false;
+      });
     } else {
       writing_ = false;
     }
@@ -199,17 +195,15 @@ class socket_impl final : public socket {
   websocket::stream<Stream> ws_;
   std::shared_ptr<void> slot_;
   std::unique_ptr<native_request> req_;  // only until the handshake is answered
-  std::string remote_;
   std::shared_ptr<socket_handler> handler_;
   beast::flat_buffer buffer_;
   // A list: elements never move (the front's buffer is in use while written) and an empty one
   // allocates nothing.
   std::list<std::string> queue_;
-  std::optional<websocket::close_reason> close_;  // goes out once queue_ is written
+  std::unique_ptr<websocket::close_reason> close_;  // goes out once queue_ is written
   std::size_t queued_bytes_ = 0;
   std::size_t queue_bytes_limit_;
   std::uint32_t queue_messages_limit_;
-  std::uint64_t sent_ = 0;
   std::uint16_t too_slow_code_;
   std::uint16_t sent_close_code_ = 0;
   std::string_view closing_cause_ = "server";
@@ -223,8 +217,8 @@ class socket_impl final : public socket {
 template <class Stream>
 std::shared_ptr<socket> start(Stream&& stream, std::shared_ptr<void> slot, upgrade& u,
                               const options& o, std::shared_ptr<socket_handler> h) {
-  auto s = std::make_shared<socket_impl<Stream>>(std::move(stream), std::move(slot), u.native(),
-                                                 u.info().remote_address, o, std::move(h));
+  auto s = std::make_shared<socket_impl<Stream>>(std::move(stream), std::move(slot), u.native(), o,
+                                                 std::move(h));
   s->run();
   return s;
 }

@@ -46,7 +46,6 @@ struct options {
   // No frame from the peer for half of it: a ping; nothing for all of it: closed (cause timeout).
   std::chrono::milliseconds idle_timeout{60'000};
   bool deflate = false;  // offer permessage-deflate (costs zlib state per connection)
-  std::string server_name = "omniroute";
 };
 
 // Why a connection ended, as a metric label and a close code (the one sent or received).
@@ -81,9 +80,6 @@ class socket : public std::enable_shared_from_this<socket> {
   virtual void send_now(std::string text) = 0;
   virtual void close_now(std::uint16_t code, std::string reason) = 0;
   virtual boost::asio::any_io_executor executor() const = 0;
-  // Messages accepted by send (not dropped, not after close).
-  virtual std::uint64_t sent() const = 0;
-  virtual const std::string& remote_address() const = 0;
 };
 
 // Takes the stream and the listener slot out of `u` and starts the WebSocket handshake; the
