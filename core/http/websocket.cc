@@ -1,7 +1,6 @@
 #include "core/http/websocket.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -35,9 +34,11 @@ close_info classify(const beast::error_code& ec, std::uint16_t peer_code) {
   return {close_code::abnormal, "network"};
 }
 
-// Bytes a connection keeps for reading between messages: a larger buffer left by one big message
-// is given back, so that thousands of idle visitors cost little.
-constexpr std::size_t idle_read_capacity = 1024;
+// Read sizes: a socket waiting for a message prepares only idle_read_bytes (thousands of idle
+// visitors cost little); a message in progress is read busy_read_bytes at a time, and a buffer
+// grown past that is given back after the message.
+constexpr std::size_t idle_read_bytes = 128;
+constexpr std::size_t busy_read_bytes = 16 * 1024;
 
 // How long a reader found too slow has to take its close frame before the TCP connection goes.
 constexpr std::chrono::seconds too_slow_grace{5};
@@ -110,9 +111,12 @@ class socket_impl final : public socket {
     do_read();
   }
 
+  // Reads a message in pieces: while waiting for one only idle_read_bytes are prepared (Beast's
+  // async_read would prepare a whole TCP frame's worth in every idle socket).
   void do_read() {
-    ws_.async_read(buffer_,
-                   [self = shared()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    ws_.async_read_some(
+        buffer_, message_.empty() ? idle_read_bytes : busy_read_bytes,
+        [self = shared()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -125,9 +129,13 @@ class socket_impl final : public socket {
         why = {sent_close_code_, closing_cause_};
       return finish(why);
     }
-    std::string message = beast::buffers_to_string(buffer_.data());
+    auto data = buffer_.data();
+    message_.append(static_cast<const char*>(data.data()), data.size());
     buffer_.consume(buffer_.size());
-    if (buffer_.capacity() > idle_read_capacity) buffer_.shrink_to_fit();
+    if (!ws_.is_message_done()) return do_read();
+    std::string message = std::move(message_);
+    message_ = std::string();
+    if (buffer_.capacity() > busy_read_bytes) buffer_.shrink_to_fit();
     if (!closing_ && handler_) handler_->on_message(*this, std::move(message), !ws_.got_text());
     do_read();
   }
@@ -197,6 +205,7 @@ class socket_impl final : public socket {
   std::unique_ptr<native_request> req_;  // only until the handshake is answered
   std::shared_ptr<socket_handler> handler_;
   beast::flat_buffer buffer_;
+  std::string message_;  // the message being read
   // A list: elements never move (the front's buffer is in use while written) and an empty one
   // allocates nothing.
   std::list<std::string> queue_;
