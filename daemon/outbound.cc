@@ -113,8 +113,11 @@ core::result<std::unique_ptr<outbound_dispatcher>> outbound_dispatcher::start(
   if (!c) return c.err();
   p->consumer = std::move(*c);
   p->reader = std::thread([p] { p->read_loop(); });
+  // From the beginning, nothing can be skipped: no need to wait for the group.
   std::unique_lock lock(p->mutex);
-  if (!p->cv.wait_for(lock, ready_timeout, [&] { return p->assigned; }))
+  if (from_beginning)
+    logger().info("reading {} (group omniroute-outbound-{})", topic, node_id);
+  else if (!p->cv.wait_for(lock, ready_timeout, [&] { return p->assigned; }))
     logger().warn("no partitions of {} assigned after {} ms; replies will flow once they are",
                   topic, ready_timeout.count());
   else

@@ -26,9 +26,9 @@ class outbound_dispatcher {
 
   // `from_beginning`: where a group seen for the first time starts (true for the embedded cluster,
   // whose topics are new at every start; false on a real cluster, so a new node does not re-send
-  // every reply ever written). Subscribes and waits (up to `ready_timeout`) until the group has its
-  // partitions, so a reply produced after the daemon reported ready is never skipped by a fresh
-  // group starting at the end of the topic.
+  // every reply ever written). When not `from_beginning`, waits (up to `ready_timeout`) until the
+  // group has its partitions, so a reply produced after the daemon reported ready is never
+  // skipped by a fresh group starting at the end of the topic.
   static core::result<std::unique_ptr<outbound_dispatcher>> start(
       const core::bus::settings& kafka, const std::string& topic, const std::string& node_id,
       boost::asio::io_context& ioc, handler h, bool from_beginning,

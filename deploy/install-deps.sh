@@ -14,7 +14,7 @@ build_pkgs=(
 )
 # chromium + fonts: the desk page's browser test (Cyrillic needs a font that covers it).
 # python3-websockets: the web-chat protocol tests' WebSocket client.
-test_pkgs=(kcat curl python3 python3-websockets procps chromium fonts-dejavu-core)
+test_pkgs=(kcat curl python3 python3-yaml python3-websockets procps chromium fonts-dejavu-core)
 bench_pkgs=(libbenchmark-dev wrk nginx)  # nginx-light is a transitional package on bookworm (nginx + echo module)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 

@@ -853,6 +853,17 @@ std::size_t listener::remove(const std::string& path) {
   return removed;
 }
 
+std::vector<std::string> listener::paths() const {
+  auto t = impl_->routes();
+  std::vector<std::string> out;
+  for (const auto& [path, r] : t->exact) out.push_back(path);
+  for (const auto& [prefix, r] : t->prefixes) out.push_back(prefix);
+  for (const auto& [path, h] : t->upgrades) out.push_back(path);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::optional<listen_error> listener::start() {
   auto& m = *impl_;
   if (m.started.exchange(true)) {

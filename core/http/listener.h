@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -108,6 +109,8 @@ class listener {
   // Removes every route (exact, prefix, upgrade; all methods) registered at exactly `path`;
   // returns how many were removed.
   std::size_t remove(const std::string& path);
+  // Every registered path (exact, prefix and upgrade), sorted, without duplicates.
+  std::vector<std::string> paths() const;
 
   // Loads TLS material, binds and starts accepting. Never throws.
   [[nodiscard]] std::optional<listen_error> start();

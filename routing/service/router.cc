@@ -179,6 +179,8 @@ struct router::impl {
   std::map<std::string, core::metrics::gauge*> waiting_gauges, service_level_gauges;
   clock_type::time_point next_gauges = clock_type::now();
   clock_type::time_point next_stats = clock_type::now();
+  std::mutex reconfigure_mutex;
+  std::optional<router_config> pending_config;  // from reconfigure(), applied by the loop
 
   impl(router_options o, core::bus::producer& p)
       : opts(std::move(o)), producer(p), normalizer(opts.config.default_region) {}
@@ -1015,8 +1017,48 @@ struct router::impl {
             {"utilization", a.utilization}};
   }
 
+  void apply_pending_config() {
+    std::optional<router_config> next;
+    {
+      std::lock_guard lock(reconfigure_mutex);
+      next.swap(pending_config);
+    }
+    if (!next) return;
+    const auto now = wall_now();
+    std::size_t domains = 0, decisions = 0;
+    for (auto& [p, ps] : partitions)
+      for (auto& [name, d] : ps->domains) {
+        std::vector<eng::decision> out;
+        auto problems = d->engine->reconfigure(next->engine, now, out);
+        if (!problems.empty()) {  // parse_router_config validated it: not expected
+          logger().error("router: domain {} refused the new configuration: {}", name, problems);
+          continue;
+        }
+        // Skills and capacity of configured agents who are logged in now take effect at once.
+        step s;
+        s.now = now;
+        for (const auto& [id, profile] : next->agents) {
+          auto before = opts.config.agents.find(id);
+          if (before != opts.config.agents.end() && before->second.skills == profile.skills &&
+              before->second.capacity == profile.capacity)
+            continue;
+          if (!d->engine->agent_status(id, now)) continue;
+          s.inputs.push_back(eng::agent_update{id, profile.skills, profile.capacity});
+        }
+        for (auto& dec : apply(*d, s, false)) out.push_back(std::move(dec));
+        ++domains;
+        decisions += out.size();
+        if (out.empty() && s.inputs.empty()) continue;
+        publish(*ps, *d, s, true, out, {});  // a tick marker: replay applies its inputs too
+      }
+    opts.config = std::move(*next);
+    logger().info("router: configuration reloaded ({} domain(s) reconfigured, {} decision(s))",
+                  domains, decisions);
+  }
+
   void run() {
     while (!stopping.load()) {
+      apply_pending_config();
       if (opts.loop_beat) opts.loop_beat->fetch_add(1, std::memory_order_relaxed);
       if (resync) {
         logger().warn("router: leaving the group to rebuild every partition from the changelog");
@@ -1034,12 +1076,18 @@ struct router::impl {
       }
       drain_completions();
       auto m = consumer->poll(poll_timeout(wall_now()));
-      for (int batch = 0; m && batch < 500; ++batch) {
-        process(*m);
-        m = consumer->poll(0ms);
+      {
+        // One history transaction per batch, committed before the next drain_completions()
+        // stores the batch's offsets.
+        std::optional<history::store::batch> tx;
+        if (history && m) tx.emplace(*history);
+        for (int batch = 0; m && batch < 500; ++batch) {
+          process(*m);
+          m = consumer->poll(0ms);
+        }
+        if (m) process(*m);
+        tick_due(wall_now());
       }
-      if (m) process(*m);
-      tick_due(wall_now());
       if (clock_type::now() >= next_gauges) {
         update_gauges();
         next_gauges = clock_type::now() + 1s;
@@ -1083,6 +1131,11 @@ void router::stop() {
     if (impl_->thread.joinable()) impl_->thread.join();
     impl_->consumer.reset();
   });
+}
+
+void router::reconfigure(router_config config) {
+  std::lock_guard lock(impl_->reconfigure_mutex);
+  impl_->pending_config = std::move(config);
 }
 
 router_statistics router::statistics() const {

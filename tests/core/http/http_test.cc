@@ -196,10 +196,10 @@ TEST_F(http_listener, routes_change_while_serving_and_a_routed_request_keeps_its
 
   // Replaced while a request is inside the old handler: that request still gets the old answer.
   std::promise<responder> inside;
-  ASSERT_TRUE(listener_->add(method::post, "/hooks/slow", [&](request, responder r) {
-    inside.set_value(std::move(r));
-  }));
-  auto slow = std::async(std::launch::async, [&] { return testing::post(port(), "/hooks/slow", "{}"); });
+  ASSERT_TRUE(listener_->add(method::post, "/hooks/slow",
+                             [&](request, responder r) { inside.set_value(std::move(r)); }));
+  auto slow =
+      std::async(std::launch::async, [&] { return testing::post(port(), "/hooks/slow", "{}"); });
   auto held = inside.get_future().get();
   ASSERT_TRUE(listener_->add(method::post, "/hooks/slow",
                              [](request, responder r) { r.send(response::text(200, "new")); }));
@@ -207,9 +207,11 @@ TEST_F(http_listener, routes_change_while_serving_and_a_routed_request_keeps_its
   EXPECT_EQ(slow.get().body, "old");
   EXPECT_EQ(testing::post(port(), "/hooks/slow", "{}").body, "new");
 
-  ASSERT_TRUE(listener_->add_prefix(method::get, "/chat/",
-                                    [](request, responder r) { r.send(response::text(200, "p")); }));
+  ASSERT_TRUE(listener_->add_prefix(
+      method::get, "/chat/", [](request, responder r) { r.send(response::text(200, "p")); }));
   EXPECT_EQ(testing::get(port(), "/chat/x.js").body, "p");
+  EXPECT_EQ(listener_->paths(),
+            (std::vector<std::string>{"/chat/", "/hello", "/hooks/late", "/hooks/slow"}));
   EXPECT_EQ(listener_->remove("/hooks/late"), 1u);
   EXPECT_EQ(listener_->remove("/chat/"), 1u);
   EXPECT_EQ(listener_->remove("/never"), 0u);

@@ -460,5 +460,49 @@ TEST_F(router_test, publishes_queue_and_agent_statistics_that_replay_ignores) {
   EXPECT_GE(router_->statistics().replayed_steps, 2u);
 }
 
+TEST_F(router_test, a_reload_adds_a_queue_and_skills_while_waiting_contacts_stay) {
+  start_router();
+  login("alice");
+  login("bob");
+  // Bob takes a chat; a billing contact then waits (only bob has billing, capacity 1).
+  auto first = contact("rl-1", core::channel::chat, "invoice please");
+  send(first);
+  ASSERT_EQ(offer_of(first.id).agent_id, "bob");
+  auto waiting = contact("rl-2", core::channel::chat, "refund for my invoice");
+  send(waiting);
+  auto french = contact("rl-3", core::channel::chat, "bonjour, j'ai un problème");
+  send(french);
+  EXPECT_EQ(offer_of(french.id).agent_id, "alice");  // no french queue yet: support
+
+  // The new config adds a `french` queue with its rule and gives alice billing.
+  std::string yaml = routing_yaml;
+  auto add_at = yaml.find("default_queue:");
+  yaml.insert(add_at, "  french:\n    channels: [chat]\n    skills: {french: 3}\n");
+  yaml.insert(yaml.find("  - name: vip"),
+              "  - name: french\n    match: {keywords: [bonjour]}\n    queue: french\n");
+  yaml.replace(yaml.find("alice: {name: Alice, skills: {support: 5}}"),
+               std::string("alice: {name: Alice, skills: {support: 5}}").size(),
+               "alice: {name: Alice, skills: {support: 5, billing: 6, french: 8}}");
+  config::diagnostics sink;
+  auto next = parse(yaml, sink);
+  ASSERT_TRUE(sink.empty()) << config::to_string(sink.take_sorted().front());
+  router_->reconfigure(next);
+
+  // The waiting billing contact was kept; alice finishes her chat and, now skilled, gets it.
+  send(agent(core::agent_event_type::accept, "alice", french.id));
+  send(agent(core::agent_event_type::complete, "alice", french.id));
+  EXPECT_EQ(offer_of(waiting.id).agent_id, "alice");
+  EXPECT_EQ(of("offer", waiting.id).size(), 1u);
+
+  // A new French contact is classified into the new queue.
+  auto french2 = contact("rl-4", core::channel::chat, "bonjour encore");
+  send(french2);
+  send(agent(core::agent_event_type::accept, "alice", waiting.id));
+  send(agent(core::agent_event_type::complete, "alice", waiting.id));
+  auto o = offer_of(french2.id);
+  EXPECT_EQ(o.queue, "french");
+  EXPECT_EQ(o.agent_id, "alice");
+}
+
 }  // namespace
 }  // namespace omni::routing::service
