@@ -87,3 +87,19 @@ function(omni_bench)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
   omni_warnings(${target})
 endfunction()
+
+# omni_embed_files(<out_var> DIR <dir> NAMESPACE <ns> SYMBOL <name>): generates a .cc (path in
+# <out_var>, add it to a library's SOURCES) defining `const core::http::embedded_site <ns>::<name>`
+# with every file of <dir>, so an installed binary serves its pages with no files beside it.
+function(omni_embed_files out_var)
+  cmake_parse_arguments(ARG "" "DIR;NAMESPACE;SYMBOL" "" ${ARGN})
+  file(GLOB inputs CONFIGURE_DEPENDS ${ARG_DIR}/*)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${ARG_SYMBOL}.cc)
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DSRC_DIR=${ARG_DIR} -DOUT=${out} -DNAMESPACE=${ARG_NAMESPACE}
+            -DSYMBOL=${ARG_SYMBOL} -P ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
+    DEPENDS ${inputs} ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
+    COMMENT "Embedding ${ARG_DIR}")
+  set(${out_var} ${out} PARENT_SCOPE)
+endfunction()

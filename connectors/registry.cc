@@ -8,6 +8,7 @@
 #include "connectors/twilio/config.h"
 #include "connectors/viber/config.h"
 #include "connectors/vk/config.h"
+#include "connectors/webchat/config.h"
 #include "connectors/whatsapp/config.h"
 
 namespace omni::connectors {
@@ -25,6 +26,7 @@ const std::vector<std::unique_ptr<connector_factory>>& factories() {
     v.push_back(std::make_unique<twilio::factory>());
     v.push_back(std::make_unique<generic::factory>());
     v.push_back(std::make_unique<imap::factory>());
+    v.push_back(std::make_unique<webchat::factory>());
     return v;
   }();
   return all;

@@ -15,7 +15,8 @@ build_pkgs=(
 # chromium + fonts: the desk page's browser test (Cyrillic needs a font that covers it).
 # dovecot-imapd + openssl: the IMAP connector's tests run a real Dovecot (TLS with a generated cert).
 # python3-aiosmtpd: the SMTP sink the email connector's outbound test sends to.
-test_pkgs=(kcat curl python3 python3-yaml procps chromium fonts-dejavu-core dovecot-imapd openssl python3-aiosmtpd)
+# python3-websockets: the web-chat protocol tests' WebSocket client.
+test_pkgs=(kcat curl python3 python3-yaml python3-websockets procps chromium fonts-dejavu-core dovecot-imapd openssl python3-aiosmtpd)
 bench_pkgs=(libbenchmark-dev wrk nginx)  # nginx-light is a transitional package on bookworm (nginx + echo module)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 

@@ -3,11 +3,6 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-#include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -15,19 +10,21 @@
 #include <unordered_map>
 
 #include "core/events/codec.h"
+#include "core/http/static_files.h"
 #include "core/http/upgrade.h"
+#include "core/http/websocket.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "routing/desk/auth.h"
 #include "routing/desk/protocol.h"
 #include "routing/desk/read_model.h"
-#include "routing/desk/static_files.h"
 
 namespace omni::routing::desk {
 
+extern const core::http::embedded_site desk_files;  // static/, embedded by omni_embed_files()
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -54,13 +51,6 @@ std::string random_id(std::string_view prefix) {
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-websocket::close_reason reason_of(std::uint16_t code, std::string_view text) {
-  websocket::close_reason r;
-  r.code = code;
-  r.reason = std::string(text.substr(0, 120));  // a close frame's payload is at most 125 bytes
-  return r;
-}
-
 std::optional<std::string_view> bearer(const core::http::request& r) {
   auto h = r.header("Authorization");
   if (!h) return std::nullopt;
@@ -68,12 +58,6 @@ std::optional<std::string_view> bearer(const core::http::request& r) {
   if (h->size() <= prefix.size() || !core::http::iequals(h->substr(0, prefix.size()), prefix))
     return std::nullopt;
   return h->substr(prefix.size());
-}
-
-// "https://Desk.Example:443" and "https://desk.example" are the same origin; keep it simple:
-// compare scheme://host[:port] case-insensitively, as the browser sends it.
-bool origin_matches(std::string_view origin, const std::string& allowed) {
-  return allowed == "*" || core::http::iequals(origin, allowed);
 }
 
 }  // namespace
@@ -133,62 +117,32 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
   void register_routes(core::http::listener& l);
 };
 
-// A desk socket, independent of the stream type (plain or TLS). send()/close() are thread-safe.
-class session_base : public std::enable_shared_from_this<session_base> {
+// A desk socket. send()/close() are thread-safe.
+class session_base : public core::http::ws::socket_handler,
+                     public std::enable_shared_from_this<session_base> {
  public:
-  virtual ~session_base() = default;
-  virtual void send(std::string text) = 0;
-  virtual void close(std::uint16_t code, std::string reason) = 0;
+  void send(std::string text) { socket_->send(std::move(text)); }
+  void close(std::uint16_t code, std::string reason) { socket_->close(code, std::move(reason)); }
+  // Set once, on the upgrade's strand right after ws::accept(), before any callback.
+  std::shared_ptr<core::http::ws::socket> socket_;
   // Set once on the strand when authenticated; read by the gateway under its mutex.
   std::string agent_id;
   std::string domain;
 };
 
-template <class Stream>
 class session final : public session_base {
  public:
-  session(std::shared_ptr<gateway::impl> gw, Stream&& stream, std::shared_ptr<void> slot,
-          core::http::native_request req, std::optional<agent_identity> pre)
-      : gw_(std::move(gw)),
-        ws_(std::move(stream)),
-        slot_(std::move(slot)),
-        req_(std::move(req)),
-        timer_(ws_.get_executor()),
-        pre_auth_(std::move(pre)) {}
-
-  void run() {
-    const auto& cfg = gw_->cfg;
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = 10s;
-    t.idle_timeout = cfg.heartbeat_interval * 2;  // a ping goes out after half of it
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(beast::http::field::server, "omniroute"); }));
-    ws_.read_message_max(cfg.max_message_bytes);
-    ws_.text(true);
-    ws_.async_accept(req_, [self = shared()](beast::error_code ec) { self->on_accept(ec); });
-  }
-
-  void send(std::string text) override {
-    asio::post(ws_.get_executor(), [self = shared(), text = std::move(text)]() mutable {
-      self->enqueue(std::move(text), std::nullopt);
-    });
-  }
-
-  void close(std::uint16_t code, std::string reason) override {
-    asio::post(ws_.get_executor(), [self = shared(), code, reason = std::move(reason)]() mutable {
-      self->enqueue({}, reason_of(code, reason));
-    });
-  }
+  session(std::shared_ptr<gateway::impl> gw, const asio::any_io_executor& strand,
+          std::optional<agent_identity> pre)
+      : gw_(std::move(gw)), timer_(strand), pre_auth_(std::move(pre)) {}
 
  private:
   std::shared_ptr<session> shared() {
     return std::static_pointer_cast<session>(shared_from_this());
   }
 
-  void on_accept(beast::error_code ec) {
-    if (ec) return finish();
+  void on_open(core::http::ws::socket&) override {
+    ++gw_->connections;
     if (pre_auth_) {
       authenticate(*pre_auth_, "");
     } else {
@@ -197,26 +151,16 @@ class session final : public session_base {
         if (!e && !self->authed_) self->fail("auth_timeout", "no auth message in time", "");
       });
     }
-    do_read();
   }
 
-  void do_read() {
-    ws_.async_read(buffer_,
-                   [self = shared()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec) return finish();
-    std::string text = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
+  void on_message(core::http::ws::socket&, std::string text, bool binary) override {
     ++gw_->messages_in;
-    if (closing_) return do_read();
-    if (!ws_.got_text()) {
+    if (closing_) return;
+    if (binary) {
       fail("bad_json", "binary frames are not part of the protocol: send JSON text", "");
     } else {
       handle(text);
     }
-    do_read();
   }
 
   // Sends an error; closes when the error calls for it (nothing has been produced).
@@ -226,8 +170,8 @@ class session final : public session_base {
         .counter_of("omniroute_desk_errors_total", "Error messages sent to desk clients",
                     {{"code", std::string(code)}})
         .inc();
-    enqueue(error_message(code, message, ref), std::nullopt);
-    if (auto cc = close_code_for(code)) enqueue({}, reason_of(*cc, std::string(code)));
+    push(error_message(code, message, ref));
+    if (auto cc = close_code_for(code)) close_now(*cc, std::string(code));
   }
 
   void handle(const std::string& text) {
@@ -241,7 +185,7 @@ class session final : public session_base {
     }
     client_message& m = *parsed;
     if (m.type == client_type::ping)
-      return enqueue(dump({{"type", "pong"}, {"ref", m.ref}, {"at", now_ms()}}), std::nullopt);
+      return push(dump({{"type", "pong"}, {"ref", m.ref}, {"at", now_ms()}}));
     if (m.type == client_type::auth) {
       auto id = gw_->auth->check(m.token, now_ms() / 1000);
       if (!id) return fail(id.err().field, id.err().message, m.ref);
@@ -271,17 +215,16 @@ class session final : public session_base {
         if (!e) self->fail("token_expired", "token expired: sign in again", "");
       });
     }
-    if (!first) return enqueue(ack_message(ref, "auth"), std::nullopt);
+    if (!first) return push(ack_message(ref, "auth"));
     agent_id = id.agent_id;
     domain = id.domain;
-    enqueue(dump({{"type", "welcome"},
-                  {"v", protocol_version},
-                  {"ref", ref},
-                  {"agent",
-                   {{"id", id.agent_id}, {"display_name", id.display_name}, {"domain", id.domain}}},
-                  {"heartbeat_interval_ms", gw_->cfg.heartbeat_interval.count()},
-                  {"server_time", core::format_timestamp(now_ms())}}),
-            std::nullopt);
+    push(dump(
+        {{"type", "welcome"},
+         {"v", protocol_version},
+         {"ref", ref},
+         {"agent", {{"id", id.agent_id}, {"display_name", id.display_name}, {"domain", id.domain}}},
+         {"heartbeat_interval_ms", gw_->cfg.heartbeat_interval.count()},
+         {"server_time", core::format_timestamp(now_ms())}}));
     gw_->on_authenticated(shared_from_this(), id);
   }
 
@@ -296,7 +239,7 @@ class session final : public session_base {
   }
 
   core::bus::executor executor() {
-    return [ex = ws_.get_executor()](std::function<void()> f) { asio::post(ex, std::move(f)); };
+    return [ex = timer_.get_executor()](std::function<void()> f) { asio::post(ex, std::move(f)); };
   }
 
   // Produces `e`; on delivery applies it to the read model and acks (or reports "unavailable").
@@ -308,9 +251,9 @@ class session final : public session_base {
         [self = shared(), e, ref, of_s, extra](bool ok, std::string why) {
           if (!ok) return self->fail("unavailable", "not stored, try again: " + why, ref);
           self->gw_->deliver(self->gw_->model.apply(e));
-          self->enqueue(ack_message(ref, of_s, extra), std::nullopt);
+          self->push(ack_message(ref, of_s, extra));
           if (e.type == core::agent_event_type::logout)
-            self->enqueue({}, reason_of(close_code::normal, "logout"));
+            self->close_now(close_code::normal, "logout");
         },
         executor());
   }
@@ -408,77 +351,33 @@ class session final : public session_base {
         executor());
   }
 
-  // On the strand: queue a text message or a close.
-  void enqueue(std::string text, std::optional<websocket::close_reason> close) {
+  // On the strand: queue a message to the desk.
+  void push(std::string text) {
     if (closing_) return;
-    if (close) {
-      closing_ = true;
-    } else if (queue_.size() >= gw_->cfg.send_queue_limit) {
-      logger().warn("desk: agent {} reads too slowly ({} queued); closing", identity_.agent_id,
-                    queue_.size());
-      // Drop what is queued, except the message being written (its buffer is in use).
-      queue_.erase(writing_ ? std::next(queue_.begin()) : queue_.begin(), queue_.end());
-      closing_ = true;
-      close = reason_of(close_code::too_slow, "too slow");
-    } else {
-      ++gw_->pushes;
-    }
-    queue_.push_back({std::move(text), std::move(close)});
-    if (!writing_) do_write();
+    ++gw_->pushes;
+    socket_->send_now(std::move(text));
   }
 
-  void do_write() {
-    if (queue_.empty()) {
-      writing_ = false;
-      return;
-    }
-    writing_ = true;
-    auto& front = queue_.front();
-    if (front.close) {
-      timer_.cancel();
-      ws_.async_close(*front.close, [self = shared()](beast::error_code) {
-        self->queue_.clear();
-        self->writing_ = false;
-      });
-      return;
-    }
-    ws_.async_write(asio::buffer(front.text), [self = shared()](beast::error_code ec, std::size_t) {
-      if (ec) {
-        self->queue_.clear();
-        self->writing_ = false;
-        return;
-      }
-      self->queue_.pop_front();
-      self->do_write();
-    });
+  void close_now(std::uint16_t code, std::string reason) {
+    if (closing_) return;
+    closing_ = true;
+    timer_.cancel();
+    socket_->close_now(code, std::move(reason));
   }
 
-  void finish() {
-    if (finished_) return;
-    finished_ = true;
+  void on_close(core::http::ws::socket&, const core::http::ws::close_info& why) override {
+    if (why.cause == "too_slow")
+      logger().warn("desk: agent {} reads too slowly; closed", identity_.agent_id);
     closing_ = true;
     timer_.cancel();
     gw_->on_closed(shared_from_this(), closing_for_logout_);
     --gw_->connections;
-    slot_.reset();
   }
 
-  struct out_item {
-    std::string text;
-    std::optional<websocket::close_reason> close;
-  };
-
   std::shared_ptr<gateway::impl> gw_;
-  websocket::stream<Stream> ws_;
-  std::shared_ptr<void> slot_;
-  core::http::native_request req_;
   asio::steady_timer timer_;
   std::optional<agent_identity> pre_auth_;
-  beast::flat_buffer buffer_;
-  std::deque<out_item> queue_;
-  bool writing_ = false;
   bool closing_ = false;
-  bool finished_ = false;
   bool authed_ = false;
   bool closing_for_logout_ = false;
   agent_identity identity_;
@@ -489,20 +388,11 @@ class session final : public session_base {
 void gateway::impl::on_upgrade(std::unique_ptr<core::http::upgrade> u) {
   const auto& info = u->info();
   if (stopped) return u->reject(core::http::response::error(503, "gateway stopping"));
-  if (auto origin = info.header("Origin")) {
-    bool ok = false;
-    if (cfg.allowed_origins.empty()) {
-      // Same origin only: the page this gateway serves at /desk/.
-      auto host = info.header("Host").value_or("");
-      std::string scheme = info.secure ? "https://" : "http://";
-      ok = core::http::iequals(*origin, scheme + std::string(host));
-    } else {
-      for (const auto& a : cfg.allowed_origins) ok = ok || origin_matches(*origin, a);
-    }
-    if (!ok) {
-      logger().warn("desk: refused WebSocket from origin '{}' ({})", *origin, info.remote_address);
-      return u->reject(core::http::response::error(403, "origin not allowed"));
-    }
+  // Without allowed_origins: same origin only (the page this gateway serves at /desk/).
+  if (!core::http::ws::origin_allowed(info, cfg.allowed_origins)) {
+    logger().warn("desk: refused WebSocket from origin '{}' ({})",
+                  info.header("Origin").value_or(""), info.remote_address);
+    return u->reject(core::http::response::error(403, "origin not allowed"));
   }
   if (connections.load() >= cfg.max_connections)
     return u->reject(core::http::response::error(503, "too many desk connections"));
@@ -516,21 +406,15 @@ void gateway::impl::on_upgrade(std::unique_ptr<core::http::upgrade> u) {
     }
     pre = *id;
   }
-  auto slot = u->take_slot();
-  std::shared_ptr<session_base> s;
-  if (auto tcp = u->take_tcp_stream()) {
-    s = std::make_shared<session<core::http::tcp_stream>>(shared_from_this(), std::move(*tcp),
-                                                          std::move(slot), u->native(), pre);
-    ++connections;
-    std::static_pointer_cast<session<core::http::tcp_stream>>(s)->run();
-  } else if (auto tls = u->take_tls_stream()) {
-    s = std::make_shared<session<core::http::tls_stream>>(shared_from_this(), std::move(*tls),
-                                                          std::move(slot), u->native(), pre);
-    ++connections;
-    std::static_pointer_cast<session<core::http::tls_stream>>(s)->run();
-  } else {
-    return;
-  }
+  auto s = std::make_shared<session>(shared_from_this(), u->executor(), pre);
+  core::http::ws::options o;
+  o.handshake_timeout = 10s;
+  o.idle_timeout = cfg.heartbeat_interval * 2;  // a ping goes out after half of it
+  o.max_message_bytes = cfg.max_message_bytes;
+  o.send_queue_messages = cfg.send_queue_limit;
+  o.too_slow_code = close_code::too_slow;
+  s->socket_ = core::http::ws::accept(std::move(u), o, s);
+  if (!s->socket_) return;
   std::lock_guard lock(mutex);
   std::erase_if(sessions, [](const auto& w) { return w.expired(); });
   sessions.push_back(s);
@@ -853,27 +737,9 @@ void gateway::impl::register_routes(core::http::listener& l) {
                });
 
   // The reference desk page, embedded at build time.
-  l.add(core::http::method::get, "/desk", [](request, responder r) {
-    response res = response::text(301, "moved to /desk/\n");
-    res.headers.set("Location", "/desk/");
-    r.send(std::move(res));
-  });
-  l.add_prefix(core::http::method::get, "/desk/", [](request q, responder r) {
-    std::string_view name = std::string_view(q.path).substr(6);
-    if (name.empty()) name = "index.html";
-    const embedded_file* f = find_desk_file(name);
-    if (!f) return (void)r.send(response::error(404, "not found"));
-    response res;
-    res.status = 200;
-    res.content_type = std::string(f->content_type);
-    res.body = std::string(f->body);
-    res.headers.set("Cache-Control", "no-cache");
-    res.headers.set("X-Content-Type-Options", "nosniff");
-    res.headers.set("Content-Security-Policy",
-                    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-                    "frame-ancestors 'none'");
-    r.send(std::move(res));
-  });
+  core::http::serve_embedded(l, "/desk/", desk_files,
+                             "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' "
+                             "data:; frame-ancestors 'none'");
 }
 
 // --- gateway -----------------------------------------------------------------------------------

@@ -11,44 +11,27 @@ Run by tests/bench/run.sh (`make bench`); needs kcat. The WebSocket client is a 
 client on asyncio (text frames, masking, ping/pong), so nothing beyond Python is needed."""
 import argparse
 import asyncio
-import base64
 import json
 import os
 import random
-import resource
-import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_ws import Omniroute, RawWebSocket, connect_all, raise_nofile, rss_kib  # noqa: E402
 
 AGENTS = int(os.environ.get("OMNI_DESK_AGENTS", "5000"))
 OFFERS = int(os.environ.get("OMNI_DESK_OFFERS", "2000"))
 RATE = float(os.environ.get("OMNI_DESK_RATE", "200"))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def token(i):
     return f"bench-token-{i:06d}-0123456789"
 
 
-class Desk:
+class Desk(RawWebSocket):
     """One agent socket: pre-authenticated with a bearer token at the upgrade."""
 
     def __init__(self, i, latencies):
@@ -56,49 +39,11 @@ class Desk:
         self.latencies = latencies
         self.offers = 0
 
-    async def connect(self, port):
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.writer.write((f"GET /agent/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                           f"Authorization: Bearer {token(self.i)}\r\n\r\n").encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        if b" 101 " not in head.split(b"\r\n", 1)[0]:
-            raise RuntimeError(f"agent {self.i}: upgrade refused: {head[:80]!r}")
+    async def connect_agent(self, port):
+        await self.connect(port, "/agent/v1/ws", f"Authorization: Bearer {token(self.i)}\r\n")
         welcome = await self.read_text()
         if json.loads(welcome)["type"] != "welcome":
             raise RuntimeError(f"agent {self.i}: {welcome[:200]}")
-
-    def send(self, opcode, payload):
-        mask = os.urandom(4)
-        n = len(payload)
-        head = bytes([0x80 | opcode])
-        if n < 126:
-            head += bytes([0x80 | n])
-        elif n < 65536:
-            head += bytes([0x80 | 126]) + struct.pack("!H", n)
-        else:
-            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-        masked = bytes(b ^ mask[k % 4] for k, b in enumerate(payload))
-        self.writer.write(head + mask + masked)
-
-    async def read_text(self):
-        while True:
-            b0, b1 = await self.reader.readexactly(2)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", await self.reader.readexactly(2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", await self.reader.readexactly(8))[0]
-            payload = await self.reader.readexactly(n)
-            op = b0 & 0x0F
-            if op == 0x9:
-                self.send(0xA, payload)  # pong
-            elif op == 0x8:
-                raise ConnectionError("closed by the gateway")
-            elif op == 0x1:
-                return payload.decode()
 
     async def run(self):
         try:
@@ -110,22 +55,6 @@ class Desk:
                     self.offers += 1
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
-
-
-async def connect_all(port, desks, concurrency=100):
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(d):
-        async with sem:
-            for attempt in range(5):
-                try:
-                    await d.connect(port)
-                    return
-                except (OSError, RuntimeError):
-                    if attempt == 4:
-                        raise
-                    await asyncio.sleep(0.2 * (attempt + 1))
-    await asyncio.gather(*(one(d) for d in desks))
 
 
 def offer_record(n, agent):
@@ -169,7 +98,7 @@ async def main_async(args, port, pid, bootstrap):
     desks = [Desk(i, latencies) for i in range(AGENTS)]
     base = rss_kib(pid)
     t0 = time.monotonic()
-    await connect_all(port, desks)
+    await connect_all(desks, lambda d: d.connect_agent(port))
     connect_s = time.monotonic() - t0
     readers = [asyncio.create_task(d.run()) for d in desks]
     await asyncio.sleep(3)  # login events stored, allocations settled
@@ -197,58 +126,19 @@ def main():
     ap.add_argument("--results", required=True)
     args = ap.parse_args()
     binary = os.path.join(args.build_dir, "daemon", "omniroute")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(hard, 4 * AGENTS + 1024) if hard != resource.RLIM_INFINITY else 4 * AGENTS + 1024
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    raise_nofile(4 * AGENTS + 1024)
     tmp = tempfile.mkdtemp(prefix="desk-load-")
-    admin, http = free_port(), free_port()
     agents = "".join(f"    agent{i}: {{token: {token(i)}, domain: bench}}\n" for i in range(AGENTS))
-    cfg = os.path.join(tmp, "omniroute.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"""node:
-  id: desk-load
-  roles: [gateway]
-  state_dir: {tmp}/state
-logging:
-  level: warn
-kafka:
-  brokers: embedded
-  partitions: 3
-admin:
-  listen: 127.0.0.1:{admin}
-http:
-  listen: 127.0.0.1:{http}
-  max_connections: {AGENTS + 1000}
-gateway:
+    d = Omniroute(binary, tmp, args.results, "desk_load", f"""gateway:
   max_connections: {AGENTS + 500}
   heartbeat_interval: 60s
   disconnect_grace: 60s
   agents:
-{agents}""")
-    log = open(os.path.join(args.results, "desk_load.log"), "w")
-    proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=log, stderr=subprocess.STDOUT)
+{agents}""", http_extra=f"  max_connections: {AGENTS + 1000}\n", roles=["gateway"])
     try:
-        bootstrap = None
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise SystemExit(f"omniroute exited with {proc.returncode}; see results/desk_load.log")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2) as r:
-                    bootstrap = json.load(r)["kafka"]["bootstrap"]
-                    break
-            except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.1)
-        if not bootstrap:
-            raise SystemExit("omniroute did not become ready")
-        res = asyncio.run(main_async(args, http, proc.pid, bootstrap))
+        res = asyncio.run(main_async(args, d.http, d.proc.pid, d.bootstrap))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        d.close()
     with open(os.path.join(args.results, "desk_load.json"), "w") as f:
         json.dump(res, f, indent=2)
     print(f"desk: {res['agents']} agent sockets connected+authenticated in {res['connect_seconds']} s")

@@ -5,27 +5,12 @@
 // screenshot (PNG path), userDataDir (a fresh directory).
 // Protocol on stdout, one line each: "READY" once signed in (the test then produces the contact),
 // then "RESULT <json>" at the end. Any failure: "ERROR <message>" and exit code 1.
-import { chromium } from "playwright-core";
+import { drive, say } from "./browser.mjs";
 
 const opt = JSON.parse(process.argv[2]);
-const say = (line) => process.stdout.write(line + "\n");
 const timeout = opt.timeout ?? 60000;
 
-let context;
-try {
-  context = await chromium.launchPersistentContext(opt.userDataDir, {
-    executablePath: opt.executablePath ?? "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update"],
-    viewport: { width: 1280, height: 900 },
-    locale: "ru-RU",
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  const consoleErrors = [];
-  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-
+await drive(opt, { width: 1280, height: 900 }, async (page, consoleErrors) => {
   await page.goto(opt.url + "/desk/", { timeout });
   await page.getByTestId("token").fill(opt.token);
   await page.getByTestId("sign-in").click();
@@ -75,10 +60,4 @@ try {
   if (opt.screenshot) await page.screenshot({ path: opt.screenshot.replace(/\.png$/, "-done.png") });
 
   say("RESULT " + JSON.stringify({ offerText, customerMessage, historyItems, rendering, consoleErrors }));
-  await context.close();
-  process.exit(0);
-} catch (e) {
-  say("ERROR " + String(e && e.stack || e).replace(/\n/g, " | "));
-  if (context) await context.close().catch(() => {});
-  process.exit(1);
-}
+});

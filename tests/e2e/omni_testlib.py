@@ -133,6 +133,14 @@ def topic_messages(bootstrap, topic, fmt="%s\n", timeout=30):
                 timeout=timeout)
 
 
+def artifacts_dir():
+    """Where tests keep artifacts (browser screenshots): $OMNI_ARTIFACTS_DIR, default artifacts/ at
+    the repository root (gitignored)."""
+    d = os.environ.get("OMNI_ARTIFACTS_DIR") or os.path.join(os.path.abspath(SOURCE_DIR), "artifacts")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
 def raise_nofile(at_least):
     """Raises this process's RLIMIT_NOFILE soft limit (inherited by children it starts) to
     `at_least`, or as far as the hard limit allows; returns the new soft limit."""

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import SOURCE_DIR, Daemon, TempDirTest, curl, kcat, topic_messages, wait_for  # noqa: E402
+from omni_testlib import Daemon, TempDirTest, artifacts_dir, curl, kcat, topic_messages, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHROMIUM = os.environ.get("OMNI_CHROMIUM", "/usr/bin/chromium")
@@ -42,12 +42,6 @@ GATEWAY_YAML = f"""gateway:
   admin_token: desk-e2e-admin-0123456789
   disconnect_grace: 5s
 """
-
-
-def artifacts_dir():
-    d = os.environ.get("OMNI_ARTIFACTS_DIR") or os.path.join(os.path.abspath(SOURCE_DIR), "artifacts")
-    os.makedirs(d, exist_ok=True)
-    return d
 
 
 @unittest.skipUnless(os.path.exists(CHROMIUM), f"{CHROMIUM} missing: deploy/install-deps.sh --test")

@@ -1,9 +1,10 @@
-# Generates a .cc holding every file of SRC_DIR as a byte array, for static_files.cc.
-#   cmake -DSRC_DIR=<dir> -DOUT=<file.cc> -P embed.cmake
+# Generates a .cc holding every file of SRC_DIR as a byte array, as a core::http::embedded_site
+# called SYMBOL in NAMESPACE (see core/http/static_files.h and omni_embed_files() in omni.cmake).
+#   cmake -DSRC_DIR=<dir> -DOUT=<file.cc> -DNAMESPACE=<ns> -DSYMBOL=<name> -P embed_files.cmake
 file(GLOB files RELATIVE ${SRC_DIR} ${SRC_DIR}/*)
 list(SORT files)
-set(body "// Generated from routing/desk/static by embed.cmake. Do not edit.\n")
-string(APPEND body "#include \"routing/desk/static_files.h\"\n\nnamespace omni::routing::desk {\nnamespace {\n")
+set(body "// Generated from ${SRC_DIR} by cmake/embed_files.cmake. Do not edit.\n")
+string(APPEND body "#include \"core/http/static_files.h\"\n\nnamespace ${NAMESPACE} {\nnamespace {\n")
 set(table "")
 set(i 0)
 foreach(f ${files})
@@ -26,7 +27,7 @@ foreach(f ${files})
   string(APPEND table "    {\"${f}\", \"${type}\", {file_${i}, ${size}}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-string(APPEND body "}  // namespace\n\nextern const embedded_file desk_files[] = {\n${table}};\n")
-string(APPEND body "extern const std::size_t desk_file_count = ${i};\n\n}  // namespace omni::routing::desk\n")
+string(APPEND body "const omni::core::http::embedded_file files[] = {\n${table}};\n}  // namespace\n\n")
+string(APPEND body "extern const omni::core::http::embedded_site ${SYMBOL}{files, ${i}};\n\n}  // namespace ${NAMESPACE}\n")
 file(WRITE ${OUT}.tmp "${body}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,32 @@
+// What the browser drivers (desk_browser.mjs, webchat_browser.mjs) share: Debian's Chromium
+// started headless by playwright-core (no browser download), console errors collected, and the
+// stdout protocol their Python tests read ("<WORD> ..." lines; "ERROR <message>" + exit 1).
+import { chromium } from "playwright-core";
+
+export const say = (line) => process.stdout.write(line + "\n");
+
+// Runs `main(page, consoleErrors)` in a fresh persistent context; reports a throw as ERROR.
+export async function drive(opt, viewport, main) {
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(opt.userDataDir, {
+      executablePath: opt.executablePath ?? "/usr/bin/chromium",
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update"],
+      viewport,
+      locale: "ru-RU",
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const consoleErrors = [];
+    page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    await main(page, consoleErrors);
+    await context.close();
+    process.exit(0);
+  } catch (e) {
+    say("ERROR " + String(e && e.stack || e).replace(/\n/g, " | "));
+    if (context) await context.close().catch(() => {});
+    process.exit(1);
+  }
+}
