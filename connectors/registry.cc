@@ -4,6 +4,7 @@
 #include "connectors/generic/config.h"
 #include "connectors/messenger/config.h"
 #include "connectors/telegram/config.h"
+#include "connectors/telephony/config.h"
 #include "connectors/twilio/config.h"
 #include "connectors/viber/config.h"
 #include "connectors/vk/config.h"
@@ -23,6 +24,9 @@ const std::vector<std::unique_ptr<connector_factory>>& factories() {
     v.push_back(std::make_unique<viber::factory>());
     v.push_back(std::make_unique<twilio::factory>());
     v.push_back(std::make_unique<generic::factory>());
+    v.push_back(std::make_unique<telephony::asterisk_factory>());
+    v.push_back(std::make_unique<telephony::freeswitch_factory>());
+    v.push_back(std::make_unique<telephony::cti_factory>());
     return v;
   }();
   return all;

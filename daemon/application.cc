@@ -61,6 +61,7 @@ struct application::impl {
   std::unique_ptr<core::http::listener> admin_listener;
   std::unique_ptr<core::http::listener> public_listener;
   std::unique_ptr<connectors::kafka_contact_publisher> publisher;
+  std::unique_ptr<connectors::kafka_agent_event_publisher> agent_event_publisher;
   std::vector<std::unique_ptr<connectors::connector>> connectors;
   std::unique_ptr<routing::service::router> router;
   // systemd's watchdog (WatchdogSec=), fed only while the io loop and the router loop beat.
@@ -160,8 +161,11 @@ struct application::impl {
       return std::nullopt;
     make_public_listener();
     publisher = std::make_unique<connectors::kafka_contact_publisher>(*producer, topics.contacts);
-    connectors::context ctx{&ioc, public_listener.get(), publisher.get(), cfg.node.state_dir,
-                            cfg.node.id};
+    agent_event_publisher =
+        std::make_unique<connectors::kafka_agent_event_publisher>(*producer, topics.agent_events);
+    connectors::context ctx{
+        &ioc,        public_listener.get(),      publisher.get(), cfg.node.state_dir,
+        cfg.node.id, agent_event_publisher.get()};
     config::diagnostics sink;
     connectors = connectors::create_all(cfg, sink, ctx);
     if (!sink.empty()) {
@@ -298,6 +302,7 @@ struct application::impl {
     public_listener.reset();
     connectors.clear();
     publisher.reset();
+    agent_event_publisher.reset();
     router.reset();
     gateway.reset();
     producer.reset();
