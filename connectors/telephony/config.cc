@@ -71,7 +71,13 @@ std::unique_ptr<connector> asterisk_factory::create(const config::connector_conf
   std::size_t errors_before = sink.size();
   config::reader r = config::connector_reader(entry, sink);
   call_settings calls = read_calls(r, entry, "asterisk");
-  pbx_settings pbx = read_pbx(r, entry, "asterisk", 5038);
+  const bool tls = r.optional<bool>("tls", false);
+  pbx_settings pbx = read_pbx(r, entry, "asterisk", tls ? 5039 : 5038);
+  pbx.tls = tls;
+  pbx.tls_ca = r.optional<std::string>("tls_ca", "");
+  pbx.tls_verify = r.optional<bool>("tls_verify", true);
+  if (!tls && (r.has("tls_ca") || r.has("tls_verify")))
+    r.error(r.has("tls_ca") ? "tls_ca" : "tls_verify", "only applies with tls: true");
   ami_settings a;
   a.username = r.required<std::string>("username");
   a.secret = r.required<std::string>("secret");

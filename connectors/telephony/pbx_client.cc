@@ -6,9 +6,11 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
 
 #include "connectors/publisher.h"
 #include "core/log/log.h"
@@ -84,6 +86,34 @@ void publish_output(const context& ctx, const call_output& out, std::function<vo
   answer(publish_status::stored);  // the +1: done() even for an empty output
 }
 
+// One TCP connection (plain or TLS) and the bytes being written to it. Handlers of a connection
+// hold it, so it outlives their completion even after the session moved on to the next one.
+struct connection {
+  connection(asio::strand<asio::io_context::executor_type> strand, asio::ssl::context* tls_ctx)
+      : socket(strand) {
+    if (tls_ctx) tls.emplace(socket, *tls_ctx);
+  }
+  tcp::socket socket;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls;
+  std::array<char, 16384> buffer{};
+  std::string outbox, writing;
+
+  template <class Handler>
+  void read_some(Handler h) {
+    if (tls)
+      tls->async_read_some(asio::buffer(buffer), std::move(h));
+    else
+      socket.async_read_some(asio::buffer(buffer), std::move(h));
+  }
+  template <class Handler>
+  void write(Handler h) {
+    if (tls)
+      asio::async_write(*tls, asio::buffer(writing), std::move(h));
+    else
+      asio::async_write(socket, asio::buffer(writing), std::move(h));
+  }
+};
+
 struct pbx_client::session : std::enable_shared_from_this<session> {
   session(pbx_settings s, std::unique_ptr<pbx_protocol> p, context c)
       : settings(std::move(s)),
@@ -91,7 +121,6 @@ struct pbx_client::session : std::enable_shared_from_this<session> {
         ctx(std::move(c)),
         strand(asio::make_strand(*ctx.ioc)),
         resolver(strand),
-        socket(strand),
         retry_timer(strand),
         deadline(strand),
         ticker(strand),
@@ -101,11 +130,10 @@ struct pbx_client::session : std::enable_shared_from_this<session> {
   std::unique_ptr<pbx_protocol> protocol;
   context ctx;
   asio::strand<asio::io_context::executor_type> strand;
+  asio::ssl::context tls_ctx{asio::ssl::context::tls_client};
   tcp::resolver resolver;
-  tcp::socket socket;
+  std::shared_ptr<connection> conn;
   asio::steady_timer retry_timer, deadline, ticker;
-  std::array<char, 16384> buffer{};
-  std::string outbox, writing;
   std::chrono::milliseconds backoff;
   std::uint64_t generation = 0;  // one per connection attempt; stale handlers compare it
   bool stopped = false;
@@ -114,6 +142,30 @@ struct pbx_client::session : std::enable_shared_from_this<session> {
   std::atomic<std::uint64_t> connections{0};
   call_output out;
 
+  // The TLS client context: the CA file (or the system's), peer verification.
+  std::optional<std::string> prepare_tls() {
+    if (!settings.tls) return std::nullopt;
+    error_code ec;
+    tls_ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+    if (settings.tls_ca.empty())
+      tls_ctx.set_default_verify_paths(ec);
+    else
+      tls_ctx.load_verify_file(settings.tls_ca, ec);
+    if (ec) return "cannot load the CA certificates " + settings.tls_ca + ": " + ec.message();
+    tls_ctx.set_verify_mode(settings.tls_verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+    return std::nullopt;
+  }
+
+  void set_connected(bool up) {
+    core::metrics::global()
+        .gauge_of("omniroute_telephony_connected",
+                  "1 while the connector is logged in to its PBX and receiving events.",
+                  {{"connector", settings.name}})
+        .set(up ? 1 : 0);
+  }
+
   std::string peer() const { return settings.host + ":" + std::to_string(settings.port); }
 
   void connect() {
@@ -121,16 +173,16 @@ struct pbx_client::session : std::enable_shared_from_this<session> {
     if (connected_once) count("reconnects", settings.name);
     ++generation;
     protocol->reset();
-    outbox.clear();
+    conn = std::make_shared<connection>(strand, settings.tls ? &tls_ctx : nullptr);
     arm(settings.connect_timeout, "connect timed out");
     resolver.async_resolve(
         settings.host, std::to_string(settings.port),
-        [self = shared_from_this(), gen = generation](const error_code& ec,
-                                                      tcp::resolver::results_type results) {
+        [self = shared_from_this(), c = conn, gen = generation](
+            const error_code& ec, tcp::resolver::results_type results) {
           if (gen != self->generation || self->stopped) return;
           if (ec) return self->fail("cannot resolve " + self->settings.host + ": " + ec.message());
-          asio::async_connect(self->socket, results,
-                              [self, gen](const error_code& ec2, const tcp::endpoint&) {
+          asio::async_connect(c->socket, results,
+                              [self, c, gen](const error_code& ec2, const tcp::endpoint&) {
                                 self->on_connect(gen, ec2);
                               });
         });
@@ -152,23 +204,34 @@ struct pbx_client::session : std::enable_shared_from_this<session> {
     connected_once = true;
     ++connections;
     error_code ignored;
-    socket.set_option(asio::socket_base::keep_alive(true), ignored);
-    socket.set_option(tcp::no_delay(true), ignored);
-    logger().info("{} ({}): connected to {}", settings.name, settings.type, peer());
+    conn->socket.set_option(asio::socket_base::keep_alive(true), ignored);
+    conn->socket.set_option(tcp::no_delay(true), ignored);
+    logger().info("{} ({}): connected to {}{}", settings.name, settings.type, peer(),
+                  settings.tls ? ", TLS handshake" : "");
     arm(settings.login_timeout, "not logged in within " +
                                     std::to_string(settings.login_timeout.count()) +
                                     " ms (wrong port, or not " + settings.type + "?)");
-    read();
+    if (!conn->tls) return read();
+    SSL_set_tlsext_host_name(conn->tls->native_handle(), settings.host.c_str());
+    if (settings.tls_verify)
+      conn->tls->set_verify_callback(asio::ssl::host_name_verification(settings.host));
+    conn->tls->async_handshake(asio::ssl::stream_base::client,
+                               [self = shared_from_this(), c = conn, gen](const error_code& e) {
+                                 if (gen != self->generation || self->stopped) return;
+                                 if (e) return self->fail("TLS handshake failed: " + e.message());
+                                 self->read();
+                               });
   }
 
   void read() {
-    socket.async_read_some(asio::buffer(buffer), [self = shared_from_this(), gen = generation](
-                                                     const error_code& ec, std::size_t n) {
+    conn->read_some([self = shared_from_this(), c = conn, gen = generation](const error_code& ec,
+                                                                            std::size_t n) {
       if (gen != self->generation || self->stopped) return;
       if (ec)
-        return self->fail(ec == asio::error::eof ? std::string("the PBX closed the connection")
-                                                 : "read failed: " + ec.message());
-      self->on_bytes(std::string_view(self->buffer.data(), n));
+        return self->fail(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                              ? std::string("the PBX closed the connection")
+                              : "read failed: " + ec.message());
+      self->on_bytes(std::string_view(c->buffer.data(), n));
     });
   }
 
@@ -186,6 +249,7 @@ struct pbx_client::session : std::enable_shared_from_this<session> {
     if (!r.fatal.empty()) return fail(r.fatal);
     if (r.ready && !is_ready) {
       is_ready = true;
+      set_connected(true);
       backoff = settings.backoff_min;
       deadline.cancel();
       logger().info("{} ({}): logged in to {}, receiving call events", settings.name, settings.type,
@@ -195,28 +259,32 @@ struct pbx_client::session : std::enable_shared_from_this<session> {
   }
 
   void write(std::string bytes) {
-    outbox += bytes;
-    if (!writing.empty()) return;
-    writing = std::move(outbox);
-    outbox.clear();
-    asio::async_write(
-        socket, asio::buffer(writing),
-        [self = shared_from_this(), gen = generation](const error_code& ec, std::size_t) {
-          if (gen != self->generation || self->stopped) return;
-          self->writing.clear();
-          if (ec) return self->fail("write failed: " + ec.message());
-          if (!self->outbox.empty()) self->write({});
-        });
+    connection& c = *conn;
+    c.outbox += bytes;
+    if (!c.writing.empty()) return;
+    c.writing = std::move(c.outbox);
+    c.outbox.clear();
+    c.write([self = shared_from_this(), cp = conn, gen = generation](const error_code& ec,
+                                                                     std::size_t) {
+      if (gen != self->generation || self->stopped) return;
+      cp->writing.clear();
+      if (ec) return self->fail("write failed: " + ec.message());
+      if (!cp->outbox.empty()) self->write({});
+    });
+  }
+
+  void close() {
+    error_code ignored;
+    if (conn) conn->socket.close(ignored);
   }
 
   void fail(const std::string& reason) {
     if (stopped) return;
-    error_code ignored;
-    socket.close(ignored);
+    close();
     deadline.cancel();
-    writing.clear();
     ++generation;  // every handler of this connection is now stale
     is_ready = false;
+    set_connected(false);
     logger().warn("{} ({}): {}: {}; reconnecting in {} ms", settings.name, settings.type, peer(),
                   reason, backoff.count());
     retry_timer.expires_after(backoff);
@@ -291,6 +359,7 @@ bool pbx_client::ready() const { return session_->is_ready; }
 core::result<bool> pbx_client::start() {
   if (!session_->ctx.ioc || !session_->ctx.publisher)
     return core::error{"needs the io_context and the contact publisher", session_->settings.name};
+  if (auto err = session_->prepare_tls()) return core::error{*err, session_->settings.name};
   logger().info("{} ({}): connecting to {}", session_->settings.name, session_->settings.type,
                 session_->peer());
   asio::post(session_->strand, [s = session_] {
@@ -303,8 +372,8 @@ core::result<bool> pbx_client::start() {
 void pbx_client::stop() {
   asio::post(session_->strand, [s = session_] {
     s->stopped = true;
-    error_code ignored;
-    s->socket.close(ignored);
+    s->set_connected(false);
+    s->close();
     s->resolver.cancel();
     s->retry_timer.cancel();
     s->deadline.cancel();

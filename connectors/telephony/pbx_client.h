@@ -5,6 +5,8 @@
 // drop reconnect with exponential backoff. Nothing is acknowledged to a PBX, so a contact Kafka
 // refused is retried here (bounded) rather than lost.
 //
+// Optionally over TLS (certificate verified against `host`, or a private CA file).
+//
 // Owned by the daemon like every connector; its state lives in a shared `session` on its own
 // strand of the daemon's io_context, so handlers still in flight at stop() find it alive.
 
@@ -45,6 +47,9 @@ struct pbx_settings {
   std::string type;  // asterisk, freeswitch
   std::string host;
   std::uint16_t port = 0;
+  bool tls = false;        // AMI over TLS (Asterisk tlsenable, port 5039)
+  std::string tls_ca;      // CA file to verify the PBX's certificate; empty: the system's
+  bool tls_verify = true;  // verify the certificate and that it names `host`
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds login_timeout{10000};  // connected -> logged in and subscribed
   std::chrono::milliseconds backoff_min{500};

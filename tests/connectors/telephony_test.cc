@@ -9,6 +9,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <functional>
@@ -18,6 +19,7 @@
 
 #include "connectors/telephony/ami.h"
 #include "connectors/telephony/pbx_client.h"
+#include "core/http/testing/self_signed.h"
 #include "tests/connectors/webhook_fixture.h"
 
 namespace omni::connectors {
@@ -267,6 +269,7 @@ TEST_F(telephony_ami, refused_login_is_counted_and_retried) {
   ASSERT_TRUE(eventually([&] { return client().ready(); }));
   EXPECT_EQ(counter("auth_failures"), before + 1);
   EXPECT_EQ(client().connections(), 2u);
+  EXPECT_EQ(metric("omniroute_telephony_connected{connector=\"pbx\"}"), 1);
 }
 
 // Hundreds of calls in one burst with unknown events and a malformed line among them; the PBX
@@ -339,6 +342,49 @@ TEST_F(telephony_ami, withheld_number_routes_as_an_unknown_caller) {
   EXPECT_EQ(by_call[linkedid(1)].customer.display_name, "Olga");
   EXPECT_TRUE(by_call[linkedid(2)].customer.identities.empty());
   EXPECT_EQ(by_call[linkedid(2)].attributes.at("caller_withheld"), "true");
+}
+
+// AMI over TLS: the PBX's certificate is verified against the configured CA and host name.
+TEST_F(telephony_ami, tls_login_and_call) {
+  http::testing::self_signed material;
+  asio::io_context server_ioc;
+  tcp::acceptor acceptor(server_ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ssl::context server_ctx(asio::ssl::context::tls_server);
+  server_ctx.use_certificate_chain_file(material.cert);
+  server_ctx.use_private_key_file(material.key, asio::ssl::context::pem);
+  std::atomic<bool> done{false};
+  std::thread server([&] {
+    try {
+      for (int n = 0; n < 2 && !done; ++n) {
+        asio::ssl::stream<tcp::socket> tls(server_ioc, server_ctx);
+        acceptor.accept(tls.next_layer());
+        if (done) return;
+        tls.handshake(asio::ssl::stream_base::server);
+        asio::write(tls, asio::buffer(ami_banner));
+        asio::streambuf buf;
+        asio::read_until(tls, buf, "\r\n\r\n");
+        asio::write(tls, asio::buffer(ami_accepted));
+        std::string call = ami_newchannel(1, "+79123456789") + ami_hangup(1);
+        asio::write(tls, asio::buffer(call));
+        boost::system::error_code ec;
+        char c;
+        while (!ec && !done) tls.next_layer().read_some(asio::buffer(&c, 1), ec);
+      }
+    } catch (const std::exception&) {  // the client hung up
+    }
+  });
+  start("  - type: asterisk\n    name: pbx\n    host: localhost\n    port: " +
+        std::to_string(acceptor.local_endpoint().port()) +
+        "\n    username: omni\n    secret: s3cret\n    auth: plain\n    tls: true\n    tls_ca: " +
+        material.cert + "\n");
+  EXPECT_TRUE(eventually([&] { return stored() == 2; }));
+  EXPECT_TRUE(client().ready());
+  done = true;
+  connectors_.at(0)->stop();
+  boost::system::error_code ec;
+  tcp::socket wake(server_ioc);
+  wake.connect(acceptor.local_endpoint(), ec);
+  server.join();
 }
 
 // ---- FreeSWITCH ESL -----------------------------------------------------------------------------
