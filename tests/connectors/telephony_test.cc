@@ -344,47 +344,80 @@ TEST_F(telephony_ami, withheld_number_routes_as_an_unknown_caller) {
   EXPECT_EQ(by_call[linkedid(2)].attributes.at("caller_withheld"), "true");
 }
 
+// An Asterisk manager behind TLS with a self-signed certificate for "localhost": logs the client
+// in and sends one unanswered call, per connection, until the test ends.
+class fake_tls_ami {
+ public:
+  fake_tls_ami() : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    ctx_.use_certificate_chain_file(material.cert);
+    ctx_.use_private_key_file(material.key, asio::ssl::context::pem);
+    thread_ = std::thread([this] {
+      while (!done_) {
+        try {
+          asio::ssl::stream<tcp::socket> tls(ioc_, ctx_);
+          acceptor_.accept(tls.next_layer());
+          if (done_) return;
+          tls.handshake(asio::ssl::stream_base::server);
+          asio::write(tls, asio::buffer(ami_banner));
+          asio::streambuf buf;
+          asio::read_until(tls, buf, "\r\n\r\n");
+          asio::write(tls, asio::buffer(ami_accepted));
+          asio::write(tls, asio::buffer(ami_newchannel(1, "+79123456789") + ami_hangup(1)));
+          boost::system::error_code ec;
+          char c;
+          while (!ec && !done_) tls.next_layer().read_some(asio::buffer(&c, 1), ec);
+        } catch (const std::exception&) {  // the client refused us or hung up
+        }
+      }
+    });
+  }
+  // Call after the client stopped (its socket closed).
+  void stop() {
+    done_ = true;
+    boost::system::error_code ec;
+    tcp::socket wake(ioc_);
+    wake.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  http::testing::self_signed material;
+
+ private:
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::ssl::context ctx_{asio::ssl::context::tls_server};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+std::string tls_asterisk(const std::string& host, std::uint16_t port, const std::string& ca) {
+  return "  - type: asterisk\n    name: pbx\n    host: " + host +
+         "\n    port: " + std::to_string(port) +
+         "\n    username: omni\n    secret: s3cret\n    auth: plain\n    tls: true\n"
+         "    reconnect_min: 20ms\n    reconnect_max: 100ms\n    tls_ca: " +
+         ca + "\n";
+}
+
 // AMI over TLS: the PBX's certificate is verified against the configured CA and host name.
 TEST_F(telephony_ami, tls_login_and_call) {
-  http::testing::self_signed material;
-  asio::io_context server_ioc;
-  tcp::acceptor acceptor(server_ioc, {asio::ip::make_address("127.0.0.1"), 0});
-  asio::ssl::context server_ctx(asio::ssl::context::tls_server);
-  server_ctx.use_certificate_chain_file(material.cert);
-  server_ctx.use_private_key_file(material.key, asio::ssl::context::pem);
-  std::atomic<bool> done{false};
-  std::thread server([&] {
-    try {
-      for (int n = 0; n < 2 && !done; ++n) {
-        asio::ssl::stream<tcp::socket> tls(server_ioc, server_ctx);
-        acceptor.accept(tls.next_layer());
-        if (done) return;
-        tls.handshake(asio::ssl::stream_base::server);
-        asio::write(tls, asio::buffer(ami_banner));
-        asio::streambuf buf;
-        asio::read_until(tls, buf, "\r\n\r\n");
-        asio::write(tls, asio::buffer(ami_accepted));
-        std::string call = ami_newchannel(1, "+79123456789") + ami_hangup(1);
-        asio::write(tls, asio::buffer(call));
-        boost::system::error_code ec;
-        char c;
-        while (!ec && !done) tls.next_layer().read_some(asio::buffer(&c, 1), ec);
-      }
-    } catch (const std::exception&) {  // the client hung up
-    }
-  });
-  start("  - type: asterisk\n    name: pbx\n    host: localhost\n    port: " +
-        std::to_string(acceptor.local_endpoint().port()) +
-        "\n    username: omni\n    secret: s3cret\n    auth: plain\n    tls: true\n    tls_ca: " +
-        material.cert + "\n");
+  fake_tls_ami pbx;
+  start(tls_asterisk("localhost", pbx.port(), pbx.material.cert));
   EXPECT_TRUE(eventually([&] { return stored() == 2; }));
   EXPECT_TRUE(client().ready());
-  done = true;
   connectors_.at(0)->stop();
-  boost::system::error_code ec;
-  tcp::socket wake(server_ioc);
-  wake.connect(acceptor.local_endpoint(), ec);
-  server.join();
+  pbx.stop();
+}
+
+TEST_F(telephony_ami, tls_refuses_a_certificate_for_another_host) {
+  fake_tls_ami pbx;
+  start(
+      tls_asterisk("127.0.0.1", pbx.port(), pbx.material.cert));  // the certificate says localhost
+  EXPECT_TRUE(eventually([&] { return client().connections() >= 3; }));
+  EXPECT_FALSE(client().ready());
+  EXPECT_EQ(stored(), 0);
+  connectors_.at(0)->stop();
+  pbx.stop();
 }
 
 // ---- FreeSWITCH ESL -----------------------------------------------------------------------------

@@ -156,6 +156,25 @@ TEST(ami_protocol, unknown_caller_waits_for_newcallerid) {
   EXPECT_FALSE(p.on_event(event({{"Event", "PeerStatus"}}), 1200, out));
 }
 
+TEST(ami_protocol, contexts_and_internal_calls_are_filtered) {
+  ami_settings s{"omni", "s", false};
+  s.contexts = {"from-trunk"};
+  ami_protocol p(s, calls(), "pbx");
+  call_output out;
+  auto newchannel = [](const char* id, const char* number, const char* context) {
+    return event({{"Event", "Newchannel"},
+                  {"CallerIDNum", number},
+                  {"Context", context},
+                  {"Uniqueid", id},
+                  {"Linkedid", id}});
+  };
+  EXPECT_FALSE(p.on_event(newchannel("1.1", "+79123456789", "from-internal"), 0, out));
+  EXPECT_FALSE(p.on_event(newchannel("1.2", "101", "from-trunk"), 0, out));  // agent alice's phone
+  EXPECT_TRUE(p.on_event(newchannel("1.3", "+79123456789", "from-trunk"), 0, out));
+  ASSERT_EQ(out.contacts.size(), 1u);
+  EXPECT_EQ(out.contacts[0].attributes.at("call_id"), "1.3");
+}
+
 // ---- ESL framer ---------------------------------------------------------------------------------
 
 std::string esl_event(const std::string& body) {
