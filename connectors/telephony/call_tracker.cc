@@ -164,9 +164,20 @@ void call_tracker::transferred(std::string_view key, const std::vector<std::stri
   }
   call& c = it->second;
   if (!c.answered || c.agent.empty()) return;  // nobody of ours had it: nothing to move
+  std::string target = agent_for(targets);
+  if (target.empty()) {
+    // Sent to an extension that is no agent (voicemail, an outside number): the agent is done
+    // with it, and so are we; its hangup changes nothing.
+    core::agent_event e = event(c, key, core::agent_event_type::complete, "", now);
+    std::string ext = targets.empty() ? std::string() : targets.front();
+    e.disposition = ext.empty() ? "transferred" : "transferred to " + ext;
+    c.agent.clear();
+    counts_.completed++;
+    out.agent_events.push_back(std::move(e));
+    return;
+  }
   core::agent_event e = event(c, key, core::agent_event_type::transfer, "", now);
-  e.target_agent = agent_for(targets);
-  if (e.target_agent.empty() && !targets.empty()) e.attributes["target_extension"] = targets[0];
+  e.target_agent = std::move(target);
   // The router completes the contact for the agent and brings it back as "<contact>~<event id>".
   c.current = c.current + "~" + e.id;
   c.answered = false;

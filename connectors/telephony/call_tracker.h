@@ -13,6 +13,7 @@
 //   answered by an extension             -> agent event `accept` (extension mapped to an agent id)
 //   transferred to an extension          -> agent event `transfer` (the router re-queues the call
 //                                           as "<contact>~<event id>", offered first to the target)
+//   transferred out (no agent's extension) -> `complete`, disposition "transferred to <ext>"
 //   ended, answered                      -> agent event `complete` (disposition: the hangup cause)
 //   ended, never answered                -> an `abandoned` contact pointing at the call's contact
 //

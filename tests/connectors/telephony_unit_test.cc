@@ -6,6 +6,7 @@
 #include "connectors/telephony/call_tracker.h"
 #include "connectors/telephony/cti.h"
 #include "connectors/telephony/esl.h"
+#include "core/events/codec.h"
 
 namespace omni::connectors::telephony {
 namespace {
@@ -266,6 +267,21 @@ TEST(call_tracker, answer_transfer_and_hangup_become_agent_events) {
   EXPECT_EQ(e[3].contact_id, e[2].contact_id);
   EXPECT_NE(e[0].id, e[2].id);
   EXPECT_EQ(out.contacts.size(), 1u);  // answered: not abandoned
+}
+
+TEST(call_tracker, transfer_to_an_extension_of_no_agent_completes_the_call) {
+  call_tracker t(calls());
+  call_output out;
+  t.started({"k4", "+79123456789", "", "100", true, {}}, 0, out);
+  t.answered("k4", {"101"}, 1, out);
+  t.transferred("k4", {"8800"}, 2, out);  // voicemail
+  t.ended("k4", "Normal Clearing", 3, out);
+  ASSERT_EQ(out.agent_events.size(), 2u);
+  EXPECT_EQ(out.agent_events[1].type, core::agent_event_type::complete);
+  EXPECT_EQ(out.agent_events[1].agent_id, "alice");
+  EXPECT_EQ(out.agent_events[1].disposition, "transferred to 8800");
+  EXPECT_EQ(out.contacts.size(), 1u);  // not abandoned either
+  for (const auto& e : out.agent_events) EXPECT_TRUE(core::decode_agent_event(core::encode(e)));
 }
 
 TEST(call_tracker, hangup_before_answer_is_an_abandoned_contact_and_replays_change_nothing) {
