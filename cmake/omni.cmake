@@ -20,6 +20,10 @@ function(omni_warnings target)
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     target_compile_options(${target} PRIVATE -Wno-error=restrict)
   endif()
+  # librdkafka's rd_kafka_producev() argument macros are GNU statement expressions.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    target_compile_options(${target} PRIVATE -Wno-gnu-statement-expression)
+  endif()
 endfunction()
 
 function(omni_find_dependencies)

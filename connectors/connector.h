@@ -57,7 +57,8 @@ class connector {
   virtual core::result<bool> start() = 0;
   // Stops taking new input; must not block for long.
   virtual void stop() = 0;
-  // A reply or notice for one of this connector's conversations. False: not this connector's.
+  // A reply or notice for one of this connector's conversations, on the io_context (the daemon's
+  // outbound dispatcher, daemon/outbound.h). False: not this connector's. Deduplicate by id.
   virtual bool deliver(const core::outbound&) { return false; }
 };
 

@@ -26,6 +26,11 @@ void health_state::set_component(const std::string& name, bool started) {
   components_[name] = started;
 }
 
+void health_state::remove_component(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  components_.erase(name);
+}
+
 bool health_state::ready() const {
   if (!started_ || !kafka_reachable_) return false;
   std::lock_guard lock(mutex_);

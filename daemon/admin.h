@@ -23,6 +23,7 @@ class health_state {
   void set_kafka_reachable(bool up) { kafka_reachable_ = up; }
   bool kafka_reachable() const { return kafka_reachable_; }
   void set_component(const std::string& name, bool started);
+  void remove_component(const std::string& name);  // a connector removed by a reload
   void set_started(bool s) { started_ = s; }
 
   bool ready() const;

@@ -1,5 +1,6 @@
 #include "daemon/application.h"
 
+#include <yaml-cpp/yaml.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -8,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "config/reader.h"
 #include "connectors/publisher.h"
 #include "connectors/registry.h"
 #include "core/bus/bus.h"
@@ -17,6 +19,7 @@
 #include "core/metrics/metrics.h"
 #include "daemon/admin.h"
 #include "daemon/notify.h"
+#include "daemon/outbound.h"
 #include "daemon/version.h"
 #include "daemon/watchdog.h"
 #include "routing/desk/gateway.h"
@@ -62,7 +65,17 @@ struct application::impl {
   std::unique_ptr<core::http::listener> public_listener;
   std::unique_ptr<connectors::kafka_contact_publisher> publisher;
   std::unique_ptr<connectors::kafka_agent_event_publisher> agent_event_publisher;
+  // Guarded by connectors_mutex once the io threads run (reload swaps entries, the outbound
+  // dispatcher reads them). `connector_routes[i]`: the listener paths connectors[i] registered.
+  std::mutex connectors_mutex;
   std::vector<std::unique_ptr<connectors::connector>> connectors;
+  std::vector<std::vector<std::string>> connector_routes;
+  // Removed or replaced by a reload: stopped and unrouted, destroyed only at shutdown, because
+  // requests they were answering may still complete into them.
+  std::vector<std::unique_ptr<connectors::connector>> retired;
+  connectors::context connector_ctx;
+  YAML::Node running_doc;  // the file as last applied, to tell what a reload cannot change
+  std::unique_ptr<outbound_dispatcher> outbound;
   std::unique_ptr<routing::service::router> router;
   // systemd's watchdog (WatchdogSec=), fed only while the io loop and the router loop beat.
   std::unique_ptr<watchdog> dog;
@@ -157,26 +170,78 @@ struct application::impl {
 
   // Ingest role: the public listener and every configured connector.
   std::optional<std::string> start_ingest() {
-    if (!cfg.node.has_role(config::node_role::ingest) || cfg.connectors.empty())
-      return std::nullopt;
+    if (!cfg.node.has_role(config::node_role::ingest)) return std::nullopt;
     make_public_listener();
     publisher = std::make_unique<connectors::kafka_contact_publisher>(*producer, topics.contacts);
     agent_event_publisher =
         std::make_unique<connectors::kafka_agent_event_publisher>(*producer, topics.agent_events);
-    connectors::context ctx{
+    connector_ctx = connectors::context{
         &ioc,        public_listener.get(),      publisher.get(), cfg.node.state_dir,
         cfg.node.id, agent_event_publisher.get()};
     config::diagnostics sink;
-    connectors = connectors::create_all(cfg, sink, ctx);
+    auto created = connectors::create_all(cfg, sink, connector_ctx);
     if (!sink.empty()) {
       std::string all;
       for (const auto& d : sink.take_sorted()) all += "\n  " + config::to_string(d);
       return "connectors:" + all;
     }
-    for (auto& c : connectors) {
-      if (auto r = c->start(); !r) return "connector " + c->name() + ": " + r.err().to_string();
-      health->set_component("connector:" + c->name(), true);
+    for (auto& c : created)
+      if (auto err = start_connector(std::move(c))) return *err;
+    return connectors.empty() ? std::nullopt : start_outbound();
+  }
+
+  // Starts one connector, remembering the listener routes it registered (a reload removes them).
+  std::optional<std::string> start_connector(std::unique_ptr<connectors::connector> c) {
+    auto before = public_listener->paths();
+    if (auto r = c->start(); !r) {
+      for (const auto& path : added_paths(before)) public_listener->remove(path);
+      return "connector " + c->name() + ": " + r.err().to_string();
     }
+    health->set_component("connector:" + c->name(), true);
+    std::lock_guard lock(connectors_mutex);
+    connector_routes.push_back(added_paths(before));
+    connectors.push_back(std::move(c));
+    return std::nullopt;
+  }
+
+  std::vector<std::string> added_paths(const std::vector<std::string>& before) const {
+    std::vector<std::string> out;
+    for (auto& p : public_listener->paths())
+      if (std::find(before.begin(), before.end(), p) == before.end()) out.push_back(std::move(p));
+    return out;
+  }
+
+  // Stops connector i, takes its routes off the listener and retires it.
+  void retire_connector(std::size_t i) {
+    std::unique_ptr<connectors::connector> c;
+    std::vector<std::string> routes;
+    {
+      std::lock_guard lock(connectors_mutex);
+      c = std::move(connectors[i]);
+      routes = std::move(connector_routes[i]);
+      connectors.erase(connectors.begin() + static_cast<std::ptrdiff_t>(i));
+      connector_routes.erase(connector_routes.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    c->stop();
+    for (const auto& path : routes) public_listener->remove(path);
+    health->remove_component("connector:" + c->name());
+    retired.push_back(std::move(c));
+  }
+
+  // Replies and notices on omni.outbound, offered to each connector until one takes it.
+  std::optional<std::string> start_outbound() {
+    if (outbound) return std::nullopt;
+    auto d = outbound_dispatcher::start(
+        kafka, topics.outbound, cfg.node.id, ioc,
+        [this](const core::outbound& o) {
+          std::lock_guard lock(connectors_mutex);
+          for (auto& c : connectors)
+            if (c->deliver(o)) return true;
+          return false;
+        },
+        cfg.kafka.embedded);
+    if (!d) return "outbound: " + d.err().to_string();
+    outbound = std::move(*d);
     return std::nullopt;
   }
 
@@ -265,7 +330,11 @@ struct application::impl {
       dog->remove("io");
     }
     if (io_beat_timer) io_beat_timer->cancel();
-    for (auto& c : connectors) c->stop();
+    if (outbound) outbound->stop();  // before the io loop stops: it waits for the handler
+    {
+      std::lock_guard lock(connectors_mutex);
+      for (auto& c : connectors) c->stop();
+    }
     if (router) router->stop();    // its last records reach the producer before the flush below
     if (gateway) gateway->stop();  // closes desk sockets; agents' last events are queued by now
     if (public_listener) {
@@ -300,7 +369,9 @@ struct application::impl {
     io_threads.clear();
     admin_listener.reset();
     public_listener.reset();
+    outbound.reset();
     connectors.clear();
+    retired.clear();
     publisher.reset();
     agent_event_publisher.reset();
     router.reset();
@@ -328,21 +399,112 @@ struct application::impl {
     });
   }
 
+  // SIGHUP: the whole new file is validated first (as check-config does); only then logging,
+  // routing and connectors change. Anything else that differs needs a restart and is logged.
   void reload() {
     notify::reloading();
     logger().info("reload: reading {}", config_path.string());
+    if (auto err = apply_reload())
+      logger().error("reload: rejected, the running configuration stays: {}", *err);
+    notify::ready(status_line());
+  }
+
+  std::optional<std::string> apply_reload() {
     auto loaded = config::load_file(config_path);
     if (!loaded.ok()) {
       for (const auto& d : loaded.errors) logger().error("reload: {}", config::to_string(d));
-      logger().error("reload: rejected, {} error(s); the running configuration stays",
-                     loaded.errors.size());
-    } else {
-      core::log::init(config::to_string(loaded.config->logging.level),
-                      to_sink(loaded.config->logging.sink));
-      cfg.logging = loaded.config->logging;
-      logger().info("reload: applied (logging)");
+      return std::to_string(loaded.errors.size()) + " error(s) in " + config_path.string();
     }
-    notify::ready(status_line());
+    config::omniroute_config& next = *loaded.config;
+    config::diagnostics sink;
+    // Routing: parsed by the router's own parser (engine cross-checks included).
+    std::optional<routing::service::router_config> routing_next;
+    if (router) routing_next = routing::service::parse_router_config(next.routing, sink);
+    (void)routing::desk::parse_gateway_config(next.gateway, sink);
+    // Connectors: an entry whose type and settings did not change keeps its instance (and its
+    // sockets, webhooks in flight, IMAP sessions); new and changed ones are created (validated,
+    // no I/O yet) now, started below.
+    struct plan {
+      std::vector<std::unique_ptr<connectors::connector>> fresh;
+      std::vector<std::string> replaced_or_removed;  // names of running connectors to retire
+    } p;
+    const bool ingest = cfg.node.has_role(config::node_role::ingest);
+    if (ingest) {
+      std::map<std::string, const config::connector_config*> running;
+      for (const auto& e : cfg.connectors) running[e.name] = &e;
+      config::omniroute_config changed = next;
+      changed.connectors.clear();
+      for (const auto& e : next.connectors) {
+        auto it = running.find(e.name);
+        if (it != running.end() && same_entry(*it->second, e)) {
+          running.erase(it);
+          continue;
+        }
+        changed.connectors.push_back(e);
+        if (it != running.end()) {
+          p.replaced_or_removed.push_back(e.name);
+          running.erase(it);
+        }
+      }
+      for (const auto& [name, e] : running) p.replaced_or_removed.push_back(name);
+      p.fresh = connectors::create_all(changed, sink, connector_ctx);
+    } else {
+      (void)connectors::create_all(next, sink, connectors::context{});
+    }
+    if (!sink.empty()) {
+      auto all = sink.take_sorted();
+      for (const auto& d : all) logger().error("reload: {}", config::to_string(d));
+      return std::to_string(all.size()) + " error(s) in " + config_path.string();
+    }
+
+    // Valid: apply.
+    core::log::init(config::to_string(next.logging.level), to_sink(next.logging.sink));
+    {
+      config::diagnostics ignored;  // it parsed a moment ago
+      if (auto doc = config::parse_yaml_file(config_path, ignored)) warn_restart_only(doc->node);
+    }
+    if (routing_next) router->reconfigure(std::move(*routing_next));
+    std::size_t retired_now = 0, started = 0;
+    for (const auto& name : p.replaced_or_removed) {
+      for (std::size_t i = 0; i < connectors.size(); ++i)
+        if (connectors[i]->name() == name) {
+          retire_connector(i);
+          ++retired_now;
+          break;
+        }
+    }
+    for (auto& c : p.fresh) {
+      const std::string name = c->name();
+      if (auto err = start_connector(std::move(c))) {
+        logger().error("reload: {} (the other changes are applied)", *err);
+        health->set_component("connector:" + name, false);
+        continue;
+      }
+      ++started;
+    }
+    if (!connectors.empty())
+      if (auto err = start_outbound()) logger().error("reload: {}", *err);
+    cfg.logging = next.logging;
+    cfg.routing = next.routing;
+    cfg.connectors = next.connectors;
+    logger().info("reload: applied (logging{}; connectors: {} kept, {} started, {} stopped)",
+                  routing_next ? ", routing" : "", connectors.size() - started, started,
+                  retired_now);
+    return std::nullopt;
+  }
+
+  static bool same_entry(const config::connector_config& a, const config::connector_config& b) {
+    return a.type == b.type && YAML::Dump(a.settings.node) == YAML::Dump(b.settings.node);
+  }
+
+  // Sections a running daemon cannot change: said once per reload, applied at the next restart.
+  void warn_restart_only(const YAML::Node& next) {
+    std::string keys;
+    for (const char* key : {"node", "kafka", "http", "admin", "gateway"})
+      if (YAML::Dump(running_doc[key]) != YAML::Dump(next[key]))
+        keys += (keys.empty() ? "" : ", ") + std::string(key);
+    if (!keys.empty()) logger().warn("reload: changes to {} take effect at the next restart", keys);
+    running_doc = YAML::Clone(next);
   }
 
   std::string status_line() const {
@@ -372,6 +534,10 @@ std::optional<std::string> application::start() {
   logger().info("omniroute {} starting (node {}, config {})", version_string(), d.cfg.node.id,
                 d.config_path.string());
   d.health->set_version(version_string());
+  if (!d.config_path.empty()) {
+    config::diagnostics ignored;  // main() loaded it already
+    if (auto doc = config::parse_yaml_file(d.config_path, ignored)) d.running_doc = doc->node;
+  }
   if (auto err = d.start_kafka()) {
     d.stop_all();
     return "kafka: " + *err;

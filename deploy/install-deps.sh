@@ -13,7 +13,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libjwt-dev
 )
 # chromium + fonts: the desk page's browser test (Cyrillic needs a font that covers it).
-test_pkgs=(kcat curl python3 procps chromium fonts-dejavu-core)
+test_pkgs=(kcat curl python3 python3-yaml procps chromium fonts-dejavu-core)
 bench_pkgs=(libbenchmark-dev wrk nginx)  # nginx-light is a transitional package on bookworm (nginx + echo module)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 

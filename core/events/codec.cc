@@ -489,8 +489,9 @@ bool cut_utf8(std::string& s, std::size_t max) {
 
 void clamp_to_limits(contact& c) {
   std::string cut;
-  auto note = [&](bool did, const char* what) {
-    if (did) cut += cut.empty() ? what : std::string(",") + what;
+  auto note = [&](bool did, const std::string& what) {  // each kind named once
+    if (did && ("," + cut + ",").find("," + what + ",") == std::string::npos)
+      cut += cut.empty() ? what : "," + what;
   };
   const auto short_max = codec_limits::max_short_bytes;
   for (auto* f : {&c.id, &c.provider, &c.source_id, &c.domain, &c.conversation, &c.to, &c.language,
@@ -502,16 +503,19 @@ void clamp_to_limits(contact& c) {
     c.customer.identities.resize(codec_limits::max_items);
     note(true, "identities");
   }
-  for (auto& i : c.customer.identities)
-    note(cut_utf8(i.kind, short_max) | cut_utf8(i.value, short_max), "identity");
+  for (auto& i : c.customer.identities) {
+    note(cut_utf8(i.kind, short_max), "identity");  // both cut: no short-circuit
+    note(cut_utf8(i.value, short_max), "identity");
+  }
   if (c.attachments.size() > codec_limits::max_items) {
     c.attachments.resize(codec_limits::max_items);
     note(true, "attachments");
   }
-  for (auto& a : c.attachments)
-    note(cut_utf8(a.name, short_max) | cut_utf8(a.content_type, short_max) |
-             cut_utf8(a.ref, codec_limits::max_subject_bytes),
-         "attachment");
+  for (auto& a : c.attachments) {
+    note(cut_utf8(a.name, short_max), "attachment");
+    note(cut_utf8(a.content_type, short_max), "attachment");
+    note(cut_utf8(a.ref, codec_limits::max_subject_bytes), "attachment");
+  }
   std::map<std::string, std::string> attrs;
   for (auto& [k, v] : c.attributes) {
     if (attrs.size() >= codec_limits::max_items - 1) {
@@ -519,7 +523,8 @@ void clamp_to_limits(contact& c) {
       break;
     }
     std::string key = k, value = v;
-    note(cut_utf8(key, short_max) | cut_utf8(value, codec_limits::max_subject_bytes), "attribute");
+    note(cut_utf8(key, short_max), "attribute");
+    note(cut_utf8(value, codec_limits::max_subject_bytes), "attribute");
     attrs.emplace(std::move(key), std::move(value));
   }
   c.attributes = std::move(attrs);

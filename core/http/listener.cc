@@ -46,6 +46,21 @@ struct route {
   std::map<method, handler> by_method;
 };
 
+struct route_table {
+  std::unordered_map<std::string, route> exact;
+  std::vector<std::pair<std::string, route>> prefixes;  // longest first
+  std::unordered_map<std::string, upgrade_handler> upgrades;
+
+  // Route lookup; nullptr when no route matches the path.
+  const route* find(std::string_view path) const {
+    if (auto it = exact.find(std::string(path)); it != exact.end()) return &it->second;
+    for (const auto& [prefix, r] : prefixes) {
+      if (path.substr(0, prefix.size()) == prefix) return &r;
+    }
+    return nullptr;
+  }
+};
+
 std::string http_date() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -120,22 +135,28 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
   void check_stopped();  // call without mu held
   std::vector<std::shared_ptr<connection_base>> snapshot();
 
-  // Route lookup; nullptr when no route matches the path.
-  const route* find(std::string_view path) const {
-    if (auto it = exact.find(std::string(path)); it != exact.end()) return &it->second;
-    for (const auto& [prefix, r] : prefixes) {
-      if (path.substr(0, prefix.size()) == prefix) return &r;
-    }
-    return nullptr;
+  // The routes in force. Replaced whole (copy on write) when a route is added or removed, so a
+  // request keeps the table it looked up until its handler returned.
+  std::shared_ptr<const route_table> routes() const {
+    std::lock_guard lock(routes_mu);
+    return table;
+  }
+  template <class F>
+  void edit_routes(F&& f) {
+    std::lock_guard lock(routes_mu);
+    auto next = std::make_shared<route_table>(*table);
+    f(*next);
+    std::stable_sort(next->prefixes.begin(), next->prefixes.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+    table = std::move(next);
   }
 
   asio::io_context& ioc;
   const settings cfg;
   listener_stats stats;
 
-  std::unordered_map<std::string, route> exact;
-  std::vector<std::pair<std::string, route>> prefixes;  // longest first after start()
-  std::unordered_map<std::string, upgrade_handler> upgrades;
+  mutable std::mutex routes_mu;
+  std::shared_ptr<const route_table> table = std::make_shared<route_table>();
   std::optional<asio::ssl::context> tls;
 
   tcp::acceptor acceptor;         // on its own strand
@@ -440,15 +461,16 @@ class connection : public connection_base,
 
     request req = make_request(native);
 
+    const auto routes = owner_->routes();  // kept until the handler returned
     if (is_upgrade) {
-      if (auto it = owner_->upgrades.find(req.path); it != owner_->upgrades.end()) {
+      if (auto it = routes->upgrades.find(req.path); it != routes->upgrades.end()) {
         return hand_over(it->second, std::move(req), std::move(native));
       }
     }
 
-    const route* r = owner_->find(req.path);
+    const route* r = routes->find(req.path);
     if (r == nullptr) {
-      if (owner_->upgrades.count(req.path)) {
+      if (routes->upgrades.count(req.path)) {
         return do_write(response::error(426, "upgrade required"));
       }
       return do_write(response::error(404, "not found"));
@@ -800,24 +822,46 @@ listener::~listener() {
 }
 
 bool listener::add(method m, std::string path, handler h) {
-  if (impl_->started.load() || !h) return false;
-  impl_->exact[std::move(path)].by_method[m] = std::move(h);
+  if (!h) return false;
+  impl_->edit_routes([&](route_table& t) { t.exact[std::move(path)].by_method[m] = std::move(h); });
   return true;
 }
 
 bool listener::add_prefix(method m, std::string prefix, handler h) {
-  if (impl_->started.load() || !h) return false;
-  auto& p = impl_->prefixes;
-  auto it = std::find_if(p.begin(), p.end(), [&](const auto& e) { return e.first == prefix; });
-  if (it == p.end()) it = p.insert(p.end(), {std::move(prefix), route{}});
-  it->second.by_method[m] = std::move(h);
+  if (!h) return false;
+  impl_->edit_routes([&](route_table& t) {
+    auto& p = t.prefixes;
+    auto it = std::find_if(p.begin(), p.end(), [&](const auto& e) { return e.first == prefix; });
+    if (it == p.end()) it = p.insert(p.end(), {std::move(prefix), route{}});
+    it->second.by_method[m] = std::move(h);
+  });
   return true;
 }
 
 bool listener::add_upgrade(std::string path, upgrade_handler h) {
-  if (impl_->started.load() || !h) return false;
-  impl_->upgrades[std::move(path)] = std::move(h);
+  if (!h) return false;
+  impl_->edit_routes([&](route_table& t) { t.upgrades[std::move(path)] = std::move(h); });
   return true;
+}
+
+std::size_t listener::remove(const std::string& path) {
+  std::size_t removed = 0;
+  impl_->edit_routes([&](route_table& t) {
+    removed += t.exact.erase(path) + t.upgrades.erase(path);
+    removed += std::erase_if(t.prefixes, [&](const auto& e) { return e.first == path; });
+  });
+  return removed;
+}
+
+std::vector<std::string> listener::paths() const {
+  auto t = impl_->routes();
+  std::vector<std::string> out;
+  for (const auto& [path, r] : t->exact) out.push_back(path);
+  for (const auto& [prefix, r] : t->prefixes) out.push_back(prefix);
+  for (const auto& [path, h] : t->upgrades) out.push_back(path);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 std::optional<listen_error> listener::start() {
@@ -826,9 +870,6 @@ std::optional<listen_error> listener::start() {
     return listen_error{std::make_error_code(std::errc::operation_in_progress),
                         "listener already started"};
   }
-  std::stable_sort(m.prefixes.begin(), m.prefixes.end(),
-                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-
   const std::string where = m.cfg.address + ":" + std::to_string(m.cfg.port);
   auto fail = [&](error_code ec, const std::string& what) {
     return listen_error{std::error_code(ec.value(), std::system_category()),

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -85,8 +86,7 @@ struct listen_error {
   std::string message;  // e.g. "bind 0.0.0.0:8080: Address already in use" (caller adds context)
 };
 
-// Owns the acceptor and tracks its connections. Built and configured (handlers added) on one
-// thread before start(); afterwards start/stop/stats/port are thread-safe. Connections run on
+// Owns the acceptor and tracks its connections. Every member is thread-safe. Connections run on
 // their own strands of the caller's io_context, which may be run by any number of threads. The
 // io_context must outlive the listener; connections still draining at destruction are
 // force-closed and keep only shared internals alive.
@@ -97,12 +97,20 @@ class listener {
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;
 
-  // Registration, before start() only (later calls are ignored and return false).
+  // Registration, before or after start() (a reload adds and removes connectors' routes while
+  // the listener serves): a change applies to requests routed after it; a request already routed
+  // finishes with the handler it found. Registering a path again replaces that method's handler.
   // Exact paths win over prefixes; the longest prefix wins among prefixes. `method::any` matches
   // every method not registered explicitly. A GET handler also serves HEAD (body dropped).
+  // False only for an empty handler.
   bool add(method m, std::string path, handler h);
   bool add_prefix(method m, std::string prefix, handler h);
   bool add_upgrade(std::string path, upgrade_handler h);
+  // Removes every route (exact, prefix, upgrade; all methods) registered at exactly `path`;
+  // returns how many were removed.
+  std::size_t remove(const std::string& path);
+  // Every registered path (exact, prefix and upgrade), sorted, without duplicates.
+  std::vector<std::string> paths() const;
 
   // Loads TLS material, binds and starts accepting. Never throws.
   [[nodiscard]] std::optional<listen_error> start();

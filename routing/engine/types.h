@@ -73,6 +73,7 @@ struct contact {
 struct skill_level {
   std::string skill;
   int proficiency = 1;  // 1..10
+  bool operator==(const skill_level&) const = default;
 };
 
 // Per-channel integers (capacity, load); indexed by index_of(channel).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "core/log/log.h"
 
@@ -38,13 +39,16 @@ CREATE TABLE IF NOT EXISTS merges(
   winner TEXT NOT NULL, loser TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL);
 )sql";
 
-// A prepared statement, finalized on scope exit.
+// A statement from the store's cache (prepared once per connection), reset and unbound when the
+// scope ends so the next user finds it fresh.
 class statement {
  public:
-  statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  explicit statement(sqlite3_stmt* s) : stmt_(s) {}
+  ~statement() {
+    if (!stmt_) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
   }
-  ~statement() { sqlite3_finalize(stmt_); }
   statement(const statement&) = delete;
   statement& operator=(const statement&) = delete;
 
@@ -106,9 +110,28 @@ constexpr const char* contact_columns =
 
 struct store::impl {
   sqlite3* db = nullptr;
-  mutable std::mutex mutex;
+  mutable std::recursive_mutex mutex;  // a batch holds it across the calls inside it
+  mutable std::unordered_map<std::string, sqlite3_stmt*> prepared;
+  int batch_depth = 0;
 
-  ~impl() { sqlite3_close(db); }
+  ~impl() {
+    for (auto& [sql, stmt] : prepared) sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+
+  // The cached statement for `sql` (a null statement when it does not prepare: its run() fails
+  // and the caller reports sqlite's message).
+  statement stmt(const std::string& sql) const {
+    auto it = prepared.find(sql);
+    if (it == prepared.end()) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
+          SQLITE_OK)
+        return statement(nullptr);
+      it = prepared.emplace(sql, s).first;
+    }
+    return statement(it->second);
+  }
 
   core::error sql_error(const char* what) const {
     return core::error{std::string(what) + ": " + sqlite3_errmsg(db), "history"};
@@ -120,18 +143,34 @@ struct store::impl {
 
   // The customer an identity belongs to, following merges.
   std::optional<std::string> owner(const core::identity& id) const {
-    statement s(db, "SELECT customer_id FROM identities WHERE kind=?1 AND value=?2");
+    statement s = stmt("SELECT customer_id FROM identities WHERE kind=?1 AND value=?2");
     s.bind(1, id.kind).bind(2, id.value);
     if (!s.step_row()) return std::nullopt;
     return s.text(0);
   }
 
   std::int64_t created_at(const std::string& customer) const {
-    statement s(db, "SELECT created_at FROM customers WHERE id=?1");
+    statement s = stmt("SELECT created_at FROM customers WHERE id=?1");
     s.bind(1, customer);
     return s.step_row() ? s.integer(0) : 0;
   }
 };
+
+store::batch::batch(store& s) : store_(&s) {
+  auto& d = *s.impl_;
+  d.mutex.lock();
+  if (d.batch_depth++ == 0 && !d.exec("BEGIN IMMEDIATE"))
+    logger().warn("history: cannot begin a batch ({}); writing one by one", sqlite3_errmsg(d.db));
+}
+
+store::batch::~batch() {
+  auto& d = *store_->impl_;
+  if (--d.batch_depth == 0 && sqlite3_get_autocommit(d.db) == 0 && !d.exec("COMMIT")) {
+    logger().error("history: batch commit failed: {}", sqlite3_errmsg(d.db));
+    d.exec("ROLLBACK");
+  }
+  d.mutex.unlock();
+}
 
 store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 store::~store() = default;
@@ -165,7 +204,8 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
     return core::error{"a contact without identities has no customer", "customer.identities"};
   std::lock_guard lock(impl_->mutex);
   auto& d = *impl_;
-  if (!d.exec("BEGIN IMMEDIATE")) return d.sql_error("begin");
+  // A savepoint: its own transaction alone, nested inside a batch's.
+  if (!d.exec("SAVEPOINT resolve")) return d.sql_error("begin");
   resolution res;
   // Distinct existing owners, oldest first: the oldest customer survives a merge.
   std::vector<std::string> owners;
@@ -180,18 +220,17 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
   if (owners.empty()) {
     res.customer_id = customer_id_for(identities.front());
     res.created = true;
-    statement s(
-        d.db,
+    statement s = d.stmt(
         "INSERT OR IGNORE INTO customers(id, display_name, tier, created_at) VALUES(?1,?2,?3,?4)");
     ok = s.bind(1, res.customer_id).bind(2, display_name).bind(3, tier).bind(4, now).run();
   } else {
     res.customer_id = owners.front();
     for (std::size_t i = 1; ok && i < owners.size(); ++i) {
       const std::string& loser = owners[i];
-      statement a(d.db, "UPDATE identities SET customer_id=?1 WHERE customer_id=?2");
-      statement b(d.db, "UPDATE contacts SET customer_id=?1 WHERE customer_id=?2");
-      statement c(d.db, "UPDATE customers SET merged_into=?1 WHERE id=?2");
-      statement m(d.db, "INSERT INTO merges(winner, loser, at, reason) VALUES(?1,?2,?3,?4)");
+      statement a = d.stmt("UPDATE identities SET customer_id=?1 WHERE customer_id=?2");
+      statement b = d.stmt("UPDATE contacts SET customer_id=?1 WHERE customer_id=?2");
+      statement c = d.stmt("UPDATE customers SET merged_into=?1 WHERE id=?2");
+      statement m = d.stmt("INSERT INTO merges(winner, loser, at, reason) VALUES(?1,?2,?3,?4)");
       ok = a.bind(1, res.customer_id).bind(2, loser).run() &&
            b.bind(1, res.customer_id).bind(2, loser).run() &&
            c.bind(1, res.customer_id).bind(2, loser).run() &&
@@ -205,8 +244,7 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
                     loser, res.customer_id);
     }
     if (ok && (!display_name.empty() || !tier.empty())) {
-      statement s(
-          d.db,
+      statement s = d.stmt(
           "UPDATE customers SET display_name=CASE WHEN ?2<>'' THEN ?2 ELSE display_name END,"
           " tier=CASE WHEN ?3<>'' THEN ?3 ELSE tier END WHERE id=?1");
       ok = s.bind(1, res.customer_id).bind(2, display_name).bind(3, tier).run();
@@ -214,26 +252,26 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
   }
   for (const auto& id : identities) {
     if (!ok) break;
-    statement s(
-        d.db,
+    statement s = d.stmt(
         "INSERT OR IGNORE INTO identities(kind, value, customer_id, added_at) VALUES(?1,?2,?3,?4)");
     ok = s.bind(1, id.kind).bind(2, id.value).bind(3, res.customer_id).bind(4, now).run();
   }
   if (!ok) {
     auto e = d.sql_error("resolve");
-    d.exec("ROLLBACK");
+    d.exec("ROLLBACK TO resolve");
+    d.exec("RELEASE resolve");
     return e;
   }
-  if (!d.exec("COMMIT")) return d.sql_error("commit");
+  if (!d.exec("RELEASE resolve")) return d.sql_error("commit");
   return res;
 }
 
 core::result<bool> store::record_arrival(const contact_record& r) {
   std::lock_guard lock(impl_->mutex);
-  statement s(impl_->db,
-              "INSERT OR IGNORE INTO contacts(contact_id, customer_id, domain, channel, provider, "
-              "queue, agent,"
-              " subject, arrived_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+  statement s = impl_->stmt(
+      "INSERT OR IGNORE INTO contacts(contact_id, customer_id, domain, channel, provider, "
+      "queue, agent,"
+      " subject, arrived_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
   s.bind(1, r.contact_id)
       .bind(2, r.customer_id)
       .bind(3, r.domain)
@@ -250,8 +288,7 @@ core::result<bool> store::record_arrival(const contact_record& r) {
 core::result<bool> store::record_answer(const std::string& contact_id, const std::string& agent,
                                         const std::string& queue, core::timestamp_ms at) {
   std::lock_guard lock(impl_->mutex);
-  statement s(
-      impl_->db,
+  statement s = impl_->stmt(
       "UPDATE contacts SET agent=?2, queue=CASE WHEN ?3<>'' THEN ?3 ELSE queue END, answered_at=?4"
       " WHERE contact_id=?1");
   if (!s.bind(1, contact_id).bind(2, agent).bind(3, queue).bind(4, at).run())
@@ -264,9 +301,9 @@ core::result<bool> store::record_completion(const std::string& contact_id, const
                                             std::optional<int> satisfaction,
                                             core::timestamp_ms at) {
   std::lock_guard lock(impl_->mutex);
-  statement s(impl_->db,
-              "UPDATE contacts SET agent=CASE WHEN ?2<>'' THEN ?2 ELSE agent END, disposition=?3,"
-              " satisfaction=COALESCE(?4, satisfaction), completed_at=?5 WHERE contact_id=?1");
+  statement s = impl_->stmt(
+      "UPDATE contacts SET agent=CASE WHEN ?2<>'' THEN ?2 ELSE agent END, disposition=?3,"
+      " satisfaction=COALESCE(?4, satisfaction), completed_at=?5 WHERE contact_id=?1");
   s.bind(1, contact_id).bind(2, agent).bind(3, disposition);
   if (satisfaction)
     s.bind(4, static_cast<std::int64_t>(*satisfaction));
@@ -278,7 +315,7 @@ core::result<bool> store::record_completion(const std::string& contact_id, const
 
 core::result<bool> store::set_tier(const std::string& customer_id, const std::string& tier) {
   std::lock_guard lock(impl_->mutex);
-  statement s(impl_->db, "UPDATE customers SET tier=?2 WHERE id=?1");
+  statement s = impl_->stmt("UPDATE customers SET tier=?2 WHERE id=?1");
   if (!s.bind(1, customer_id).bind(2, tier).run()) return impl_->sql_error("set tier");
   return true;
 }
@@ -287,8 +324,7 @@ std::optional<customer_record> store::customer(const std::string& id) const {
   std::lock_guard lock(impl_->mutex);
   std::string current = id;
   for (int hops = 0; hops < 16; ++hops) {  // follow merges
-    statement s(
-        impl_->db,
+    statement s = impl_->stmt(
         "SELECT id, display_name, tier, created_at, merged_into FROM customers WHERE id=?1");
     s.bind(1, current);
     if (!s.step_row()) return std::nullopt;
@@ -297,8 +333,7 @@ std::optional<customer_record> store::customer(const std::string& id) const {
       continue;
     }
     customer_record c{s.text(0), s.text(1), s.text(2), {}, s.integer(3)};
-    statement ids(
-        impl_->db,
+    statement ids = impl_->stmt(
         "SELECT kind, value FROM identities WHERE customer_id=?1 ORDER BY added_at, kind, value");
     ids.bind(1, c.id);
     while (ids.step_row()) c.identities.push_back({ids.text(0), ids.text(1)});
@@ -314,9 +349,8 @@ std::optional<std::string> store::find(const core::identity& normalized) const {
 
 std::optional<contact_record> store::contact(const std::string& contact_id) const {
   std::lock_guard lock(impl_->mutex);
-  statement s(
-      impl_->db,
-      (std::string("SELECT ") + contact_columns + " FROM contacts WHERE contact_id=?1").c_str());
+  statement s = impl_->stmt(
+      (std::string("SELECT ") + contact_columns + " FROM contacts WHERE contact_id=?1"));
   s.bind(1, contact_id);
   if (!s.step_row()) return std::nullopt;
   return read_contact(s);
@@ -324,10 +358,9 @@ std::optional<contact_record> store::contact(const std::string& contact_id) cons
 
 std::vector<contact_record> store::recent(const std::string& customer_id, int limit) const {
   std::lock_guard lock(impl_->mutex);
-  statement s(impl_->db,
-              (std::string("SELECT ") + contact_columns +
-               " FROM contacts WHERE customer_id=?1 ORDER BY arrived_at DESC, contact_id LIMIT ?2")
-                  .c_str());
+  statement s = impl_->stmt(
+      (std::string("SELECT ") + contact_columns +
+       " FROM contacts WHERE customer_id=?1 ORDER BY arrived_at DESC, contact_id LIMIT ?2"));
   s.bind(1, customer_id).bind(2, static_cast<std::int64_t>(limit));
   std::vector<contact_record> out;
   while (s.step_row()) out.push_back(read_contact(s));
@@ -337,8 +370,7 @@ std::vector<contact_record> store::recent(const std::string& customer_id, int li
 std::optional<std::pair<std::string, core::timestamp_ms>> store::last_agent(
     const std::string& customer_id) const {
   std::lock_guard lock(impl_->mutex);
-  statement s(
-      impl_->db,
+  statement s = impl_->stmt(
       "SELECT agent, answered_at FROM contacts WHERE customer_id=?1 AND agent<>'' AND answered_at>0"
       " ORDER BY answered_at DESC LIMIT 1");
   s.bind(1, customer_id);

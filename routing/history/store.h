@@ -9,7 +9,8 @@
 // two; identities that belonged to different customers merge them, explicitly: the merge is
 // logged, recorded in the `merges` table and reported to the caller.
 //
-// Owned by the router service. Thread-safe (one connection behind a mutex).
+// Owned by the router service. Thread-safe (one connection behind a mutex; statements prepared
+// once and cached).
 
 #include <filesystem>
 #include <map>
@@ -70,6 +71,21 @@ class store {
   core::result<resolution> resolve(const std::vector<core::identity>& identities,
                                    const std::string& display_name, const std::string& tier,
                                    core::timestamp_ms now);
+
+  // Groups every write until it ends into one transaction (one WAL commit instead of one per
+  // write): the router holds one around each batch of consumed records, and ends it before it
+  // stores their offsets, so a record counted as processed has its history on disk. Holds the
+  // store's lock meanwhile (other threads wait); nests.
+  class batch {
+   public:
+    explicit batch(store& s);
+    ~batch();
+    batch(const batch&) = delete;
+    batch& operator=(const batch&) = delete;
+
+   private:
+    store* store_;
+  };
 
   core::result<bool> record_arrival(const contact_record& r);  // idempotent by contact id
   core::result<bool> record_answer(const std::string& contact_id, const std::string& agent,

@@ -231,6 +231,10 @@ router_config parse_router_config(const config::subtree& tree, config::diagnosti
     r.error("default_region", "must be a two-letter region code (RU, DE, US, ...)");
   rc.history_length = r.optional<int>("history_length", rc.history_length);
   if (rc.history_length < 0 || rc.history_length > 50) r.error("history_length", "must be 0..50");
+  rc.stats_interval = ms(r.optional<std::chrono::milliseconds>(
+      "stats_interval", std::chrono::milliseconds(rc.stats_interval)));
+  if (rc.stats_interval != 0 && (rc.stats_interval < 500 || rc.stats_interval > 3'600'000))
+    r.error("stats_interval", "must be 0 (off) or between 500ms and 1h");
   r.finish();
   // The engine's own cross-checks (unknown queues in rules and escalation steps, ...), reported
   // at the routing section once the file itself read cleanly.

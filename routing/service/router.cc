@@ -115,6 +115,8 @@ struct domain_state {
   std::unordered_map<std::string, contact_meta> contacts;
   std::unordered_map<std::string, std::string> conversations;  // key -> active contact id
   seen_set seen;
+  std::string last_stats;  // the statistics last published, to skip unchanged ones
+  eng::timestamp last_stats_at = 0;
 };
 
 // Offsets of one input partition whose steps are in flight, in consumption order.
@@ -176,6 +178,9 @@ struct router::impl {
   std::map<std::string, core::metrics::counter*> decision_counters;
   std::map<std::string, core::metrics::gauge*> waiting_gauges, service_level_gauges;
   clock_type::time_point next_gauges = clock_type::now();
+  clock_type::time_point next_stats = clock_type::now();
+  std::mutex reconfigure_mutex;
+  std::optional<router_config> pending_config;  // from reconfigure(), applied by the loop
 
   impl(router_options o, core::bus::producer& p)
       : opts(std::move(o)), producer(p), normalizer(opts.config.default_region) {}
@@ -210,7 +215,12 @@ struct router::impl {
         logger().debug("domain {}: input refused by the engine: {}", d.name, eng::to_string(r));
     }
     for (const auto& m : s.arrivals) {
-      d.contacts[m.id] = m;
+      auto& kept = d.contacts[m.id] = m;
+      for (const auto& in : s.inputs)
+        if (const auto* a = std::get_if<eng::contact_arrived>(&in); a && a->item.id == m.id) {
+          kept.text = cut_utf8(a->item.text, core::codec_limits::max_subject_bytes);
+          kept.text_cut = kept.text.size() < a->item.text.size();
+        }
       if (!m.conversation.empty()) d.conversations[m.conversation] = m.id;
     }
     for (const auto& id : s.seen) d.seen.add(id, opts.config.seen_window);
@@ -288,6 +298,12 @@ struct router::impl {
         a.attributes["conversation"] = m.conversation;
         a.attributes["subject"] = m.subject;
         a.attributes["snippet"] = m.snippet;
+        a.attributes["text"] = m.text;
+        if (m.text_cut) a.attributes["text_truncated"] = "true";
+        if (!m.recipient.kind.empty()) {
+          a.attributes["recipient_kind"] = m.recipient.kind;
+          a.attributes["recipient_value"] = m.recipient.value;
+        }
         if (dec.kind == eng::decision_kind::offer) {
           auto ch = eng::parse_channel(m.channel).value_or(eng::channel::chat);
           const auto& cc = d.engine->config().channels[eng::index_of(ch)];
@@ -769,6 +785,7 @@ struct router::impl {
             auto it = a->attributes.find(k);
             return it == a->attributes.end() ? std::string() : it->second;
           };
+          if (a->type == "stats") return true;  // for desks only; no routing state
           if (a->type != "input" && a->type != "tick") {
             if (a->seq > d.seq)
               orphan = unfinished{a->domain, attr("step"), to_int(attr("now"), a->at)};
@@ -921,8 +938,127 @@ struct router::impl {
     stats.domains = domains;
   }
 
+  // Each domain's queue and agent statistics as a `stats` record on its changelog partition (the
+  // desk gateway's live view; replay skips them). Values longer than one attribute allows are
+  // split into `queues`, `queues.1001`, ... like steps.
+  void publish_stats(eng::timestamp now) {
+    for (auto& [p, ps] : partitions)
+      for (auto& [name, d] : ps->domains) {
+        json queues = json::array();
+        for (const auto& q : d->engine->queue_statuses(now)) queues.push_back(queue_json(q));
+        json agents = json::array();
+        for (const auto& id : d->engine->agent_ids())
+          if (auto a = d->engine->agent_status(id, now)) agents.push_back(agent_json(*a));
+        std::string body = queues.dump() + agents.dump();
+        if (body == d->last_stats && now - d->last_stats_at < 60'000) continue;
+        core::assignment rec;
+        rec.seq = d->seq;  // not a step: takes no sequence number of its own
+        rec.id = d->name + "-stats-" + std::to_string(now);
+        rec.type = "stats";
+        rec.domain = d->name;
+        rec.at = now;
+        put_split(rec.attributes, "queues", queues.dump());
+        put_split(rec.attributes, "agents", agents.dump());
+        produce_to(opts.topics.assignments, ps->partition, d->name, core::encode(rec),
+                   {ps->generation, ps->partition, "", -1, false, {}});
+        d->last_stats = std::move(body);
+        d->last_stats_at = now;
+      }
+  }
+
+  static void put_split(std::map<std::string, std::string>& attrs, const std::string& key,
+                        const std::string& value) {
+    auto chunks = split_utf8(value, core::codec_limits::max_subject_bytes);
+    for (std::size_t i = 0; i < chunks.size(); ++i)
+      attrs[i == 0 ? key : key + "." + std::to_string(1000 + i)] = std::move(chunks[i]);
+  }
+
+  using json = nlohmann::json;
+
+  static json queue_json(const eng::queue_view& q) {
+    json expected = json::object();
+    for (std::size_t c = 0; c < eng::channel_count; ++c)
+      if (q.expected_wait[c])
+        expected[std::string(eng::to_string(static_cast<eng::channel>(c)))] = *q.expected_wait[c];
+    return {{"name", q.name},
+            {"waiting", q.waiting},
+            {"offered", q.offered},
+            {"assigned", q.assigned},
+            {"longest_wait_ms", q.longest_wait},
+            {"arrived", q.arrived},
+            {"answered", q.answered},
+            {"answered_within_sla", q.answered_within_sla},
+            {"completed", q.completed},
+            {"abandoned", q.abandoned},
+            {"expired", q.expired},
+            {"service_level", q.service_level},
+            {"sla_target", q.sla_target},
+            {"average_speed_of_answer_ms", q.average_speed_of_answer},
+            {"abandonment_rate", q.abandonment_rate},
+            {"expected_wait_ms", std::move(expected)}};
+  }
+
+  static json agent_json(const eng::agent_view& a) {
+    int load = 0, capacity = 0;
+    for (std::size_t c = 0; c < eng::channel_count; ++c) {
+      load += a.load[c];
+      capacity += a.capacity[c];
+    }
+    return {{"id", a.id},
+            {"presence", std::string(eng::to_string(a.state))},
+            {"load", load},
+            {"capacity", capacity},
+            {"contacts", a.contacts},
+            {"offers", a.offers},
+            {"handled", a.handled},
+            {"rejected", a.rejected},
+            {"missed", a.missed},
+            {"occupancy", a.occupancy},
+            {"utilization", a.utilization}};
+  }
+
+  void apply_pending_config() {
+    std::optional<router_config> next;
+    {
+      std::lock_guard lock(reconfigure_mutex);
+      next.swap(pending_config);
+    }
+    if (!next) return;
+    const auto now = wall_now();
+    std::size_t domains = 0, decisions = 0;
+    for (auto& [p, ps] : partitions)
+      for (auto& [name, d] : ps->domains) {
+        std::vector<eng::decision> out;
+        auto problems = d->engine->reconfigure(next->engine, now, out);
+        if (!problems.empty()) {  // parse_router_config validated it: not expected
+          logger().error("router: domain {} refused the new configuration: {}", name, problems);
+          continue;
+        }
+        // Skills and capacity of configured agents who are logged in now take effect at once.
+        step s;
+        s.now = now;
+        for (const auto& [id, profile] : next->agents) {
+          auto before = opts.config.agents.find(id);
+          if (before != opts.config.agents.end() && before->second.skills == profile.skills &&
+              before->second.capacity == profile.capacity)
+            continue;
+          if (!d->engine->agent_status(id, now)) continue;
+          s.inputs.push_back(eng::agent_update{id, profile.skills, profile.capacity});
+        }
+        for (auto& dec : apply(*d, s, false)) out.push_back(std::move(dec));
+        ++domains;
+        decisions += out.size();
+        if (out.empty() && s.inputs.empty()) continue;
+        publish(*ps, *d, s, true, out, {});  // a tick marker: replay applies its inputs too
+      }
+    opts.config = std::move(*next);
+    logger().info("router: configuration reloaded ({} domain(s) reconfigured, {} decision(s))",
+                  domains, decisions);
+  }
+
   void run() {
     while (!stopping.load()) {
+      apply_pending_config();
       if (opts.loop_beat) opts.loop_beat->fetch_add(1, std::memory_order_relaxed);
       if (resync) {
         logger().warn("router: leaving the group to rebuild every partition from the changelog");
@@ -940,15 +1076,25 @@ struct router::impl {
       }
       drain_completions();
       auto m = consumer->poll(poll_timeout(wall_now()));
-      for (int batch = 0; m && batch < 500; ++batch) {
-        process(*m);
-        m = consumer->poll(0ms);
+      {
+        // One history transaction per batch, committed before the next drain_completions()
+        // stores the batch's offsets.
+        std::optional<history::store::batch> tx;
+        if (history && m) tx.emplace(*history);
+        for (int batch = 0; m && batch < 500; ++batch) {
+          process(*m);
+          m = consumer->poll(0ms);
+        }
+        if (m) process(*m);
+        tick_due(wall_now());
       }
-      if (m) process(*m);
-      tick_due(wall_now());
       if (clock_type::now() >= next_gauges) {
         update_gauges();
         next_gauges = clock_type::now() + 1s;
+      }
+      if (opts.config.stats_interval > 0 && clock_type::now() >= next_stats) {
+        publish_stats(wall_now());
+        next_stats = clock_type::now() + std::chrono::milliseconds(opts.config.stats_interval);
       }
     }
     settle(10s);
@@ -985,6 +1131,11 @@ void router::stop() {
     if (impl_->thread.joinable()) impl_->thread.join();
     impl_->consumer.reset();
   });
+}
+
+void router::reconfigure(router_config config) {
+  std::lock_guard lock(impl_->reconfigure_mutex);
+  impl_->pending_config = std::move(config);
 }
 
 router_statistics router::statistics() const {

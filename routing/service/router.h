@@ -63,6 +63,13 @@ class router {
   // commits their offsets and leaves the group. Idempotent.
   void stop();
   router_statistics statistics() const;
+  // Applies a new routing configuration (SIGHUP reload) on the router thread at its next loop:
+  // every domain's engine is reconfigured in place (engine::reconfigure: waiting contacts, offers,
+  // assignments and agents are kept; offers the new rules no longer allow are revoked and
+  // re-queued), the decisions that produces are published like a tick's, and domains created
+  // later use the new config. `config` must have passed parse_router_config without errors.
+  // Replay after a restart applies the whole changelog with the configuration then in force.
+  void reconfigure(router_config config);
 
   struct impl;
 

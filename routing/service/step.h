@@ -25,6 +25,10 @@ struct contact_meta {
   std::string conversation;
   std::string subject;
   std::string snippet;  // first characters of the text
+  // The text shown with the offer (cut to an attribute's limit). Not stored in the step: apply()
+  // takes it from the contact_arrived input, which carries the routed text already.
+  std::string text;
+  bool text_cut = false;
   core::identity recipient;
   std::string history;  // JSON array: the customer's last contacts as of this one's arrival
 };

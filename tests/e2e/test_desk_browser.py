@@ -109,6 +109,7 @@ class DeskInBrowser(TempDirTest):
         self.assertEqual(reply["contact_id"], CONTACT["id"])
         self.assertEqual(reply["agent_id"], "anna")
         self.assertEqual(reply["provider"], "webchat")
+        self.assertEqual(reply["recipient"], {"kind": "visitor", "value": "visitor-77"})
 
         def events():
             return [json.loads(l) for l in topic_messages(bootstrap, "omni.agent-events").splitlines() if l]
@@ -127,6 +128,20 @@ class DeskInBrowser(TempDirTest):
         self.assertEqual(status, 200, body)
         why = json.loads(body)["why"]
         self.assertEqual(why["agent_id"], "anna")
+
+        # Live queue statistics come from the router's `stats` records (every few seconds).
+        def queues_with_answered():
+            status, body = curl(f"{url}/api/v1/queues", "-H",
+                                "Authorization: Bearer desk-e2e-admin-0123456789")
+            self.assertEqual(status, 200, body)
+            for d in json.loads(body)["domains"]:
+                for q in d["queues"]:
+                    if q.get("answered", 0) >= 1:
+                        return d["domain"], q
+            return None
+        domain, queue = wait_for(queues_with_answered, 20, what="router statistics on /api/v1/queues")
+        self.assertEqual(domain, CONTACT["domain"])
+        self.assertIn("service_level", queue)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import Daemon, curl, raise_nofile, topic_messages, wait_for  # noqa: E402
+from omni_testlib import Daemon, curl, kcat, raise_nofile, topic_messages, wait_for  # noqa: E402
 
 CONNECTOR = "hostile"
 SECRET = "hostile-secret_1"
@@ -327,6 +327,29 @@ class HostileWebhookInput(unittest.TestCase):
                     break
             elapsed = time.monotonic() - start
         self.assertLess(elapsed, READ_TIMEOUT + 1.0)
+
+    def test_outbound_records_are_read_and_bad_ones_are_counted_not_fatal(self):
+        """omni.outbound is read by this node's dispatcher: a reply for a channel this node cannot
+        send on (a Telegram chat: no send API configured) is counted `unclaimed`, a record that is
+        not an omni.outbound.v1 event is counted `invalid`; neither stops the reading."""
+        def count(result):
+            return self.daemon.metric("omniroute_outbound_records_total", result=result)
+        before = {r: count(r) for r in ("unclaimed", "invalid")}
+        reply = json.dumps({"schema": "omni.outbound.v1", "id": "reply-e2e-1", "kind": "reply",
+                            "domain": "default", "conversation": "telegram:123456789",
+                            "channel": "messenger", "provider": "telegram",
+                            "recipient": {"kind": "telegram", "value": "123456789"},
+                            "agent_id": "a1", "at": "2026-11-23T07:00:00.000Z",
+                            "text": "Добрый день! Заказ в пути."}, ensure_ascii=False)
+        kcat("-b", self.bootstrap, "-P", "-t", "omni.outbound", "-k", "default", input=reply + "\n")
+        kcat("-b", self.bootstrap, "-P", "-t", "omni.outbound", "-k", "default", input="{not json\n")
+        kcat("-b", self.bootstrap, "-P", "-t", "omni.outbound", "-k", "default", input=reply + "\n")
+        wait_for(lambda: count("unclaimed") >= before["unclaimed"] + 2 and
+                 count("invalid") >= before["invalid"] + 1, 20, interval=0.2,
+                 what="the dispatcher to count two unclaimed and one invalid outbound record")
+        self.assertEqual(count("invalid"), before["invalid"] + 1)
+        self.assertIn("skipping undecodable record omni.outbound", self.daemon.logs())
+        self.assert_daemon_healthy()
 
     def test_thousand_idle_connections_neither_stop_the_daemon_nor_starve_a_valid_update(self):
         self.assertGreaterEqual(self.nofile, 2 * IDLE_CONNECTIONS + 100, "RLIMIT_NOFILE too low")

@@ -149,7 +149,7 @@ TEST_F(http_listener, routes_exact_prefix_404_405_and_head) {
     EXPECT_TRUE(l.add(method::any, "/any",
                       [](request q, responder r) { r.send(response::text(200, q.method_name)); }));
   });
-  EXPECT_FALSE(listener_->add(method::get, "/late", [](request, responder) {}));
+  EXPECT_FALSE(listener_->add(method::get, "/empty", handler{}));
 
   auto hello = testing::get(port(), "/hello");
   ASSERT_TRUE(hello.ok()) << hello.error;
@@ -185,6 +185,40 @@ TEST_F(http_listener, routes_exact_prefix_404_405_and_head) {
 
   EXPECT_GE(stats().requests.load(), 9u);
   EXPECT_GE(stats().responses_4xx.load(), 3u);
+}
+
+// A reload adds and removes connectors while the listener serves.
+TEST_F(http_listener, routes_change_while_serving_and_a_routed_request_keeps_its_handler) {
+  start(quick_settings());
+  EXPECT_EQ(testing::post(port(), "/hooks/late", "{}").status, 404);
+  ASSERT_TRUE(listener_->add(method::post, "/hooks/late",
+                             [](request, responder r) { r.send(response::text(200, "v1")); }));
+  EXPECT_EQ(testing::post(port(), "/hooks/late", "{}").body, "v1");
+
+  // Replaced while a request is inside the old handler: that request still gets the old answer.
+  std::promise<responder> inside;
+  ASSERT_TRUE(listener_->add(method::post, "/hooks/slow",
+                             [&](request, responder r) { inside.set_value(std::move(r)); }));
+  auto slow =
+      std::async(std::launch::async, [&] { return testing::post(port(), "/hooks/slow", "{}"); });
+  auto held = inside.get_future().get();
+  ASSERT_TRUE(listener_->add(method::post, "/hooks/slow",
+                             [](request, responder r) { r.send(response::text(200, "new")); }));
+  held.send(response::text(200, "old"));
+  EXPECT_EQ(slow.get().body, "old");
+  EXPECT_EQ(testing::post(port(), "/hooks/slow", "{}").body, "new");
+
+  ASSERT_TRUE(listener_->add_prefix(
+      method::get, "/chat/", [](request, responder r) { r.send(response::text(200, "p")); }));
+  EXPECT_EQ(testing::get(port(), "/chat/x.js").body, "p");
+  EXPECT_EQ(listener_->paths(),
+            (std::vector<std::string>{"/chat/", "/hello", "/hooks/late", "/hooks/slow"}));
+  EXPECT_EQ(listener_->remove("/hooks/late"), 1u);
+  EXPECT_EQ(listener_->remove("/chat/"), 1u);
+  EXPECT_EQ(listener_->remove("/never"), 0u);
+  EXPECT_EQ(testing::post(port(), "/hooks/late", "{}").status, 404);
+  EXPECT_EQ(testing::get(port(), "/chat/x.js").status, 404);
+  EXPECT_EQ(testing::get(port(), "/hello").body, "hi");
 }
 
 TEST_F(http_listener, request_exposes_query_headers_raw_body_and_peer) {

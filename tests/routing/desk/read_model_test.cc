@@ -98,12 +98,16 @@ TEST(DeskReadModel, FollowUpMessagesStatsAndCompletion) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(json::parse(out[0].json)["message"]["text"], "Ещё вопрос");
   auto stats = decision("acme-4", "stats", "", "");
-  stats.attributes = {{"queues", R"([{"name":"support","waiting":2}])"},
+  // A value longer than one attribute arrives split (`queues`, `queues.1001`, ...).
+  stats.attributes = {{"queues", R"([{"name":"support",)"},
+                      {"queues.1001", R"("waiting":2},{"name":"sales",)"},
+                      {"queues.1002", R"("waiting":0}])"},
                       {"agents", R"([{"id":"a1","presence":"available"}])"}};
   out = m.apply(stats);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].agent.empty());
   EXPECT_EQ(m.queue("acme", "support")->at("waiting"), 2);
+  EXPECT_EQ(m.queue("acme", "sales")->at("waiting"), 0);
   auto resync = m.resync("a1", "acme");
   ASSERT_EQ(resync.size(), 2u);
   EXPECT_EQ(json::parse(resync[0])["type"], "assigned");

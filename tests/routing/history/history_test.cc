@@ -151,6 +151,34 @@ TEST_F(store_test, history_answers_and_completions_survive_a_restart) {
   EXPECT_FALSE(s_->contact("nope"));
 }
 
+
+TEST_F(store_test, a_batch_is_one_transaction_seen_by_others_only_when_it_ends) {
+  auto other = store::open(dir_ / "state" / "history.db");  // a second connection, as a reader
+  ASSERT_TRUE(other) << other.err().to_string();
+  std::string customer;
+  {
+    store::batch outer(*s_);
+    customer = resolve({{"email", "olga@example.ru"}}).customer_id;
+    ASSERT_TRUE(s_->record_arrival(contact("b1", customer, 1000)));
+    {
+      store::batch inner(*s_);  // nests: still the same transaction
+      ASSERT_TRUE(s_->record_answer("b1", "anna", "support", 1100));
+    }
+    // Inside the batch the writer sees its own writes; the reader does not yet.
+    ASSERT_TRUE(s_->contact("b1"));
+    EXPECT_EQ(s_->contact("b1")->agent, "anna");
+    EXPECT_FALSE((*other)->contact("b1"));
+    EXPECT_FALSE((*other)->find({"email", "olga@example.ru"}));
+  }
+  ASSERT_TRUE((*other)->contact("b1"));
+  EXPECT_EQ((*other)->contact("b1")->agent, "anna");
+  EXPECT_EQ((*other)->find({"email", "olga@example.ru"}), customer);
+  // And it is durable: a restart reads it back.
+  other->reset();
+  reopen();
+  EXPECT_EQ(s_->recent(customer, 5).size(), 1u);
+}
+
 TEST_F(store_test, unwritable_state_dir_is_a_clear_error) {
   auto s = store::open("/proc/omniroute-cannot-write-here/history.db");
   ASSERT_FALSE(s);

@@ -266,6 +266,11 @@ TEST_F(router_test, routes_by_skill_and_capacity_and_tells_the_waiting_customer)
   EXPECT_EQ(o1.attributes["display_name"], "Customer m1");
   EXPECT_EQ(o1.attributes["channel"], "chat");
   EXPECT_EQ(o1.attributes["snippet"], "where is my invoice?");
+  EXPECT_EQ(o1.attributes["text"], "where is my invoice?");
+  EXPECT_EQ(o1.attributes.count("text_truncated"), 0u);
+  // Whom a reply goes to: the contact's first identity.
+  EXPECT_EQ(o1.attributes["recipient_kind"], "visitor");
+  EXPECT_EQ(o1.attributes["recipient_value"], "m1");
   EXPECT_FALSE(o1.attributes["customer_id"].empty());
   EXPECT_EQ(o1.attributes["history"], "[]");
   ASSERT_TRUE(o1.deadline);
@@ -397,6 +402,106 @@ TEST_F(router_test, a_follow_up_message_goes_to_the_agent_holding_the_conversati
   EXPECT_EQ(m.agent_id, "alice");
   EXPECT_EQ(m.attributes["text"], "are you there?");
   EXPECT_TRUE(of("offer", more.id).empty());
+}
+
+TEST_F(router_test, offers_carry_the_text_cut_to_an_attribute_and_say_so) {
+  start_router();
+  login("alice");
+  std::string text;
+  while (text.size() < 20000) text += "Здравствуйте, ";  // 2-byte letters: cuts must not split one
+  auto c = contact("long-1", core::channel::email, text, {{"email", "ivan@example.ru"}});
+  send(c);
+  auto o = offer_of(c.id);
+  const std::string& shown = o.attributes["text"];
+  EXPECT_LE(shown.size(), core::codec_limits::max_subject_bytes);
+  EXPECT_GT(shown.size(), core::codec_limits::max_subject_bytes - 4);
+  EXPECT_EQ(text.compare(0, shown.size(), shown), 0);
+  EXPECT_EQ(o.attributes["text_truncated"], "true");
+  EXPECT_EQ(o.attributes["recipient_kind"], "email");
+  EXPECT_EQ(o.attributes["recipient_value"], "ivan@example.ru");
+}
+
+TEST_F(router_test, publishes_queue_and_agent_statistics_that_replay_ignores) {
+  config_.stats_interval = 500;
+  start_router();
+  login("alice");
+  auto c = contact("st-1", core::channel::chat, "hello");
+  send(c);
+  offer_of(c.id);
+  auto stats_with = [&](const std::string& agent_id) -> std::optional<core::assignment> {
+    for (const auto& v : read_all(topics_.assignments)) {
+      auto a = core::decode_assignment(v);
+      if (!a || a->type != "stats" || a->domain != "acme") continue;
+      auto agents = nlohmann::json::parse(a->attributes["agents"]);
+      for (const auto& ag : agents)
+        if (ag["id"] == agent_id && ag["load"] == 1) return *a;
+    }
+    return std::nullopt;
+  };
+  auto st = wait_for([&] { return stats_with("alice"); }, 20s);
+  ASSERT_TRUE(st) << "no stats record showing alice with one offer";
+  auto queues = nlohmann::json::parse(st->attributes["queues"]);
+  const auto o = offer_of(c.id);
+  bool found = false;
+  for (const auto& q : queues)
+    if (q["name"] == o.queue) {
+      found = true;
+      EXPECT_EQ(q["offered"], 1);
+      EXPECT_EQ(q["arrived"], 1);
+      EXPECT_TRUE(q.contains("service_level"));
+    }
+  EXPECT_TRUE(found) << o.queue << " missing from " << queues.dump();
+
+  // A new router rebuilds from the changelog, stats records included, and routes on as before.
+  router_.reset();
+  start_router();
+  send(agent(core::agent_event_type::accept, "alice", c.id));
+  ASSERT_TRUE(wait_for([&] { return !of("assign", c.id).empty(); }));
+  EXPECT_GE(router_->statistics().replayed_steps, 2u);
+}
+
+TEST_F(router_test, a_reload_adds_a_queue_and_skills_while_waiting_contacts_stay) {
+  start_router();
+  login("alice");
+  login("bob");
+  // Bob takes a chat; a billing contact then waits (only bob has billing, capacity 1).
+  auto first = contact("rl-1", core::channel::chat, "invoice please");
+  send(first);
+  ASSERT_EQ(offer_of(first.id).agent_id, "bob");
+  auto waiting = contact("rl-2", core::channel::chat, "refund for my invoice");
+  send(waiting);
+  auto french = contact("rl-3", core::channel::chat, "bonjour, j'ai un problème");
+  send(french);
+  EXPECT_EQ(offer_of(french.id).agent_id, "alice");  // no french queue yet: support
+
+  // The new config adds a `french` queue with its rule and gives alice billing.
+  std::string yaml = routing_yaml;
+  auto add_at = yaml.find("default_queue:");
+  yaml.insert(add_at, "  french:\n    channels: [chat]\n    skills: {french: 3}\n");
+  yaml.insert(yaml.find("  - name: vip"),
+              "  - name: french\n    match: {keywords: [bonjour]}\n    queue: french\n");
+  yaml.replace(yaml.find("alice: {name: Alice, skills: {support: 5}}"),
+               std::string("alice: {name: Alice, skills: {support: 5}}").size(),
+               "alice: {name: Alice, skills: {support: 5, billing: 6, french: 8}}");
+  config::diagnostics sink;
+  auto next = parse(yaml, sink);
+  ASSERT_TRUE(sink.empty()) << config::to_string(sink.take_sorted().front());
+  router_->reconfigure(next);
+
+  // The waiting billing contact was kept; alice finishes her chat and, now skilled, gets it.
+  send(agent(core::agent_event_type::accept, "alice", french.id));
+  send(agent(core::agent_event_type::complete, "alice", french.id));
+  EXPECT_EQ(offer_of(waiting.id).agent_id, "alice");
+  EXPECT_EQ(of("offer", waiting.id).size(), 1u);
+
+  // A new French contact is classified into the new queue.
+  auto french2 = contact("rl-4", core::channel::chat, "bonjour encore");
+  send(french2);
+  send(agent(core::agent_event_type::accept, "alice", waiting.id));
+  send(agent(core::agent_event_type::complete, "alice", waiting.id));
+  auto o = offer_of(french2.id);
+  EXPECT_EQ(o.queue, "french");
+  EXPECT_EQ(o.agent_id, "alice");
 }
 
 }  // namespace
