@@ -631,6 +631,17 @@ TEST_F(telephony_cti, tokens_and_malformed_events) {
       metric("omniroute_webhook_requests_total{connector=\"cloudpbx\",outcome=\"malformed\"}"), 2);
 }
 
+TEST_F(telephony_cti, kafka_down_answers_503_so_the_pbx_retries) {
+  take_kafka_down();
+  auto r = send_event("event=newCall&callId=k-1&from=%2B79123456789&to=74951234567");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers.get("Retry-After").value_or(""), "5");
+  EXPECT_GE(
+      metric(
+          "omniroute_webhook_requests_total{connector=\"cloudpbx\",outcome=\"kafka_unavailable\"}"),
+      1);
+}
+
 TEST_F(telephony_cti, config_errors_name_the_key) {
   auto loaded = config::load_string(
       "connectors:\n  - type: asterisk\n    name: a\n    host: pbx\n    port: 70000\n"
