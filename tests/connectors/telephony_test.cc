@@ -344,6 +344,26 @@ TEST_F(telephony_ami, withheld_number_routes_as_an_unknown_caller) {
   EXPECT_EQ(by_call[linkedid(2)].attributes.at("caller_withheld"), "true");
 }
 
+// Nothing is acknowledged to a PBX, so a contact Kafka cannot store is retried, then counted and
+// logged as lost.
+TEST_F(telephony_ami, kafka_down_retries_then_counts_the_loss) {
+  std::atomic<bool> go{false};
+  fake_pbx pbx([&](tcp::socket& s, int) {
+    asio::streambuf buf;
+    ami_login(s, buf);
+    while (!go) std::this_thread::sleep_for(10ms);
+    fake_pbx::send(s, ami_newchannel(1, "+79123456789"));
+    fake_pbx::hold(s);
+  });
+  double before = counter("publish_failures");
+  start_asterisk(pbx.port());
+  ASSERT_TRUE(eventually([&] { return client().ready(); }));
+  take_kafka_down();
+  go = true;
+  EXPECT_TRUE(eventually([&] { return counter("publish_failures") == before + 1; }, 40s));
+  EXPECT_TRUE(client().ready());  // the PBX connection is not the problem: it stays up
+}
+
 // An Asterisk manager behind TLS with a self-signed certificate for "localhost": logs the client
 // in and sends one unanswered call, per connection, until the test ends.
 class fake_tls_ami {
