@@ -29,6 +29,7 @@ class listener;
 namespace omni::connectors {
 
 class contact_publisher;
+class agent_event_publisher;
 
 // What the daemon lends a connector. Everything outlives the connector.
 struct context {
@@ -37,6 +38,9 @@ struct context {
   contact_publisher* publisher = nullptr;  // omni.contacts, acknowledged after Kafka stored it
   std::filesystem::path state_dir;         // node.state_dir/<connector name>, created on demand
   std::string node_id;
+  // omni.agent-events, for connectors that see agents' actions (a PBX: who answered, hung up,
+  // transferred). Null when the daemon has none (then such connectors report only contacts).
+  agent_event_publisher* agent_events = nullptr;
 };
 
 // Keys every connector entry accepts besides `type` and `name`.

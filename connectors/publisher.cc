@@ -84,6 +84,17 @@ void kafka_contact_publisher::publish(const core::contact& mapped, publish_callb
   for (auto& w : waiting) w(status);
 }
 
+void kafka_agent_event_publisher::publish(const core::agent_event& e, publish_callback done) {
+  auto st =
+      producer_.produce(topic_, e.domain, core::encode(e), [done](const core::bus::delivery& d) {
+        done(d.ok ? publish_status::stored : publish_status::failed);
+      });
+  if (st == core::bus::produce_status::queue_full)
+    done(publish_status::busy);
+  else if (st == core::bus::produce_status::failed)
+    done(publish_status::failed);
+}
+
 void publish_all(contact_publisher& p, const std::vector<core::contact>& contacts,
                  publish_callback done) {
   if (contacts.empty()) return done(publish_status::stored);

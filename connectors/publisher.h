@@ -58,6 +58,28 @@ class kafka_contact_publisher : public contact_publisher {
   std::unordered_map<std::string, std::list<std::string>::iterator> stored_;
 };
 
+// agent_event_publisher: how a connector that sees what agents do on their own equipment (a PBX
+// saying who answered or hung up a call) reports it to the router as omni.agent_event.v1.
+class agent_event_publisher {
+ public:
+  virtual ~agent_event_publisher() = default;
+  // `done` is called exactly once, from any thread: stored, busy or failed.
+  virtual void publish(const core::agent_event& e, publish_callback done) = 0;
+};
+
+// Publishes to the agent events topic keyed by domain, as the desk gateway does. Thread-safe; owned
+// by the daemon next to the contact publisher. The router deduplicates agent events by id.
+class kafka_agent_event_publisher : public agent_event_publisher {
+ public:
+  kafka_agent_event_publisher(core::bus::producer& producer, std::string topic)
+      : producer_(producer), topic_(std::move(topic)) {}
+  void publish(const core::agent_event& e, publish_callback done) override;
+
+ private:
+  core::bus::producer& producer_;
+  std::string topic_;
+};
+
 // Calls `done` once after every contact in `contacts` has an answer: stored when all were
 // acknowledged, else the worst status. With no contacts, `done(stored)` at once.
 void publish_all(contact_publisher& p, const std::vector<core::contact>& contacts,

@@ -5,6 +5,7 @@
 #include "connectors/imap/config.h"
 #include "connectors/messenger/config.h"
 #include "connectors/telegram/config.h"
+#include "connectors/telephony/config.h"
 #include "connectors/twilio/config.h"
 #include "connectors/viber/config.h"
 #include "connectors/vk/config.h"
@@ -27,6 +28,9 @@ const std::vector<std::unique_ptr<connector_factory>>& factories() {
     v.push_back(std::make_unique<generic::factory>());
     v.push_back(std::make_unique<imap::factory>());
     v.push_back(std::make_unique<webchat::factory>());
+    v.push_back(std::make_unique<telephony::asterisk_factory>());
+    v.push_back(std::make_unique<telephony::freeswitch_factory>());
+    v.push_back(std::make_unique<telephony::cti_factory>());
     return v;
   }();
   return all;

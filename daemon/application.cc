@@ -64,6 +64,7 @@ struct application::impl {
   std::unique_ptr<core::http::listener> admin_listener;
   std::unique_ptr<core::http::listener> public_listener;
   std::unique_ptr<connectors::kafka_contact_publisher> publisher;
+  std::unique_ptr<connectors::kafka_agent_event_publisher> agent_event_publisher;
   // Guarded by connectors_mutex once the io threads run (reload swaps entries, the outbound
   // dispatcher reads them). `connector_routes[i]`: the listener paths connectors[i] registered.
   std::mutex connectors_mutex;
@@ -172,8 +173,11 @@ struct application::impl {
     if (!cfg.node.has_role(config::node_role::ingest)) return std::nullopt;
     make_public_listener();
     publisher = std::make_unique<connectors::kafka_contact_publisher>(*producer, topics.contacts);
-    connector_ctx = connectors::context{&ioc, public_listener.get(), publisher.get(),
-                                        cfg.node.state_dir, cfg.node.id};
+    agent_event_publisher =
+        std::make_unique<connectors::kafka_agent_event_publisher>(*producer, topics.agent_events);
+    connector_ctx = connectors::context{
+        &ioc,        public_listener.get(),      publisher.get(), cfg.node.state_dir,
+        cfg.node.id, agent_event_publisher.get()};
     config::diagnostics sink;
     auto created = connectors::create_all(cfg, sink, connector_ctx);
     if (!sink.empty()) {
@@ -369,6 +373,7 @@ struct application::impl {
     connectors.clear();
     retired.clear();
     publisher.reset();
+    agent_event_publisher.reset();
     router.reset();
     gateway.reset();
     producer.reset();

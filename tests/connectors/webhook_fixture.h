@@ -36,18 +36,21 @@ class webhook_fixture : public ::testing::Test {
     ASSERT_TRUE(cluster) << cluster.err().to_string();
     cluster_ = std::move(*cluster);
     ASSERT_TRUE(cluster_->create_topic(topic, 3));
+    ASSERT_TRUE(cluster_->create_topic(agent_topic, 3));
     kafka_.brokers = cluster_->bootstrap();
     kafka_.delivery_timeout = 2s;  // so a Kafka outage answers within the client's timeout
     auto p = core::bus::producer::create(kafka_, "test");
     ASSERT_TRUE(p) << p.err().to_string();
     producer_ = std::move(*p);
     publisher_ = std::make_unique<kafka_contact_publisher>(*producer_, topic);
+    agent_events_ = std::make_unique<kafka_agent_event_publisher>(*producer_, agent_topic);
     listener_ = std::make_unique<http::listener>(ioc_, hs);
     auto loaded = config::load_string("connectors:\n" + connectors_yaml, "test.yaml");
     ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : config::to_string(loaded.errors[0]));
     config::diagnostics sink;
-    connectors_ = create_all(*loaded.config, sink,
-                             context{&ioc_, listener_.get(), publisher_.get(), {}, "test"});
+    connectors_ = create_all(
+        *loaded.config, sink,
+        context{&ioc_, listener_.get(), publisher_.get(), {}, "test", agent_events_.get()});
     ASSERT_TRUE(sink.empty()) << config::to_string(sink.items()[0]);
     for (auto& c : connectors_) ASSERT_TRUE(c->start());
     ASSERT_FALSE(listener_->start().has_value());
@@ -65,6 +68,7 @@ class webhook_fixture : public ::testing::Test {
     listener_.reset();
     connectors_.clear();
     publisher_.reset();
+    agent_events_.reset();
     producer_.reset();
     cluster_.reset();
   }
@@ -94,16 +98,30 @@ class webhook_fixture : public ::testing::Test {
 
   // Every contact on the topic, decoded (fails the test on an undecodable record).
   std::vector<core::contact> contacts() {
-    std::int64_t want = stored();
-    std::vector<core::contact> out;
+    return read_all<core::contact>(topic,
+                                   [](std::string_view v) { return core::decode_contact(v); });
+  }
+
+  // Every agent event on the agent events topic, decoded.
+  std::vector<core::agent_event> agent_events() {
+    return read_all<core::agent_event>(
+        agent_topic, [](std::string_view v) { return core::decode_agent_event(v); });
+  }
+
+  template <class T, class Decode>
+  std::vector<T> read_all(const std::string& name, Decode decode) {
+    auto n = core::bus::message_count(kafka_, name, 5s);
+    EXPECT_TRUE(n) << n.err().to_string();
+    std::int64_t want = n ? *n : -1;
+    std::vector<T> out;
     auto c = core::bus::consumer::create(
-        kafka_, {.group_id = "reader-" + std::to_string(++readers_), .topics = {topic}});
+        kafka_, {.group_id = "reader-" + std::to_string(++readers_), .topics = {name}});
     EXPECT_TRUE(c);
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (static_cast<std::int64_t>(out.size()) < want &&
            std::chrono::steady_clock::now() < deadline) {
       if (auto m = (*c)->poll(100ms)) {
-        auto decoded = core::decode_contact(m->value);
+        auto decoded = decode(m->value);
         EXPECT_TRUE(decoded) << decoded.err().to_string() << "\n" << m->value;
         if (decoded) {
           EXPECT_EQ(m->key, decoded->domain);
@@ -125,6 +143,7 @@ class webhook_fixture : public ::testing::Test {
   void take_kafka_down() { cluster_.reset(); }
 
   static constexpr const char* topic = "omni.contacts";
+  static constexpr const char* agent_topic = "omni.agent-events";
   boost::asio::io_context ioc_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
       boost::asio::make_work_guard(ioc_);
@@ -133,6 +152,7 @@ class webhook_fixture : public ::testing::Test {
   core::bus::settings kafka_;
   std::unique_ptr<core::bus::producer> producer_;
   std::unique_ptr<kafka_contact_publisher> publisher_;
+  std::unique_ptr<kafka_agent_event_publisher> agent_events_;
   std::unique_ptr<http::listener> listener_;
   std::vector<std::unique_ptr<connector>> connectors_;
   int readers_ = 0;

@@ -28,6 +28,7 @@
 
 #include "core/http/listener.h"
 #include "core/http/testing/client.h"
+#include "core/http/testing/self_signed.h"
 #include "core/http/upgrade.h"
 
 namespace omni::core::http {
@@ -558,46 +559,8 @@ TEST_F(http_listener, connections_over_the_cap_are_rejected_and_counted) {
 
 // ---- TLS ----
 
-// A self-signed P-256 certificate for "localhost" in a temporary directory.
-struct self_signed {
-  std::filesystem::path dir;
-  std::string cert;
-  std::string key;
-
-  self_signed() {
-    dir = std::filesystem::temp_directory_path() / ("omni_http_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    cert = (dir / "cert.pem").string();
-    key = (dir / "key.pem").string();
-    EVP_PKEY* pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-    X509* x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, pkey);
-    X509_NAME* name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    X509_sign(x, pkey, EVP_sha256());
-    FILE* f = std::fopen(cert.c_str(), "w");
-    PEM_write_X509(f, x);
-    std::fclose(f);
-    f = std::fopen(key.c_str(), "w");
-    PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
-    std::fclose(f);
-    X509_free(x);
-    EVP_PKEY_free(pkey);
-  }
-  ~self_signed() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
-};
-
 TEST_F(http_listener, serves_requests_over_tls) {
-  self_signed material;
+  testing::self_signed material;
   auto s = quick_settings();
   s.read_timeout = 1s;
   s.tls = tls_settings{material.cert, material.key};
@@ -630,7 +593,7 @@ TEST_F(http_listener, start_reports_unreadable_certificate_and_port_in_use) {
   ASSERT_TRUE(err);
   EXPECT_NE(err->message.find("/nonexistent/cert.pem"), std::string::npos) << err->message;
 
-  self_signed material;
+  testing::self_signed material;
   settings mismatch = quick_settings();
   {
     EVP_PKEY* k = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
