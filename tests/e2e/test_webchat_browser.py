@@ -59,12 +59,17 @@ class WebChatInBrowser(TempDirTest):
         self.assertTrue(c["conversation"].startswith("webchat:shop:"))
         self.assertEqual(c["language"], "ru-RU")
 
+        # An agent answers after the contact was routed: wait until the router's queue notice has
+        # reached the visitor's socket, so the page shows notice then reply whatever partitions
+        # the two records took.
+        wait_for(lambda: d.metric("omniroute_outbound_records_total", result="delivered") >= 1, 20,
+                 what="the router's queue notice delivered to the visitor")
         reply = {"schema": "omni.outbound.v1", "id": "reply-browser-1", "kind": "reply", "domain": "acme",
                  "conversation": c["conversation"], "contact_id": c["id"], "channel": "chat",
                  "provider": "webchat", "recipient": {"kind": "visitor", "value": visitor},
                  "agent_id": "anna", "at": "2026-11-23T07:00:00.000Z", "text": REPLY}
         kcat("-b", bootstrap, "-P", "-t", "omni.outbound", "-k", c["conversation"],
-             input=json.dumps(reply, ensure_ascii=False) + "\n")
+             "-X", "partitioner=murmur2_random", input=json.dumps(reply, ensure_ascii=False) + "\n")
 
         try:
             out, err = node.communicate(timeout=120)
