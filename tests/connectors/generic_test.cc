@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/generic/generic_connector.h"
+#include "tests/connectors/config_errors.h"
 #include "tests/connectors/webhook_fixture.h"
 
 namespace omni::connectors {
@@ -241,13 +242,7 @@ TEST_F(generic_webhook, malformed_is_400_with_the_field_oversized_413_empty_batc
 
 // ---- configuration ----------------------------------------------------------------------------
 
-std::vector<config::diagnostic> config_errors(const std::string& connectors_yaml) {
-  auto loaded = config::load_string("connectors:\n" + connectors_yaml, "c.yaml");
-  EXPECT_TRUE(loaded.ok());
-  config::diagnostics sink;
-  auto made = create_all(*loaded.config, sink, context{});
-  return sink.take_sorted();
-}
+using test_support::config_errors;
 
 TEST(generic_config, errors_point_at_the_key) {
   auto e = config_errors("  - type: generic\n    name: g\n");

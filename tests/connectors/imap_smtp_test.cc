@@ -13,6 +13,7 @@
 #include "connectors/publisher.h"
 #include "connectors/registry.h"
 #include "core/metrics/metrics.h"
+#include "tests/connectors/config_errors.h"
 #include "tests/connectors/imap_dovecot.h"
 
 namespace omni::connectors::imap {
@@ -161,13 +162,7 @@ TEST_F(ImapSmtpSink, RefusesToSendWithoutStartTls) {
 
 // ---- configuration ----------------------------------------------------------------------------
 
-std::vector<config::diagnostic> config_errors(const std::string& connectors_yaml) {
-  auto loaded = config::load_string("connectors:\n" + connectors_yaml, "c.yaml");
-  EXPECT_TRUE(loaded.ok());
-  config::diagnostics sink;
-  auto made = create_all(*loaded.config, sink, context{});
-  return sink.take_sorted();
-}
+using test_support::config_errors;
 
 TEST(ImapConfig, ValidEntryMakesAConnector) {
   auto loaded = config::load_string(

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/messenger/messenger_connector.h"
+#include "tests/connectors/config_errors.h"
 #include "tests/connectors/webhook_fixture.h"
 
 namespace omni::connectors {
@@ -369,13 +370,7 @@ TEST_F(messenger_webhook, receipts_echoes_and_unknown_objects_are_200_ignored_an
 
 // ---- configuration ----------------------------------------------------------------------------
 
-std::vector<config::diagnostic> config_errors(const std::string& connectors_yaml) {
-  auto loaded = config::load_string("connectors:\n" + connectors_yaml, "c.yaml");
-  EXPECT_TRUE(loaded.ok());
-  config::diagnostics sink;
-  auto made = create_all(*loaded.config, sink, context{});
-  return sink.take_sorted();
-}
+using test_support::config_errors;
 
 TEST(messenger_config, errors_point_at_the_key) {
   auto e = config_errors("  - type: messenger\n    name: m\n");

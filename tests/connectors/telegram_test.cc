@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/telegram/telegram_connector.h"
+#include "tests/connectors/config_errors.h"
 #include "tests/connectors/webhook_fixture.h"
 
 namespace omni::connectors {
@@ -229,13 +230,7 @@ TEST_F(telegram_webhook, kafka_down_is_503_with_retry_after) {
 
 // ---- configuration ----------------------------------------------------------------------------
 
-std::vector<config::diagnostic> config_errors(const std::string& connectors_yaml) {
-  auto loaded = config::load_string("connectors:\n" + connectors_yaml, "c.yaml");
-  EXPECT_TRUE(loaded.ok());
-  config::diagnostics sink;
-  auto made = create_all(*loaded.config, sink, context{});
-  return sink.take_sorted();
-}
+using test_support::config_errors;
 
 TEST(telegram_config, errors_point_at_the_key) {
   auto e = config_errors("  - type: telegram\n    name: t\n");

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/twilio/twilio_connector.h"
+#include "tests/connectors/config_errors.h"
 #include "tests/connectors/webhook_fixture.h"
 
 namespace omni::connectors {
@@ -319,13 +320,7 @@ TEST_F(twilio_webhook, malformed_is_400_oversized_413_status_callbacks_ignored) 
 
 // ---- configuration ----------------------------------------------------------------------------
 
-std::vector<config::diagnostic> config_errors(const std::string& connectors_yaml) {
-  auto loaded = config::load_string("connectors:\n" + connectors_yaml, "c.yaml");
-  EXPECT_TRUE(loaded.ok());
-  config::diagnostics sink;
-  auto made = create_all(*loaded.config, sink, context{});
-  return sink.take_sorted();
-}
+using test_support::config_errors;
 
 TEST(twilio_config, errors_point_at_the_key) {
   auto e = config_errors("  - type: twilio\n    name: t\n    public_url: https://h.example/t\n");

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/viber/viber_connector.h"
+#include "tests/connectors/config_errors.h"
 #include "tests/connectors/webhook_fixture.h"
 
 namespace omni::connectors {
@@ -250,13 +251,7 @@ TEST_F(viber_webhook, delivery_receipts_and_subscriptions_are_200_ignored_and_co
 
 // ---- configuration ----------------------------------------------------------------------------
 
-std::vector<config::diagnostic> config_errors(const std::string& connectors_yaml) {
-  auto loaded = config::load_string("connectors:\n" + connectors_yaml, "c.yaml");
-  EXPECT_TRUE(loaded.ok());
-  config::diagnostics sink;
-  auto made = create_all(*loaded.config, sink, context{});
-  return sink.take_sorted();
-}
+using test_support::config_errors;
 
 TEST(viber_config, errors_point_at_the_key) {
   auto e = config_errors("  - type: viber\n    name: v\n");

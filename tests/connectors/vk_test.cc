@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/vk/vk_connector.h"
+#include "tests/connectors/config_errors.h"
 #include "tests/connectors/webhook_fixture.h"
 
 namespace omni::connectors {
@@ -250,13 +251,7 @@ TEST_F(vk_webhook, other_event_types_are_answered_ok_ignored_and_counted) {
 
 // ---- configuration ----------------------------------------------------------------------------
 
-std::vector<config::diagnostic> config_errors(const std::string& connectors_yaml) {
-  auto loaded = config::load_string("connectors:\n" + connectors_yaml, "c.yaml");
-  EXPECT_TRUE(loaded.ok());
-  config::diagnostics sink;
-  auto made = create_all(*loaded.config, sink, context{});
-  return sink.take_sorted();
-}
+using test_support::config_errors;
 
 TEST(vk_config, errors_point_at_the_key) {
   auto e = config_errors("  - type: vk\n    name: v\n    group_id: 1\n    confirmation: abc\n");
