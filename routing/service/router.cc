@@ -363,10 +363,7 @@ struct router::impl {
       marker.attributes["source_partition"] = std::to_string(src.partition);
       marker.attributes["source_offset"] = std::to_string(src.offset);
     }
-    auto chunks = split_utf8(encode_step(s), step_chunk);
-    for (std::size_t i = 0; i < chunks.size(); ++i)
-      marker.attributes[i == 0 ? std::string("step") : "step." + std::to_string(1000 + i)] =
-          std::move(chunks[i]);
+    put_split(marker.attributes, "step", encode_step(s), step_chunk);
     produce_to(changelog, ps.partition, d.name, core::encode(marker),
                {ps.generation, ps.partition, tick ? "" : src.topic, src.offset, false, {}});
     if (!tick) {
@@ -949,7 +946,8 @@ struct router::impl {
         json agents = json::array();
         for (const auto& id : d->engine->agent_ids())
           if (auto a = d->engine->agent_status(id, now)) agents.push_back(agent_json(*a));
-        std::string body = queues.dump() + agents.dump();
+        std::string queues_json = queues.dump(), agents_json = agents.dump();
+        std::string body = queues_json + agents_json;
         if (body == d->last_stats && now - d->last_stats_at < 60'000) continue;
         core::assignment rec;
         rec.seq = d->seq;  // not a step: takes no sequence number of its own
@@ -957,8 +955,8 @@ struct router::impl {
         rec.type = "stats";
         rec.domain = d->name;
         rec.at = now;
-        put_split(rec.attributes, "queues", queues.dump());
-        put_split(rec.attributes, "agents", agents.dump());
+        put_split(rec.attributes, "queues", queues_json);
+        put_split(rec.attributes, "agents", agents_json);
         produce_to(opts.topics.assignments, ps->partition, d->name, core::encode(rec),
                    {ps->generation, ps->partition, "", -1, false, {}});
         d->last_stats = std::move(body);
@@ -966,9 +964,11 @@ struct router::impl {
       }
   }
 
+  // A value over one attribute's limit as `key`, `key.1001`, `key.1002`, ... (steps, stats).
   static void put_split(std::map<std::string, std::string>& attrs, const std::string& key,
-                        const std::string& value) {
-    auto chunks = split_utf8(value, core::codec_limits::max_subject_bytes);
+                        const std::string& value,
+                        std::size_t chunk = core::codec_limits::max_subject_bytes) {
+    auto chunks = split_utf8(value, chunk);
     for (std::size_t i = 0; i < chunks.size(); ++i)
       attrs[i == 0 ? key : key + "." + std::to_string(1000 + i)] = std::move(chunks[i]);
   }
