@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "connectors/registry.h"
+#include "core/args.h"
 #include "core/bus/bus.h"
 #include "daemon/application.h"
 #include "daemon/dev_kafka.h"
@@ -94,21 +95,7 @@ int usage_error(const std::string& message, const char* command) {
   return exit_usage;
 }
 
-// Reads "--name VALUE" or "--name=VALUE" at args[i]; advances i past the value.
-bool take_value(const std::vector<std::string>& args, std::size_t& i, std::string_view name,
-                std::string& out) {
-  const std::string& a = args[i];
-  if (a == name) {
-    if (i + 1 >= args.size()) return false;
-    out = args[++i];
-    return true;
-  }
-  if (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=') {
-    out = a.substr(name.size() + 1);
-    return true;
-  }
-  return false;
-}
+using core::take_value;
 
 bool parse_int(const std::string& s, int lo, int hi, int& out) {
   try {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "config/config.h"
+#include "core/args.h"
 #include "routing/service/config.h"
 #include "routing/sim/simulator.h"
 
@@ -48,20 +49,7 @@ int usage_error(const std::string& message) {
   return exit_usage;
 }
 
-bool take_value(const std::vector<std::string>& args, std::size_t& i, std::string_view name,
-                std::string& out) {
-  const std::string& a = args[i];
-  if (a == name) {
-    if (i + 1 >= args.size()) return false;
-    out = args[++i];
-    return true;
-  }
-  if (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=') {
-    out = a.substr(name.size() + 1);
-    return true;
-  }
-  return false;
-}
+using core::take_value;
 
 void print_errors(const std::vector<config::diagnostic>& errors) {
   for (const auto& d : errors) std::fprintf(stderr, "%s\n", config::to_string(d).c_str());
