@@ -151,7 +151,6 @@ TEST_F(store_test, history_answers_and_completions_survive_a_restart) {
   EXPECT_FALSE(s_->contact("nope"));
 }
 
-
 TEST_F(store_test, a_batch_is_one_transaction_seen_by_others_only_when_it_ends) {
   auto other = store::open(dir_ / "state" / "history.db");  // a second connection, as a reader
   ASSERT_TRUE(other) << other.err().to_string();
