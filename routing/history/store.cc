@@ -102,16 +102,22 @@ contact_record read_contact(const statement& s) {
   return r;
 }
 
-constexpr const char* contact_columns =
-    "contact_id, customer_id, domain, channel, provider, queue, agent, subject, arrived_at, "
-    "answered_at, completed_at, disposition, satisfaction";
+// read_contact's columns, in its order.
+constexpr const char* select_contact =
+    "SELECT contact_id, customer_id, domain, channel, provider, queue, agent, subject, arrived_at,"
+    " answered_at, completed_at, disposition, satisfaction FROM contacts WHERE contact_id=?1";
+constexpr const char* select_recent =
+    "SELECT contact_id, customer_id, domain, channel, provider, queue, agent, subject, arrived_at,"
+    " answered_at, completed_at, disposition, satisfaction FROM contacts WHERE customer_id=?1"
+    " ORDER BY arrived_at DESC, contact_id LIMIT ?2";
 
 }  // namespace
 
 struct store::impl {
   sqlite3* db = nullptr;
   mutable std::recursive_mutex mutex;  // a batch holds it across the calls inside it
-  mutable std::unordered_map<std::string, sqlite3_stmt*> prepared;
+  // Keyed by the SQL text's address: every statement is a string literal of this file.
+  mutable std::unordered_map<const char*, sqlite3_stmt*> prepared;
   int batch_depth = 0;
 
   ~impl() {
@@ -121,12 +127,11 @@ struct store::impl {
 
   // The cached statement for `sql` (a null statement when it does not prepare: its run() fails
   // and the caller reports sqlite's message).
-  statement stmt(const std::string& sql) const {
+  statement stmt(const char* sql) const {
     auto it = prepared.find(sql);
     if (it == prepared.end()) {
       sqlite3_stmt* s = nullptr;
-      if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
-          SQLITE_OK)
+      if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
         return statement(nullptr);
       it = prepared.emplace(sql, s).first;
     }
@@ -137,9 +142,8 @@ struct store::impl {
     return core::error{std::string(what) + ": " + sqlite3_errmsg(db), "history"};
   }
 
-  bool exec(const char* sql) {
-    return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
+  // One statement without results (BEGIN, SAVEPOINT, COMMIT...), prepared once like the others.
+  bool exec(const char* sql) { return stmt(sql).run(); }
 
   // The customer an identity belongs to, following merges.
   std::optional<std::string> owner(const core::identity& id) const {
@@ -182,8 +186,9 @@ core::result<std::unique_ptr<store>> store::open(const std::filesystem::path& fi
     return core::error{"cannot create " + file.parent_path().string() + ": " + ec.message(),
                        "node.state_dir"};
   auto p = std::make_unique<impl>();
+  // NOMUTEX: every call holds impl::mutex already; sqlite's own would be a second lock per call.
   if (sqlite3_open_v2(file.c_str(), &p->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK)
     return core::error{"cannot open " + file.string() + ": " + sqlite3_errmsg(p->db),
                        "node.state_dir"};
@@ -220,6 +225,7 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
   if (owners.empty()) {
     res.customer_id = customer_id_for(identities.front());
     res.created = true;
+    res.tier = tier;
     statement s = d.stmt(
         "INSERT OR IGNORE INTO customers(id, display_name, tier, created_at) VALUES(?1,?2,?3,?4)");
     ok = s.bind(1, res.customer_id).bind(2, display_name).bind(3, tier).bind(4, now).run();
@@ -248,6 +254,12 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
           "UPDATE customers SET display_name=CASE WHEN ?2<>'' THEN ?2 ELSE display_name END,"
           " tier=CASE WHEN ?3<>'' THEN ?3 ELSE tier END WHERE id=?1");
       ok = s.bind(1, res.customer_id).bind(2, display_name).bind(3, tier).run();
+    }
+    res.tier = tier;
+    if (ok && tier.empty()) {
+      statement s = d.stmt("SELECT tier FROM customers WHERE id=?1");
+      s.bind(1, res.customer_id);
+      if (s.step_row()) res.tier = s.text(0);
     }
   }
   for (const auto& id : identities) {
@@ -349,8 +361,7 @@ std::optional<std::string> store::find(const core::identity& normalized) const {
 
 std::optional<contact_record> store::contact(const std::string& contact_id) const {
   std::lock_guard lock(impl_->mutex);
-  statement s = impl_->stmt(
-      (std::string("SELECT ") + contact_columns + " FROM contacts WHERE contact_id=?1"));
+  statement s = impl_->stmt(select_contact);
   s.bind(1, contact_id);
   if (!s.step_row()) return std::nullopt;
   return read_contact(s);
@@ -358,9 +369,7 @@ std::optional<contact_record> store::contact(const std::string& contact_id) cons
 
 std::vector<contact_record> store::recent(const std::string& customer_id, int limit) const {
   std::lock_guard lock(impl_->mutex);
-  statement s = impl_->stmt(
-      (std::string("SELECT ") + contact_columns +
-       " FROM contacts WHERE customer_id=?1 ORDER BY arrived_at DESC, contact_id LIMIT ?2"));
+  statement s = impl_->stmt(select_recent);
   s.bind(1, customer_id).bind(2, static_cast<std::int64_t>(limit));
   std::vector<contact_record> out;
   while (s.step_row()) out.push_back(read_contact(s));

@@ -55,6 +55,7 @@ struct resolution {
   std::string customer_id;
   bool created = false;
   std::vector<std::string> merged;  // customers folded into customer_id by this call
+  std::string tier;                 // the customer's tier after this call ('' when none)
 };
 
 class store {

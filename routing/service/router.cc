@@ -13,6 +13,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <pthread.h>
+
 #include "core/events/codec.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -496,11 +498,11 @@ struct router::impl {
     for (const auto& merged : r->merged)
       logger().info("history: customer {} merged into {} (contact {})", merged, r->customer_id,
                     c.id);
-    if (a.item.customer_tier.empty()) {
-      if (auto cust = history->customer(r->customer_id)) a.item.customer_tier = cust->tier;
-    }
+    if (a.item.customer_tier.empty()) a.item.customer_tier = r->tier;
     const int n = opts.config.history_length;
-    auto recent = history->recent(r->customer_id, n + 1);
+    // A customer created by this contact has no history yet.
+    auto recent = r->created ? std::vector<history::contact_record>{}
+                             : history->recent(r->customer_id, n + 1);
     m.history = history_json(recent, c.id, n);
     // The newest answered contact other than this one (a redo after a crash must not see itself).
     for (const auto& prev : recent) {
@@ -1116,7 +1118,10 @@ core::result<std::unique_ptr<router>> router::start(router_options options,
   }
   if (auto err = p->make_consumer()) return core::error{*err, "kafka"};
   impl* raw = p.get();
-  p->thread = std::thread([raw] { raw->run(); });
+  p->thread = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "omni-router");  // its own line in top -H and perf
+    raw->run();
+  });
   logger().info("router: joined group {} on {} and {}", raw->opts.group_id,
                 raw->opts.topics.contacts, raw->opts.topics.agent_events);
   return std::unique_ptr<router>(new router(std::move(p)));

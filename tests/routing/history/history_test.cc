@@ -96,6 +96,22 @@ TEST_F(store_test, email_then_phone_on_one_contact_then_a_call_finds_the_custome
   EXPECT_EQ(c->identities.size(), 2u);
 }
 
+TEST_F(store_test, a_resolution_carries_the_customers_current_tier) {
+  auto gold = s_->resolve({{"email", "vip@example.ru"}}, "", "gold", 1000);
+  ASSERT_TRUE(gold) << gold.err().to_string();
+  EXPECT_TRUE(gold->created);
+  EXPECT_EQ(gold->tier, "gold");
+  // A contact that names no tier gets the stored one; a new tier replaces it.
+  EXPECT_EQ(resolve({{"email", "vip@example.ru"}}, 2000).tier, "gold");
+  ASSERT_TRUE(s_->set_tier(gold->customer_id, "platinum"));
+  EXPECT_EQ(resolve({{"email", "vip@example.ru"}}, 3000).tier, "platinum");
+  auto silver = s_->resolve({{"email", "vip@example.ru"}}, "", "silver", 4000);
+  ASSERT_TRUE(silver);
+  EXPECT_EQ(silver->tier, "silver");
+  EXPECT_EQ(s_->customer(gold->customer_id)->tier, "silver");
+  EXPECT_EQ(resolve({{"email", "nobody@example.ru"}}, 5000).tier, "");
+}
+
 TEST_F(store_test, two_customers_seen_together_merge_into_the_oldest_explicitly) {
   auto mail = resolve({{"email", "anna@example.com"}}, 1000);
   auto tg = resolve({{"telegram", "777"}}, 2000);
