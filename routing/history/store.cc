@@ -21,6 +21,7 @@ spdlog::logger& logger() {
 constexpr const char* schema = R"sql(
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
+PRAGMA cache_size=-32768;
 PRAGMA foreign_keys=ON;
 CREATE TABLE IF NOT EXISTS customers(
   id TEXT PRIMARY KEY, display_name TEXT NOT NULL DEFAULT '', tier TEXT NOT NULL DEFAULT '',
