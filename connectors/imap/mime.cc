@@ -59,15 +59,6 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-// UTF-8 prefix of at most `limit` bytes, cut at a character boundary.
-std::string cut_utf8(std::string s, std::size_t limit) {
-  if (s.size() <= limit) return s;
-  std::size_t n = limit;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
-  return s;
-}
-
 // Parser options with the fallback charsets; owned per call (cheap) so settings can differ.
 struct options_holder {
   explicit options_holder(const mime_settings& s) : opts(g_mime_parser_options_new()) {
@@ -308,7 +299,7 @@ core::result<mail> parse_mail(std::string_view raw, const mime_settings& s) {
     m.text = html_to_text(w.html);
     m.text_from_html = true;
   }
-  m.text = cut_utf8(trim(m.text), s.max_text_bytes);
+  m.text = std::string(core::utf8_prefix(trim(m.text), s.max_text_bytes));
   return m;
 }
 

@@ -476,13 +476,39 @@ bool valid_utf8(std::string_view s) {
 
 // ---- limits -----------------------------------------------------------------------------------
 
+std::string_view utf8_prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
+void put_split_attribute(std::map<std::string, std::string>& attrs, const std::string& key,
+                         std::string_view value, std::size_t chunk) {
+  for (int piece = 0; piece == 0 || !value.empty(); ++piece) {
+    std::string_view part = utf8_prefix(value, chunk);
+    if (part.empty() && !value.empty()) part = value.substr(0, 1);  // chunk < one sequence
+    attrs[piece == 0 ? key : key + "." + std::to_string(1000 + piece)] = std::string(part);
+    value.remove_prefix(part.size());
+  }
+}
+
+std::string joined_attribute(const std::map<std::string, std::string>& attrs,
+                             const std::string& key) {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) return {};
+  std::string out = it->second;
+  const std::string prefix = key + ".";
+  for (it = attrs.upper_bound(prefix); it != attrs.end() && it->first.starts_with(prefix); ++it)
+    out += it->second;
+  return out;
+}
+
 namespace {
 // Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence; true when it cut.
 bool cut_utf8(std::string& s, std::size_t max) {
   if (s.size() <= max) return false;
-  std::size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  s.resize(end);
+  s.resize(utf8_prefix(s, max).size());
   return true;
 }
 }  // namespace

@@ -3,6 +3,7 @@
 // record written by someone else's producer) and never throws: it returns an error naming the field
 // at fault. Encoding always produces valid JSON with the `schema` field first-class.
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -42,5 +43,17 @@ result<timestamp_ms> parse_timestamp(std::string_view s);
 
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates).
 bool valid_utf8(std::string_view s);
+
+// The longest prefix of `s` of at most `max` bytes that does not end inside a UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view s, std::size_t max);
+
+// A value longer than one attribute may hold (codec_limits::max_subject_bytes), stored as
+// attrs[key], attrs[key + ".1001"], attrs[key + ".1002"], ... in pieces of at most `chunk` bytes
+// cut at UTF-8 boundaries; joined_attribute() puts it back together (missing key: "").
+void put_split_attribute(std::map<std::string, std::string>& attrs, const std::string& key,
+                         std::string_view value,
+                         std::size_t chunk = codec_limits::max_subject_bytes);
+std::string joined_attribute(const std::map<std::string, std::string>& attrs,
+                             const std::string& key);
 
 }  // namespace omni::core

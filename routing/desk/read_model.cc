@@ -51,17 +51,6 @@ std::string attribute(const std::map<std::string, std::string>& attrs,
   return {};
 }
 
-// A value the router split over `key`, `key.1001`, `key.1002`, ... (attributes are size-capped).
-static std::string joined_attribute(const std::map<std::string, std::string>& attrs,
-                                    const std::string& key) {
-  std::string out = attribute(attrs, {key});
-  const std::string prefix = key + ".";
-  for (auto it = attrs.upper_bound(prefix); it != attrs.end() && it->first.rfind(prefix, 0) == 0;
-       ++it)
-    out += it->second;
-  return out;
-}
-
 bool read_model::seen(const std::string& id) {
   if (id.empty()) return false;
   if (!seen_.insert(id).second) return true;
@@ -160,8 +149,8 @@ std::vector<push> read_model::apply(const core::assignment& a) {
 
   if (a.type == "stats") {
     json s{{"at", core::format_timestamp(a.at)},
-           {"queues", parse_any(joined_attribute(a.attributes, "queues"))},
-           {"agents", parse_any(joined_attribute(a.attributes, "agents"))}};
+           {"queues", parse_any(core::joined_attribute(a.attributes, "queues"))},
+           {"agents", parse_any(core::joined_attribute(a.attributes, "agents"))}};
     json msg{{"type", "stats"},
              {"domain", a.domain},
              {"at", s["at"]},

@@ -365,7 +365,7 @@ struct router::impl {
       marker.attributes["source_partition"] = std::to_string(src.partition);
       marker.attributes["source_offset"] = std::to_string(src.offset);
     }
-    put_split(marker.attributes, "step", encode_step(s), step_chunk);
+    core::put_split_attribute(marker.attributes, "step", encode_step(s), step_chunk);
     produce_to(changelog, ps.partition, d.name, core::encode(marker),
                {ps.generation, ps.partition, tick ? "" : src.topic, src.offset, false, {}});
     if (!tick) {
@@ -798,10 +798,7 @@ struct router::impl {
             auto rec = ps->recorded.find(topic);
             if (rec != ps->recorded.end() && offset <= rec->second) return true;
           }
-          std::string text = attr("step");
-          for (const auto& [k, v] : a->attributes)
-            if (k.rfind("step.", 0) == 0) text += v;
-          auto s = decode_step(text);
+          auto s = decode_step(core::joined_attribute(a->attributes, "step"));
           if (!s) {
             logger().error("{}[{}]@{}: {}", m.topic, p, m.offset, s.err().to_string());
             return true;
@@ -957,22 +954,13 @@ struct router::impl {
         rec.type = "stats";
         rec.domain = d->name;
         rec.at = now;
-        put_split(rec.attributes, "queues", queues_json);
-        put_split(rec.attributes, "agents", agents_json);
+        core::put_split_attribute(rec.attributes, "queues", queues_json);
+        core::put_split_attribute(rec.attributes, "agents", agents_json);
         produce_to(opts.topics.assignments, ps->partition, d->name, core::encode(rec),
                    {ps->generation, ps->partition, "", -1, false, {}});
         d->last_stats = std::move(body);
         d->last_stats_at = now;
       }
-  }
-
-  // A value over one attribute's limit as `key`, `key.1001`, `key.1002`, ... (steps, stats).
-  static void put_split(std::map<std::string, std::string>& attrs, const std::string& key,
-                        const std::string& value,
-                        std::size_t chunk = core::codec_limits::max_subject_bytes) {
-    auto chunks = split_utf8(value, chunk);
-    for (std::size_t i = 0; i < chunks.size(); ++i)
-      attrs[i == 0 ? key : key + "." + std::to_string(1000 + i)] = std::move(chunks[i]);
   }
 
   using json = nlohmann::json;

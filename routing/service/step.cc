@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/events/codec.h"
+
 namespace omni::routing::service {
 namespace {
 
@@ -214,22 +216,7 @@ core::result<step> decode_step(std::string_view text) {
 }
 
 std::string cut_utf8(std::string_view text, std::size_t max) {
-  if (text.size() <= max) return std::string(text);
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return std::string(text.substr(0, n));
-}
-
-std::vector<std::string> split_utf8(std::string_view text, std::size_t max) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    out.push_back(cut_utf8(text, max));
-    if (out.back().empty()) {  // max smaller than one sequence: cannot happen with sane max
-      out.back() = std::string(text.substr(0, 1));
-    }
-    text.remove_prefix(out.back().size());
-  }
-  return out;
+  return std::string(core::utf8_prefix(text, max));
 }
 
 }  // namespace omni::routing::service

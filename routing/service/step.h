@@ -55,8 +55,6 @@ struct step {
 std::string encode_step(const step& s);
 core::result<step> decode_step(std::string_view json);
 
-// Splits `text` into pieces of at most `max` bytes, never inside a UTF-8 sequence.
-std::vector<std::string> split_utf8(std::string_view text, std::size_t max);
 // The first `max` bytes of `text`, cut at a UTF-8 boundary.
 std::string cut_utf8(std::string_view text, std::size_t max);
 

@@ -69,6 +69,38 @@ TEST(utf8, validation) {
   EXPECT_FALSE(valid_utf8("\xFF"));
 }
 
+TEST(utf8, prefix_never_ends_inside_a_sequence) {
+  const std::string text = "Заказ №5";  // 2-byte letters, a 3-byte №, ASCII
+  EXPECT_EQ(utf8_prefix(text, 100), text);
+  EXPECT_EQ(utf8_prefix(text, 3), "З");  // 3 would split "а"
+  EXPECT_EQ(utf8_prefix(text, 12), "Заказ ");
+  EXPECT_EQ(utf8_prefix(text, 13), "Заказ ");  // № is 3 bytes
+  EXPECT_EQ(utf8_prefix(text, 14), "Заказ №");
+  EXPECT_EQ(utf8_prefix(text, 0), "");
+}
+
+TEST(split_attribute, pieces_fit_and_join_back_in_order) {
+  std::string value;
+  for (int i = 0; i < 300; ++i) value += "привет, " + std::to_string(i) + "; ";
+  std::map<std::string, std::string> attrs{{"queue", "support"}, {"step", "stale"}};
+  put_split_attribute(attrs, "step", value, 64);
+  std::size_t pieces = 0;
+  for (const auto& [k, v] : attrs) {
+    if (k != "step" && !k.starts_with("step.")) continue;
+    EXPECT_LE(v.size(), 64u) << k;
+    EXPECT_TRUE(valid_utf8(v)) << k;
+    ++pieces;
+  }
+  EXPECT_GT(pieces, 20u);  // past step.1009: the numbering keeps them in order
+  EXPECT_EQ(joined_attribute(attrs, "step"), value);
+  EXPECT_EQ(joined_attribute(attrs, "queue"), "support");
+  EXPECT_EQ(joined_attribute(attrs, "missing"), "");
+  // A value that fits is one attribute, no pieces.
+  std::map<std::string, std::string> small;
+  put_split_attribute(small, "stats", "[]");
+  EXPECT_EQ(small, (std::map<std::string, std::string>{{"stats", "[]"}}));
+}
+
 TEST(contact_codec, round_trip) {
   contact c = sample_contact();
   std::string wire = encode(c);

@@ -245,12 +245,10 @@ TEST(router_step_test, steps_round_trip_and_split_on_utf8_boundaries) {
   auto back = decode_step(text);
   ASSERT_TRUE(back);
   EXPECT_EQ(encode_step(*back), text);
-  std::string joined;
-  for (const auto& piece : split_utf8(text, 7)) {
-    EXPECT_LE(piece.size(), 7u);
-    joined += piece;
-  }
-  EXPECT_EQ(joined, text);
+  std::map<std::string, std::string> attrs;
+  core::put_split_attribute(attrs, "step", text, 7);
+  for (const auto& [k, piece] : attrs) EXPECT_LE(piece.size(), 7u) << k;
+  EXPECT_EQ(core::joined_attribute(attrs, "step"), text);
 }
 
 TEST_F(router_test, routes_by_skill_and_capacity_and_tells_the_waiting_customer) {
