@@ -713,28 +713,25 @@ void gateway::impl::register_routes(core::http::listener& l) {
                    return (void)r.send(json_response(200, *j));
                  r.send(response::error(404, "unknown agent '" + id + "'"));
                });
-  l.add_prefix(core::http::method::get, "/api/v1/customers/",
-               [weak, who, tail](request q, responder r) {
-                 auto c = who(q, r);
-                 if (!c) return;
-                 auto self = weak.lock();
-                 auto id = tail(q, "/api/v1/customers/");
-                 if (!c->admin && !self->model.agent_knows_customer(c->agent, id))
-                   return (void)r.send(response::error(403, "not one of your customers"));
-                 if (auto j = self->model.customer(id)) return (void)r.send(json_response(200, *j));
-                 r.send(response::error(404, "unknown customer '" + id + "'"));
-               });
-  l.add_prefix(core::http::method::get, "/api/v1/contacts/",
-               [weak, who, tail](request q, responder r) {
-                 auto c = who(q, r);
-                 if (!c) return;
-                 auto self = weak.lock();
-                 auto id = tail(q, "/api/v1/contacts/");
-                 if (!c->admin && !self->model.agent_knows_contact(c->agent, id))
-                   return (void)r.send(response::error(403, "not one of your contacts"));
-                 if (auto j = self->model.contact(id)) return (void)r.send(json_response(200, *j));
-                 r.send(response::error(404, "unknown contact '" + id + "'"));
-               });
+  // GET <prefix><id> of a customer or contact: an admin sees any, an agent only their own.
+  using knows_fn = bool (read_model::*)(const std::string&, const std::string&) const;
+  using find_fn = std::optional<nlohmann::json> (read_model::*)(const std::string&) const;
+  auto lookup = [&l, weak, who, tail](std::string prefix, std::string noun, knows_fn knows,
+                                      find_fn find) {
+    l.add_prefix(core::http::method::get, prefix, [=](request q, responder r) {
+      auto c = who(q, r);
+      if (!c) return;
+      auto self = weak.lock();
+      auto id = tail(q, prefix);
+      if (!c->admin && !(self->model.*knows)(c->agent, id))
+        return (void)r.send(response::error(403, "not one of your " + noun + "s"));
+      if (auto j = (self->model.*find)(id)) return (void)r.send(json_response(200, *j));
+      r.send(response::error(404, "unknown " + noun + " '" + id + "'"));
+    });
+  };
+  lookup("/api/v1/customers/", "customer", &read_model::agent_knows_customer,
+         &read_model::customer);
+  lookup("/api/v1/contacts/", "contact", &read_model::agent_knows_contact, &read_model::contact);
 
   // The reference desk page, embedded at build time.
   core::http::serve_embedded(l, "/desk/", desk_files,
