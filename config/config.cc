@@ -279,6 +279,7 @@ load_result finish_load(std::optional<subtree> tree, diagnostics& sink) {
       sink.add({.file = tree->file, .message = std::string("internal error: ") + e.what()});
     }
     if (sink.empty()) result.config = std::move(cfg);
+    result.document = tree->node;
   }
   result.errors = sink.take_sorted();
   return result;

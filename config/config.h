@@ -109,6 +109,7 @@ struct omniroute_config {
 struct load_result {
   std::optional<omniroute_config> config;  // set only when there are no errors
   std::vector<diagnostic> errors;          // every error, ordered by position
+  YAML::Node document;                     // the parsed file (undefined when it did not parse)
 
   bool ok() const { return config.has_value(); }
 };

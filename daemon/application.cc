@@ -459,10 +459,7 @@ struct application::impl {
 
     // Valid: apply.
     core::log::init(config::to_string(next.logging.level), to_sink(next.logging.sink));
-    {
-      config::diagnostics ignored;  // it parsed a moment ago
-      if (auto doc = config::parse_yaml_file(config_path, ignored)) warn_restart_only(doc->node);
-    }
+    warn_restart_only(loaded.document);
     if (routing_next) router->reconfigure(std::move(*routing_next));
     std::size_t retired_now = 0, started = 0;
     for (const auto& name : p.replaced_or_removed) {

@@ -172,6 +172,22 @@ class LiveReload(TempDirTest):
         self.assertEqual(self.post("tg1", "still served")[1], 200)
         self.assertIsNone(self.daemon.proc.poll())
 
+    def test_restart_only_sections_are_named_once_and_the_rest_applies(self):
+        with open(self.daemon.config_path) as f:
+            text = f.read()
+        # kafka.partitions and a new http key: only a restart can apply them.
+        text = text.replace("  partitions: 3\n", "  partitions: 4\n", 1)
+        text = text.replace("http:\n", "http:\n  read_timeout: 7s\n", 1)
+        with open(self.daemon.config_path, "w") as f:
+            f.write(text)
+        self.reload("reload: applied")
+        self.assertIn("reload: changes to kafka, http take effect at the next restart",
+                      self.daemon.logs())
+        # Reloading the same file again: nothing new to warn about.
+        self.reload("reload: applied")
+        self.assertEqual(self.daemon.logs().count("take effect at the next restart"), 1)
+        self.assertEqual(self.post("tg1", "still served")[1], 200)
+
     def waiting_in(self, queue):
         """True once the router's statistics show a contact in `queue` (offered or waiting)."""
         for line in kcat("-b", self.bootstrap, "-C", "-q", "-e", "-o", "beginning",
