@@ -55,15 +55,18 @@ def kcat(*args, input=None, timeout=30):
 class Daemon:
     """One `omniroute serve` process on a generated config with free ports."""
 
-    def __init__(self, tmpdir, brokers="embedded", extra_yaml="", http_yaml=""):
+    def __init__(self, tmpdir, brokers="embedded", extra_yaml="", http_yaml="", config=None,
+                 name=None):
         """`http_yaml`: extra keys of the `http:` section, one per line ("read_timeout: 2s");
-        `extra_yaml`: top-level sections appended to the config (e.g. `connectors:`)."""
+        `extra_yaml`: top-level sections appended to the config (e.g. `connectors:`);
+        `config`: instead, the whole file, from a function of (admin port, http port);
+        `name`: the config file's name without .yaml (default omniroute-<admin port>)."""
         self.admin_port = free_port()
         self.http_port = free_port()
-        self.config_path = os.path.join(tmpdir, f"omniroute-{self.admin_port}.yaml")
+        self.config_path = os.path.join(tmpdir, f"{name or f'omniroute-{self.admin_port}'}.yaml")
         http_keys = "".join(f"  {line.strip()}\n" for line in http_yaml.splitlines() if line.strip())
         with open(self.config_path, "w") as f:
-            f.write(f"""node:
+            f.write(config(self.admin_port, self.http_port) if config else f"""node:
   id: e2e-{self.admin_port}
   state_dir: {tmpdir}/state
 logging:

@@ -8,13 +8,12 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import BIN, DevKafka, TempDirTest, curl, free_port, kcat, wait_for  # noqa: E402
+from omni_testlib import DevKafka, Daemon, TempDirTest, kcat, wait_for  # noqa: E402
 
 # Two domains per partition of 3 (murmur2): the embedded cluster keeps only the newest 5 MiB of a
 # partition, so the changelog of 5,000 contacts must be spread to stay whole.
@@ -42,14 +41,11 @@ def agent_login(domain, agent):
             "skills": {"support": 5}, "capacity": {"email": 1000}}
 
 
-class Router:
+class Router(Daemon):
     """`omniroute serve` with only the router role, against an external broker."""
 
     def __init__(self, tmpdir, bootstrap, n):
-        self.admin_port = free_port()
-        self.config_path = os.path.join(tmpdir, f"router-{n}.yaml")
-        with open(self.config_path, "w") as f:
-            f.write(f"""node:
+        super().__init__(tmpdir, name=f"router-{n}", config=lambda admin, _http: f"""node:
   id: router-e2e
   roles: [router]
   state_dir: {tmpdir}/state
@@ -59,7 +55,7 @@ kafka:
   brokers: {bootstrap}
   partitions: 3
 admin:
-  listen: 127.0.0.1:{self.admin_port}
+  listen: 127.0.0.1:{admin}
 routing:
   queues:
     support:
@@ -68,37 +64,15 @@ routing:
   channels:
     email: {{capacity: 1000, auto_accept: true}}
 """)
-        self.log_path = self.config_path + ".log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([BIN, "serve", "--config", self.config_path],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout=60):
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"router exited with {self.proc.returncode}:\n{self.logs()}")
-            status, body = curl(f"http://127.0.0.1:{self.admin_port}/readyz")
-            return status == 200 and json.loads(body)["components"].get("router") == "started"
-        wait_for(ready, timeout, what="router ready")
+        body = super().wait_ready(timeout)
+        if body["components"].get("router") != "started":
+            raise AssertionError(f"ready without a started router: {body}")
+        return body
 
     def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def logs(self):
-        self.log.flush()
-        with open(self.log_path) as f:
-            return f.read()
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        self.stop(signal.SIGKILL)
 
 
 def produce(bootstrap, topic, records):
