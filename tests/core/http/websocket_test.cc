@@ -13,6 +13,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/http/listener.h"
 #include "core/http/upgrade.h"
@@ -202,6 +204,30 @@ TEST_P(websocket_test, an_unmasked_frame_closes_1002) {
   asio::write(beast::get_lowest_layer(*c).socket(), asio::buffer(std::string("\x81\x02hi")));
   EXPECT_EQ(read_until_close(*c), ws::close_code::protocol_error);
   EXPECT_EQ(handler_->wait_closed(), "protocol");
+}
+
+TEST_P(websocket_test, frames_against_rfc_6455_close_1002) {
+  // Header bytes, then the mask key 0 (payload bytes go out as they are), then the payload.
+  const std::vector<std::pair<const char*, std::string>> frames = {
+      {"an extension bit without an extension", std::string("\xc1\x82", 2) + "hi"},
+      {"a reserved opcode", std::string("\x83\x82", 2) + "hi"},
+      {"a fragmented ping", std::string("\x09\x80", 2)},
+      {"a control frame over 125 bytes", std::string("\x89\xfe\x00\x7e", 4)},
+      {"a continuation of nothing", std::string("\x80\x82", 2) + "hi"},
+      {"a length not in its shortest form", std::string("\x81\xfe\x00\x02", 4) + "hi"},
+      {"a close frame with a reserved code", std::string("\x88\x82", 2) + "\x03\xed"},
+      {"a close frame with one byte", std::string("\x88\x81", 2) + "\x03"},
+  };
+  for (const auto& [what, frame] : frames) {
+    SCOPED_TRACE(what);
+    handler_ = std::make_shared<echo>();
+    auto c = connect();
+    const std::size_t head = frame[1] == '\xfe' ? 4 : 2;
+    const std::string bytes = frame.substr(0, head) + std::string(4, '\0') + frame.substr(head);
+    asio::write(beast::get_lowest_layer(*c).socket(), asio::buffer(bytes));
+    EXPECT_EQ(read_until_close(*c), ws::close_code::protocol_error);
+    EXPECT_EQ(handler_->wait_closed(), "protocol");
+  }
 }
 
 TEST_P(websocket_test, the_peer_closes) {
