@@ -150,9 +150,8 @@ struct webchat_connector::impl : std::enable_shared_from_this<impl> {
 class visitor_session final : public ws::socket_handler,
                               public std::enable_shared_from_this<visitor_session> {
  public:
-  visitor_session(std::shared_ptr<webchat_connector::impl> c, const asio::any_io_executor& strand,
-                  std::string ip)
-      : c_(std::move(c)), timer_(strand), ip_(std::move(ip)) {}
+  visitor_session(std::shared_ptr<webchat_connector::impl> c, std::string ip)
+      : c_(std::move(c)), ip_(std::move(ip)) {}
 
   ~visitor_session() override {
     std::lock_guard lock(c_->mutex);
@@ -167,10 +166,11 @@ class visitor_session final : public ws::socket_handler,
   std::shared_ptr<ws::socket> socket_;  // set right after ws::accept(), before any callback
 
  private:
-  void on_open(ws::socket&) override {
+  void on_open(ws::socket& s) override {
     ++c_->connections;
-    timer_.expires_after(c_->cfg.start_timeout);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    // Only until the visitor starts: thousands of idle visitors keep no timer of their own.
+    start_timer_ = std::make_unique<asio::steady_timer>(s.executor(), c_->cfg.start_timeout);
+    start_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec && self->visitor_.empty())
         self->fail("start_timeout", "send {\"type\":\"start\"} first");
     });
@@ -199,7 +199,7 @@ class visitor_session final : public ws::socket_handler,
 
   void on_close(ws::socket&, const ws::close_info& why) override {
     closing_ = true;
-    timer_.cancel();
+    start_timer_.reset();
     --c_->connections;
     if (why.cause == "too_slow") {
       ++c_->slow_readers;
@@ -229,7 +229,7 @@ class visitor_session final : public ws::socket_handler,
     push(error_message(code, message, client_id));
     if (auto cc = close_code_for(code)) {
       closing_ = true;
-      timer_.cancel();
+      start_timer_.reset();
       socket_->close_now(*cc, std::string(code));
     }
   }
@@ -251,7 +251,7 @@ class visitor_session final : public ws::socket_handler,
         return fail("bad_identity", "the identity's hash does not match (HMAC-SHA256 of value)");
       verified_ = core::identity{m.identity->kind, m.identity->value};
     }
-    timer_.cancel();
+    start_timer_.reset();
     visitor_ = id;
     name_ = m.name;
     page_ = m.page;
@@ -290,7 +290,7 @@ class visitor_session final : public ws::socket_handler,
     if (claim.state == session_store::claim_state::in_flight) return;  // its ack is coming
     auto c = contact(claim.chat, m.client_id);
     c.text = m.text;
-    auto post = [self = shared_from_this()](auto f) { asio::post(self->timer_.get_executor(), f); };
+    auto post = [self = shared_from_this()](auto f) { asio::post(self->socket_->executor(), f); };
     c_->publish(c, [self = shared_from_this(), post, client_id = m.client_id,
                     text = std::move(m.text), at = c.received_at](publish_status st) mutable {
       post([self, st, client_id = std::move(client_id), text = std::move(text), at]() mutable {
@@ -329,7 +329,7 @@ class visitor_session final : public ws::socket_handler,
   }
 
   std::shared_ptr<webchat_connector::impl> c_;
-  asio::steady_timer timer_;
+  std::unique_ptr<asio::steady_timer> start_timer_;  // until the visitor starts
   std::string ip_;
   std::string visitor_;
   std::string name_, page_, language_;
@@ -356,7 +356,7 @@ void webchat_connector::impl::on_upgrade(std::unique_ptr<core::http::upgrade> u)
     ++it->second;  // both given back by the session's destructor
     ++admitted;
   }
-  auto s = std::make_shared<visitor_session>(shared_from_this(), u->executor(), ip);
+  auto s = std::make_shared<visitor_session>(shared_from_this(), ip);
   ws::options o;
   o.max_message_bytes = cfg.max_message_bytes;
   o.send_queue_bytes = cfg.send_queue_bytes;

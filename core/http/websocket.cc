@@ -1,11 +1,18 @@
 #include "core/http/websocket.h"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/detail/frame.hpp>
+#include <boost/beast/websocket/detail/utf8_checker.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <cstring>
 #include <list>
 #include <optional>
+#include <utility>
 
 #include "core/http/upgrade.h"
 
@@ -39,9 +46,23 @@ close_info classify(const beast::error_code& ec, std::uint16_t peer_code) {
 // grown past that is given back after the message.
 constexpr std::size_t idle_read_bytes = 128;
 constexpr std::size_t busy_read_bytes = 16 * 1024;
+// What compact_socket reads at once, into its io thread's buffer.
+constexpr std::size_t read_chunk_bytes = 64 * 1024;
 
 // How long a reader found too slow has to take its close frame before the TCP connection goes.
 constexpr std::chrono::seconds too_slow_grace{5};
+
+// The handshake settings both kinds of socket share: its timeout and our Server field.
+template <class WebSocketStream>
+void configure_handshake(WebSocketStream& ws, std::chrono::milliseconds timeout) {
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = timeout;
+  t.idle_timeout = websocket::stream_base::none();
+  t.keep_alive_pings = false;
+  ws.set_option(t);
+  ws.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(beast::http::field::server, "omniroute"); }));
+}
 
 template <class Stream>
 class socket_impl final : public socket {
@@ -55,13 +76,12 @@ class socket_impl final : public socket {
         queue_bytes_limit_(o.send_queue_bytes),
         queue_messages_limit_(o.send_queue_messages),
         too_slow_code_(o.too_slow_code) {
+    configure_handshake(ws_, o.handshake_timeout);
     websocket::stream_base::timeout t{};
     t.handshake_timeout = o.handshake_timeout;
     t.idle_timeout = o.idle_timeout;
     t.keep_alive_pings = true;
     ws_.set_option(t);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(beast::http::field::server, "omniroute"); }));
     if (o.deflate) {
       websocket::permessage_deflate pmd;
       pmd.server_enable = true;
@@ -223,6 +243,444 @@ class socket_impl final : public socket {
   bool finished_ = false;
 };
 
+// ---- compact_socket
+// ------------------------------------------------------------------------------- RFC 6455 without
+// extensions on a plain TCP socket, for the many-idle-visitors case: Beast answers the handshake,
+// then the socket is taken out of Beast's stream (which carries a 1.5 KiB read buffer and several
+// timers per connection) and framed here. A socket waiting for its next message holds no buffer and
+// one small wait operation: bytes are read, when the socket is readable, into one buffer per io
+// thread and unmasked straight into the message. Frames to send are appended to one string and
+// written with one system call per batch (all replies to what one read brought in).
+
+enum opcode : std::uint8_t {
+  op_continuation = 0,
+  op_text = 1,
+  op_binary = 2,
+  op_close = 8,
+  op_ping = 9,
+  op_pong = 10
+};
+
+// Appends one unmasked server frame (RFC 6455 5.2) to `out`.
+void append_frame(std::string& out, std::uint8_t op, std::string_view payload) {
+  char head[10];
+  std::size_t n = 0;
+  head[n++] = static_cast<char>(0x80 | op);
+  const std::uint64_t size = payload.size();
+  if (size < 126) {
+    head[n++] = static_cast<char>(size);
+  } else if (size <= 0xffff) {
+    head[n++] = 126;
+    for (int shift = 8; shift >= 0; shift -= 8) head[n++] = static_cast<char>(size >> shift);
+  } else {
+    head[n++] = 127;
+    for (int shift = 56; shift >= 0; shift -= 8) head[n++] = static_cast<char>(size >> shift);
+  }
+  out.append(head, n);
+  out.append(payload);
+}
+
+// The payload of a close frame: the code (none: empty) and the reason, cut to fit 125 bytes.
+std::string close_payload(std::uint16_t code, std::string_view reason) {
+  if (code == 0) return {};
+  std::string p{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+  p.append(reason.substr(0, 120));
+  return p;
+}
+
+// Frees the string's buffer (assigning an empty string would keep it).
+void release(std::string& s) { std::string().swap(s); }
+
+// The read buffer of the io thread running the socket's strand.
+std::uint8_t* thread_read_buffer() {
+  thread_local std::unique_ptr<std::uint8_t[]> buffer(new std::uint8_t[read_chunk_bytes]);
+  return buffer.get();
+}
+
+class compact_socket final : public socket {
+ public:
+  using tcp = asio::ip::tcp;
+
+  compact_socket(tcp::socket s, std::shared_ptr<void> slot, const native_request& req,
+                 const options& o, std::shared_ptr<socket_handler> h)
+      : sock_(s.get_executor()),
+        timer_(s.get_executor()),
+        slot_(std::move(slot)),
+        handler_(std::move(h)),
+        handshake_(std::make_unique<handshake>(std::move(s), req)),
+        max_message_bytes_(o.max_message_bytes),
+        queue_bytes_limit_(o.send_queue_bytes),
+        queue_messages_limit_(o.send_queue_messages),
+        idle_timeout_(o.idle_timeout),
+        too_slow_code_(o.too_slow_code) {
+    configure_handshake(handshake_->ws, o.handshake_timeout);
+  }
+
+  void run() {
+    handshake_->ws.async_accept(handshake_->req,
+                                [self = shared()](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+  void send(std::string text) override {
+    asio::post(sock_.get_executor(), [self = shared(), text = std::move(text)]() mutable {
+      self->send_now(std::move(text));
+    });
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    asio::post(sock_.get_executor(), [self = shared(), code, reason = std::move(reason)] {
+      self->close_now(code, reason);
+    });
+  }
+  void send_now(std::string text) override {
+    if (!open_ || closing_) return;
+    if (queued_messages() >= queue_messages_limit_ ||
+        queued_bytes() + text.size() > queue_bytes_limit_) {
+      // Drop what is queued (what is being written stays: its buffer is in use).
+      out_.clear();
+      out_messages_ = 0;
+      return begin_close({too_slow_code_, "too_slow"}, "too slow");
+    }
+    append_frame(out_, op_text, text);
+    ++out_messages_;
+    if (!reading_batch_) flush();
+  }
+  void close_now(std::uint16_t code, std::string reason) override {
+    if (open_) begin_close({code, "server"}, reason);
+  }
+  asio::any_io_executor executor() const override {
+    return const_cast<tcp::socket&>(sock_).get_executor();
+  }
+
+ private:
+  // Beast's stream, only for the handshake.
+  struct handshake {
+    handshake(tcp::socket s, const native_request& r) : ws(std::move(s)), req(r) {}
+    websocket::stream<tcp::socket, false> ws;
+    native_request req;
+  };
+
+  std::shared_ptr<compact_socket> shared() {
+    return std::static_pointer_cast<compact_socket>(shared_from_this());
+  }
+  std::size_t queued_bytes() const { return out_.size() + wbuf_.size(); }
+  std::size_t queued_messages() const { return out_messages_ + wbuf_messages_; }
+
+  void on_accept(beast::error_code ec) {
+    if (!ec) sock_ = std::move(handshake_->ws.next_layer());
+    handshake_.reset();
+    if (!ec) sock_.non_blocking(true, ec);
+    if (ec) {
+      handler_.reset();
+      slot_.reset();
+      return;
+    }
+    open_ = true;
+    handler_->on_open(*this);
+    if (idle_timeout_.count() > 0 && !closing_) arm_timer(idle_timeout_ / 2);
+    wait_readable();
+  }
+
+  // ---- reading ----
+  void wait_readable() {
+    sock_.async_wait(tcp::socket::wait_read,
+                     [self = shared()](beast::error_code ec) { self->on_readable(ec); });
+  }
+
+  void on_readable(beast::error_code ec) {
+    if (finished_) return;
+    std::size_t n = 0;
+    std::uint8_t* buffer = thread_read_buffer();
+    if (!ec) n = sock_.read_some(asio::buffer(buffer, read_chunk_bytes), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_readable();
+    if (ec) return end(closing_ ? why_ : close_info{close_code::abnormal, "network"});
+    active_ = true;
+    reading_batch_ = true;  // replies to everything read now go out in one write
+    if (!discard_) parse(buffer, n);
+    reading_batch_ = false;
+    flush();
+    if (!finished_ && !peer_closed_) wait_readable();
+  }
+
+  // Frames from the bytes read: header bytes gather in head_ (a header may be split between
+  // reads), payload bytes are unmasked into the message (or the control frame's payload).
+  void parse(const std::uint8_t* p, std::size_t n) {
+    while (n > 0 && !discard_ && !finished_) {
+      if (!in_frame_) {
+        const std::size_t used = read_header(p, n);
+        p += used;
+        n -= used;
+      } else {
+        const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remain_, n));
+        payload(p, take);
+        p += take;
+        n -= take;
+        remain_ -= take;
+      }
+      if (in_frame_ && remain_ == 0 && !discard_) end_frame();
+    }
+  }
+
+  std::size_t header_size() const {
+    if (head_size_ < 2) return 2;
+    const std::uint8_t len = head_[1] & 0x7f;
+    return 2 + (len == 126 ? 2 : len == 127 ? 8 : 0) + 4;
+  }
+
+  // Takes header bytes; once the header is complete, checks it and starts the frame.
+  std::size_t read_header(const std::uint8_t* p, std::size_t n) {
+    std::size_t used = 0;
+    while (used < n && head_size_ < header_size()) {
+      head_[head_size_++] = p[used++];
+      if (head_size_ == 2 && !first_bytes_valid()) return used;
+    }
+    if (head_size_ < header_size()) return used;
+    std::uint64_t len = head_[1] & 0x7f;
+    std::size_t at = 2;
+    if (len >= 126) {
+      const std::size_t bytes = len == 126 ? 2 : 8;
+      len = 0;
+      for (std::size_t i = 0; i < bytes; ++i) len = len << 8 | head_[at++];
+      // The shortest encoding only (RFC 6455 5.2), and no 64-bit length with its top bit set.
+      if (len < (bytes == 2 ? 126u : 65536u) || (len >> 63) != 0) {
+        fail(close_code::protocol_error, "protocol");
+        return used;
+      }
+    }
+    std::memcpy(key_, head_ + at, 4);
+    head_size_ = 0;
+    key_at_ = 0;
+    remain_ = len;
+    frame_fin_ = (head_[0] & 0x80) != 0;
+    frame_op_ = head_[0] & 0x0f;
+    if (frame_op_ >= op_close) {
+      control_.clear();
+    } else {
+      if (frame_op_ != op_continuation) {
+        in_message_ = true;
+        message_binary_ = frame_op_ == op_binary;
+        utf8_.reset();
+      }
+      if (message_.size() + len > max_message_bytes_) {
+        fail(close_code::too_big, "too_big");
+        return used;
+      }
+    }
+    in_frame_ = true;
+    return used;
+  }
+
+  // The checks the first two header bytes allow: no extension bits, a known opcode, a masked
+  // client frame, control frames unfragmented and short, fragments in order.
+  bool first_bytes_valid() {
+    const std::uint8_t op = head_[0] & 0x0f;
+    const bool fin = (head_[0] & 0x80) != 0;
+    bool ok = (head_[0] & 0x70) == 0 && (head_[1] & 0x80) != 0;
+    if (op >= op_close)
+      ok = ok && op <= op_pong && fin && (head_[1] & 0x7f) <= 125;
+    else if (op == op_continuation)
+      ok = ok && in_message_;
+    else
+      ok = ok && op <= op_binary && !in_message_;
+    if (!ok) fail(close_code::protocol_error, "protocol");
+    return ok;
+  }
+
+  void payload(const std::uint8_t* p, std::size_t n) {
+    std::string& to = frame_op_ >= op_close ? control_ : message_;
+    const std::size_t old = to.size();
+    to.resize(old + n);
+    char* d = to.data() + old;
+    for (std::size_t i = 0; i < n; ++i) d[i] = static_cast<char>(p[i] ^ key_[(key_at_ + i) & 3]);
+    key_at_ = static_cast<std::uint8_t>((key_at_ + n) & 3);
+    if (frame_op_ < op_close && !message_binary_ &&
+        !utf8_.write(reinterpret_cast<const std::uint8_t*>(d), n))
+      fail(close_code::bad_payload, "bad_utf8");
+  }
+
+  void end_frame() {
+    in_frame_ = false;
+    switch (frame_op_) {
+      case op_ping:
+        if (!closing_) append_frame(out_, op_pong, control_);
+        return;
+      case op_pong:
+        return;
+      case op_close:
+        return on_peer_close();
+      default:
+        break;
+    }
+    if (!frame_fin_) return;
+    in_message_ = false;
+    if (!message_binary_ && !utf8_.finish()) return fail(close_code::bad_payload, "bad_utf8");
+    std::string message = std::move(message_);
+    message_ = std::string();
+    if (!closing_ && handler_) handler_->on_message(*this, std::move(message), message_binary_);
+  }
+
+  void on_peer_close() {
+    std::uint16_t code = 0;  // a close frame without a code
+    if (control_.size() == 1) return fail(close_code::protocol_error, "protocol");
+    if (control_.size() >= 2) {
+      code = static_cast<std::uint16_t>(static_cast<std::uint8_t>(control_[0]) << 8 |
+                                        static_cast<std::uint8_t>(control_[1]));
+      if (!websocket::detail::is_valid_close_code(code) ||
+          !websocket::detail::check_utf8(control_.data() + 2, control_.size() - 2))
+        return fail(close_code::protocol_error, "protocol");
+    }
+    peer_closed_ = true;
+    discard_ = true;  // nothing after a close frame counts
+    if (closing_) {
+      if (close_sent_) end(why_);  // the answer to ours; else ours is on its way
+      return;
+    }
+    begin_close({code, "peer"}, {});  // the answer: the peer's code back
+  }
+
+  // ---- closing ----
+  // Queues the close frame after what is queued and gives the peer close_grace to take it and
+  // answer; `why` is what on_close will report, however the connection then ends.
+  void begin_close(close_info why, std::string_view reason) {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    why_ = why;
+    append_frame(out_, op_close, close_payload(why.code, reason));
+    close_in_out_ = true;
+    arm_timer(too_slow_grace);
+    if (!reading_batch_) flush();
+  }
+
+  void fail(std::uint16_t code, std::string_view cause) {
+    discard_ = true;  // the rest of the input is not parsed; we wait for the peer to hang up
+    begin_close({code, cause}, {});
+  }
+
+  void end(const close_info& why) {
+    if (finished_) return;
+    finished_ = true;
+    closing_ = true;
+    beast::error_code ec;
+    timer_.cancel();
+    sock_.shutdown(tcp::socket::shutdown_both, ec);
+    sock_.close(ec);
+    if (auto h = std::move(handler_); h && open_) h->on_close(*this, why);
+    slot_.reset();
+    release(out_);
+    release(message_);
+    release(control_);
+  }
+
+  // ---- writing ----
+  // Writes what is queued: at once if the socket takes it, else with one async_write; frames
+  // queued meanwhile go out together after it.
+  void flush() {
+    if (writing_ || finished_ || out_.empty()) return;
+    wbuf_.swap(out_);
+    wbuf_messages_ = std::exchange(out_messages_, 0);
+    close_in_wbuf_ = std::exchange(close_in_out_, false);
+    beast::error_code ec;
+    std::size_t n = sock_.write_some(asio::buffer(wbuf_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) n = 0, ec = {};
+    if (ec) return end(closing_ ? why_ : close_info{close_code::abnormal, "network"});
+    if (n == wbuf_.size()) return written();
+    writing_ = true;
+    asio::async_write(sock_, asio::buffer(wbuf_.data() + n, wbuf_.size() - n),
+                      [self = shared()](beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (self->finished_) return;
+                        if (ec)
+                          return self->end(self->closing_
+                                               ? self->why_
+                                               : close_info{close_code::abnormal, "network"});
+                        self->written();
+                      });
+  }
+
+  void written() {
+    wbuf_.clear();
+    wbuf_messages_ = 0;
+    if (out_.empty()) {  // idle again: an idle socket keeps no write buffer either
+      release(out_);
+      release(wbuf_);
+    }
+    if (std::exchange(close_in_wbuf_, false)) {
+      close_sent_ = true;
+      if (peer_closed_) return end(why_);
+      // Nothing follows a close frame; the FIN lets a peer that reads to the end finish too.
+      beast::error_code ec;
+      sock_.shutdown(tcp::socket::shutdown_send, ec);
+      return;
+    }
+    flush();
+  }
+
+  // ---- keepalive and deadlines: one timer ----
+  void arm_timer(std::chrono::steady_clock::duration d) {
+    timer_.expires_after(d);
+    timer_.async_wait([self = shared()](beast::error_code ec) {
+      // A completion already queued when the timer was set again is stale: skip it.
+      if (!ec && self->timer_.expiry() <= std::chrono::steady_clock::now()) self->on_timer();
+    });
+  }
+
+  // Every idle_timeout / 2: a ping after a quiet half, the end after a quiet whole. While closing:
+  // the close grace is over.
+  void on_timer() {
+    if (finished_) return;
+    if (closing_) return end(why_);
+    if (std::exchange(active_, false)) {
+      idle_ticks_ = 0;
+    } else if (++idle_ticks_ >= 2) {
+      return end({close_code::abnormal, "timeout"});
+    } else {
+      append_frame(out_, op_ping, {});
+      flush();
+    }
+    arm_timer(idle_timeout_ / 2);
+  }
+
+  tcp::socket sock_;
+  asio::steady_timer timer_;
+  std::shared_ptr<void> slot_;
+  std::shared_ptr<socket_handler> handler_;
+  std::unique_ptr<handshake> handshake_;  // only until the handshake is answered
+  std::string message_;                   // the data message being read
+  std::string control_;                   // the control frame being read
+  std::string out_;                       // frames queued
+  std::string wbuf_;                      // frames being written
+  std::size_t max_message_bytes_;
+  std::size_t queue_bytes_limit_;
+  std::uint32_t queue_messages_limit_;
+  std::uint32_t out_messages_ = 0;
+  std::uint32_t wbuf_messages_ = 0;
+  std::chrono::milliseconds idle_timeout_;
+  std::uint64_t remain_ = 0;  // payload bytes of the current frame still to come
+  websocket::detail::utf8_checker utf8_;
+  close_info why_;
+  std::uint16_t too_slow_code_;
+  std::uint8_t head_[14];
+  std::uint8_t head_size_ = 0;
+  std::uint8_t key_[4];
+  std::uint8_t key_at_ = 0;
+  std::uint8_t frame_op_ = 0;
+  std::uint8_t idle_ticks_ = 0;
+  bool frame_fin_ = false;
+  bool in_frame_ = false;
+  bool in_message_ = false;
+  bool message_binary_ = false;
+  bool open_ = false;
+  bool active_ = false;         // bytes read since the last timer tick
+  bool reading_batch_ = false;  // replies are being gathered for one write
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_in_out_ = false;
+  bool close_in_wbuf_ = false;
+  bool close_sent_ = false;
+  bool peer_closed_ = false;
+  bool discard_ = false;
+  bool finished_ = false;
+};
+
 template <class Stream>
 std::shared_ptr<socket> start(Stream&& stream, std::shared_ptr<void> slot, upgrade& u,
                               const options& o, std::shared_ptr<socket_handler> h) {
@@ -237,8 +695,13 @@ std::shared_ptr<socket> start(Stream&& stream, std::shared_ptr<void> slot, upgra
 std::shared_ptr<socket> accept(std::unique_ptr<upgrade> u, const options& o,
                                std::shared_ptr<socket_handler> h) {
   auto slot = u->take_slot();
-  if (auto tcp = u->take_tcp_stream())
-    return start(std::move(*tcp), std::move(slot), *u, o, std::move(h));
+  if (auto tcp = u->take_tcp_stream()) {
+    if (o.deflate) return start(std::move(*tcp), std::move(slot), *u, o, std::move(h));
+    auto s = std::make_shared<compact_socket>(tcp->release_socket(), std::move(slot), u->native(),
+                                              o, std::move(h));
+    s->run();
+    return s;
+  }
   if (auto tls = u->take_tls_stream())
     return start(std::move(*tls), std::move(slot), *u, o, std::move(h));
   return nullptr;

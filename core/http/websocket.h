@@ -6,7 +6,10 @@
 // the web chat (connectors/webchat); both take a connection from the shared listener's upgrade
 // hook with accept() and implement socket_handler.
 //
-// Keeps Beast out of its users' headers: the stream lives in websocket.cc.
+// Two implementations behind this interface (websocket.cc): on plain TCP without permessage-deflate a
+// compact socket (Beast answers the handshake, the frames are handled there: no buffer while idle,
+// one write per batch of replies), for thousands of idle visitors and high message rates; with TLS
+// or deflate Beast's websocket::stream. Keeps Beast out of its users' headers.
 
 #include <chrono>
 #include <cstddef>
@@ -45,7 +48,7 @@ struct options {
   std::chrono::milliseconds handshake_timeout{10'000};
   // No frame from the peer for half of it: a ping; nothing for all of it: closed (cause timeout).
   std::chrono::milliseconds idle_timeout{60'000};
-  bool deflate = false;  // offer permessage-deflate (costs zlib state per connection)
+  bool deflate = false;  // offer permessage-deflate (zlib state and Beast's stream per connection)
 };
 
 // Why a connection ended, as a metric label and a close code (the one sent or received).

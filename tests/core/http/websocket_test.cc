@@ -1,6 +1,8 @@
 // core/http/websocket.h against a real listener and Beast's WebSocket client: the message size cap,
-// invalid UTF-8, the bounded send queue (a burst beyond it closes with the too-slow code instead of
-// growing), a server close, and the Origin rule.
+// invalid UTF-8 (also split between fragments), fragments with a control frame between them, a
+// burst answered in order, an unmasked frame, the bounded send queue (a burst beyond it closes with
+// the too-slow code instead of growing), keepalive pings and the idle timeout, a server close, a
+// peer close, and the Origin rule.
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -11,6 +13,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/http/listener.h"
 #include "core/http/upgrade.h"
@@ -54,17 +58,16 @@ class echo : public ws::socket_handler {
   std::uint16_t code = 0;
 };
 
-class websocket_test : public ::testing::Test {
+// Runs every test on both kinds of server socket: the compact one (no extension offered) and
+// Beast's (permessage-deflate offered; Beast's client does not take it).
+class websocket_test : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     listener_ = std::make_unique<listener>(ioc_, settings{});
     listener_->add_upgrade("/ws", [this](std::unique_ptr<upgrade> u) {
       if (!ws::origin_allowed(u->info(), {"https://shop.example"}))
         return u->reject(response::error(403, "origin not allowed"));
-      ws::options o;
-      o.max_message_bytes = 1024;
-      o.send_queue_bytes = 256 * 1024;
-      ws::accept(std::move(u), o, handler_);
+      ws::accept(std::move(u), options_, handler_);
     });
     ASSERT_FALSE(listener_->start().has_value());
     thread_ = std::thread([this] { ioc_.run(); });
@@ -97,6 +100,14 @@ class websocket_test : public ::testing::Test {
     return ec == websocket::error::closed ? c.reason().code : 0;
   }
 
+  // The tests may change them before they connect.
+  ws::options options_ = [this] {
+    ws::options o;
+    o.max_message_bytes = 1024;
+    o.send_queue_bytes = 256 * 1024;
+    o.deflate = GetParam();
+    return o;
+  }();
   asio::io_context ioc_, client_ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
   std::unique_ptr<listener> listener_;
@@ -104,7 +115,7 @@ class websocket_test : public ::testing::Test {
   std::thread thread_;
 };
 
-TEST_F(websocket_test, echoes_then_closes_1009_over_the_size_cap) {
+TEST_P(websocket_test, echoes_then_closes_1009_over_the_size_cap) {
   auto c = connect();
   c->write(asio::buffer(std::string("Привет")));
   beast::flat_buffer b;
@@ -124,7 +135,7 @@ TEST_F(websocket_test, echoes_then_closes_1009_over_the_size_cap) {
   EXPECT_EQ(handler_->wait_closed(), "too_big");
 }
 
-TEST_F(websocket_test, invalid_utf8_closes_1007) {
+TEST_P(websocket_test, invalid_utf8_closes_1007) {
   auto c = connect();
   c->text(true);
   beast::error_code ec;
@@ -134,14 +145,14 @@ TEST_F(websocket_test, invalid_utf8_closes_1007) {
   EXPECT_EQ(handler_->wait_closed(), "bad_utf8");
 }
 
-TEST_F(websocket_test, a_burst_beyond_the_send_queue_closes_the_reader_as_too_slow) {
+TEST_P(websocket_test, a_burst_beyond_the_send_queue_closes_the_reader_as_too_slow) {
   auto c = connect();
   c->write(asio::buffer(std::string("burst")));
   EXPECT_EQ(read_until_close(*c), 4429);
   EXPECT_EQ(handler_->wait_closed(), "too_slow");
 }
 
-TEST_F(websocket_test, a_reader_that_reads_nothing_is_cut_off) {
+TEST_P(websocket_test, a_reader_that_reads_nothing_is_cut_off) {
   auto c = connect();
   c->write(asio::buffer(std::string("burst")));
   // Never read: the first 64 KiB message cannot be written out completely, so the close frame
@@ -150,7 +161,7 @@ TEST_F(websocket_test, a_reader_that_reads_nothing_is_cut_off) {
   EXPECT_EQ(handler_->code, 4429);
 }
 
-TEST_F(websocket_test, server_close_and_origin) {
+TEST_P(websocket_test, server_close_and_origin) {
   auto c = connect();
   c->write(asio::buffer(std::string("bye")));
   EXPECT_EQ(read_until_close(*c), 4000);
@@ -158,6 +169,96 @@ TEST_F(websocket_test, server_close_and_origin) {
   EXPECT_EQ(handler_->code, 4000);
   EXPECT_THROW(connect("https://evil.example"), beast::system_error);
 }
+
+TEST_P(websocket_test, fragments_with_a_ping_between_make_one_message_and_the_ping_is_answered) {
+  auto c = connect();
+  bool pong = false;
+  c->control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::pong) pong = true;
+  });
+  c->auto_fragment(false);
+  // "Привет" cut inside the 'и' (D0 B8): UTF-8 is checked across fragments.
+  c->write_some(false, asio::buffer(std::string("Пр\xd0")));
+  c->ping({});
+  c->write_some(true, asio::buffer(std::string("\xb8вет")));
+  beast::flat_buffer b;
+  c->read(b);
+  EXPECT_EQ(beast::buffers_to_string(b.data()), "Привет");
+  EXPECT_TRUE(pong);
+}
+
+TEST_P(websocket_test, a_burst_of_messages_is_answered_in_order) {
+  auto c = connect();
+  for (int i = 0; i < 200; ++i) c->write(asio::buffer(std::to_string(i)));
+  beast::flat_buffer b;
+  for (int i = 0; i < 200; ++i) {
+    c->read(b);
+    ASSERT_EQ(beast::buffers_to_string(b.data()), std::to_string(i));
+    b.consume(b.size());
+  }
+}
+
+TEST_P(websocket_test, an_unmasked_frame_closes_1002) {
+  auto c = connect();
+  // A client frame must be masked (RFC 6455 5.1): the bytes go out raw, past Beast's client.
+  asio::write(beast::get_lowest_layer(*c).socket(), asio::buffer(std::string("\x81\x02hi")));
+  EXPECT_EQ(read_until_close(*c), ws::close_code::protocol_error);
+  EXPECT_EQ(handler_->wait_closed(), "protocol");
+}
+
+TEST_P(websocket_test, frames_against_rfc_6455_close_1002) {
+  // Header bytes, then the mask key 0 (payload bytes go out as they are), then the payload.
+  const std::vector<std::pair<const char*, std::string>> frames = {
+      {"an extension bit without an extension", std::string("\xc1\x82", 2) + "hi"},
+      {"a reserved opcode", std::string("\x83\x82", 2) + "hi"},
+      {"a fragmented ping", std::string("\x09\x80", 2)},
+      {"a control frame over 125 bytes", std::string("\x89\xfe\x00\x7e", 4)},
+      {"a continuation of nothing", std::string("\x80\x82", 2) + "hi"},
+      {"a length not in its shortest form", std::string("\x81\xfe\x00\x02", 4) + "hi"},
+      {"a close frame with a reserved code", std::string("\x88\x82", 2) + "\x03\xed"},
+      {"a close frame with one byte", std::string("\x88\x81", 2) + "\x03"},
+  };
+  for (const auto& [what, frame] : frames) {
+    SCOPED_TRACE(what);
+    handler_ = std::make_shared<echo>();
+    auto c = connect();
+    const std::size_t head = frame[1] == '\xfe' ? 4 : 2;
+    const std::string bytes = frame.substr(0, head) + std::string(4, '\0') + frame.substr(head);
+    asio::write(beast::get_lowest_layer(*c).socket(), asio::buffer(bytes));
+    EXPECT_EQ(read_until_close(*c), ws::close_code::protocol_error);
+    EXPECT_EQ(handler_->wait_closed(), "protocol");
+  }
+}
+
+TEST_P(websocket_test, the_peer_closes) {
+  auto c = connect();
+  c->close(websocket::close_reason(websocket::close_code::going_away, "page closed"));
+  EXPECT_EQ(handler_->wait_closed(), "peer");
+  EXPECT_EQ(handler_->code, ws::close_code::going_away);
+}
+
+TEST_P(websocket_test, keepalive_pings_a_reader_then_times_it_out_once_it_is_silent) {
+  options_.idle_timeout = 400ms;
+  auto reader = connect();
+  int pings = 0;
+  reader->control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::ping) ++pings;
+  });
+  // A reader answers the pings (Beast's client does while it reads) and stays connected.
+  beast::flat_buffer b;
+  reader->async_read(b, [](beast::error_code, std::size_t) {});
+  client_ioc_.run_for(1500ms);
+  EXPECT_GE(pings, 2);
+  {
+    std::lock_guard lock(handler_->mutex);
+    EXPECT_EQ(handler_->closed, "");
+  }
+  // Once it reads nothing it answers nothing: gone after the idle timeout.
+  EXPECT_EQ(handler_->wait_closed(), "timeout");
+}
+
+INSTANTIATE_TEST_SUITE_P(kinds, websocket_test, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "beast_deflate" : "compact"; });
 
 TEST(websocket_origin, same_origin_by_default_list_or_star) {
   request r;
