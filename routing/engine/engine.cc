@@ -341,9 +341,13 @@ namespace {
 
 // Lazy min-heaps: drop entries that are no longer live once they outnumber the live ones.
 // Sorting (and removing duplicates: a record may push the same key again) leaves a valid
-// min-heap, so the cost is O(n log n) once per n/2 pushes.
+// min-heap, so the cost is O(n log n) once per n/2 pushes. `live` counts `e` already: when it
+// is the only live entry, every other entry is stale and the heap restarts from `e` without
+// checking them (common for agent heaps while every eligible agent is busy: a freed agent's
+// keys would otherwise be scanned, two cache misses each, by the next compaction).
 template <typename Entry, typename Live>
 void push_lazy(std::vector<Entry>& heap, const Entry& e, std::size_t live, Live&& is_live) {
+  if (live == 1) heap.clear();
   heap.push_back(e);
   std::push_heap(heap.begin(), heap.end(), std::greater<>{});
   if (heap.size() > 2 * live + 64) {
