@@ -341,9 +341,13 @@ namespace {
 
 // Lazy min-heaps: drop entries that are no longer live once they outnumber the live ones.
 // Sorting (and removing duplicates: a record may push the same key again) leaves a valid
-// min-heap, so the cost is O(n log n) once per n/2 pushes.
+// min-heap, so the cost is O(n log n) once per n/2 pushes. `live` counts `e` already: when it
+// is the only live entry, every other entry is stale and the heap restarts from `e` without
+// checking them (common for agent heaps while every eligible agent is busy: a freed agent's
+// keys would otherwise be scanned, two cache misses each, by the next compaction).
 template <typename Entry, typename Live>
 void push_lazy(std::vector<Entry>& heap, const Entry& e, std::size_t live, Live&& is_live) {
+  if (live == 1) heap.clear();
   heap.push_back(e);
   std::push_heap(heap.begin(), heap.end(), std::greater<>{});
   if (heap.size() > 2 * live + 64) {
@@ -484,6 +488,7 @@ void engine::insert_waiting(std::uint32_t c) {
   const std::uint32_t pid = cr.profile;
   push_lazy(p.waiting, key_of(c), p.waiting_live,
             [&](const contact_key& e) { return contact_entry_live(e, pid); });
+  if (p.ranks) p.ranks->insert(key_of(c));
   queue_rec& q = queues_[cr.queue];
   q.by_age.push_back({cr.arrived_at, cr.seq, c});
   std::push_heap(q.by_age.begin(), q.by_age.end(), std::greater<>{});
@@ -515,7 +520,9 @@ void engine::erase_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
   if (!cr.in_waiting) return;
   cr.in_waiting = false;  // its profile heap entry and age heap entry go stale lazily
-  profiles_[cr.profile].waiting_live--;
+  profile& p = profiles_[cr.profile];
+  p.waiting_live--;
+  if (p.ranks) p.ranks->erase(key_of(c));
 }
 
 void engine::count(const contact_rec& c, int delta, bool totals) {
@@ -1352,15 +1359,16 @@ std::optional<duration> engine::estimate_wait(std::uint32_t q, std::uint32_t pro
 }
 
 std::size_t engine::position_of(const contact_rec& c) const {
-  // O(waiting in the profile): a status query, not a routing decision.
-  const auto& waiting = profiles_[c.profile].waiting;
-  const contact_key key = key_of(static_cast<std::uint32_t>(&c - contacts_.data()));
-  std::vector<contact_key> ahead;
-  for (const contact_key& k : waiting) {
-    if (k < key && contact_entry_live(k, c.profile)) ahead.push_back(k);
+  const profile& p = profiles_[c.profile];
+  if (!p.ranks) {
+    // First query of this profile: index its live waiting keys (the lazy heap may hold a
+    // live key twice; the tree keeps one). O(waiting log waiting) once.
+    p.ranks = std::make_unique<rank_index>();
+    for (const contact_key& k : p.waiting) {
+      if (contact_entry_live(k, c.profile)) p.ranks->insert(k);
+    }
   }
-  std::sort(ahead.begin(), ahead.end());
-  return static_cast<std::size_t>(std::unique(ahead.begin(), ahead.end()) - ahead.begin()) + 1;
+  return p.ranks->order_of_key(key_of(static_cast<std::uint32_t>(&c - contacts_.data()))) + 1;
 }
 
 std::optional<duration> engine::expected_wait(std::string_view queue, channel chan,
@@ -1573,6 +1581,7 @@ std::string engine::check_invariants() const {
   // Lazy heaps: sorted, de-duplicated copies; the live entries are recomputed from the records.
   std::size_t queued_in_profiles = 0;
   std::vector<std::vector<contact_key>> waiting_sorted(profiles_.size());
+  std::vector<std::vector<contact_key>> live_sorted(profiles_.size());
   for (std::uint32_t pid = 0; pid < profiles_.size(); ++pid) {
     const profile& p = profiles_[pid];
     if (!std::is_heap(p.waiting.begin(), p.waiting.end(), std::greater<>{})) {
@@ -1582,16 +1591,23 @@ std::string engine::check_invariants() const {
     sorted = p.waiting;
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    std::size_t live = 0;
+    auto& live = live_sorted[pid];
     for (const contact_key& k : sorted) {
       const contact_rec& cr = contacts_[k.contact];
       if (!cr.id.empty() && cr.state == contact_state::waiting && cr.profile == pid &&
           key_of(k.contact) == k) {
-        live++;
+        live.push_back(k);
       }
     }
-    if (live != p.waiting_live) fail("waiting count drift");
-    queued_in_profiles += live;
+    if (live.size() != p.waiting_live) fail("waiting count drift");
+    if (p.ranks) {
+      // Exactly the live keys: as many as there are live contacts, each of them live.
+      if (p.ranks->size() != live.size()) fail("rank index size drift");
+      for (const contact_key& k : *p.ranks) {
+        if (!std::binary_search(live.begin(), live.end(), k)) fail("rank index holds a stale key");
+      }
+    }
+    queued_in_profiles += live.size();
   }
   std::vector<timer_key> timer_keys;
   for (std::size_t k = 0; k < timer_kind_count; ++k) {
@@ -1633,6 +1649,12 @@ std::string engine::check_invariants() const {
           fail("age index misses " + cr.id);
         }
         if (cr.dirty) fail("unmatched dirty contact " + cr.id);
+        if (profiles_[cr.profile].ranks) {
+          // Brute-force rank: live keys of the profile ordered before this one, + 1.
+          const auto& live = live_sorted[cr.profile];
+          const auto ahead = std::lower_bound(live.begin(), live.end(), key_of(c)) - live.begin();
+          if (position_of(cr) != static_cast<std::size_t>(ahead) + 1) fail("position of " + cr.id);
+        }
         for (std::uint32_t a = 0; a < agents_.size(); ++a) {
           const agent_rec& ar = agents_[a];
           if (!can_take(ar, cr.chan) || excluded(cr, a)) continue;

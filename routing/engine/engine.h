@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>  // kept for includers; the engine itself no longer uses std::set
 #include <string>
@@ -25,6 +26,9 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
 
 #include "routing/engine/classifier.h"
 #include "routing/engine/config.h"
@@ -174,6 +178,12 @@ class engine {
   // compaction once stale entries outnumber live ones. A re-keyed agent or contact just
   // pushes its new key (O(1) expected: keys mostly grow with time), no node allocation, no
   // tree rebalancing. The *_live counters are the exact sizes.
+  // Exact rank of a waiting contact among its profile's live waiting keys in O(log n): an
+  // order-statistics red-black tree (libstdc++ policy-based data structures).
+  using rank_index =
+      __gnu_pbds::tree<contact_key, __gnu_pbds::null_type, std::less<contact_key>,
+                       __gnu_pbds::rb_tree_tag, __gnu_pbds::tree_order_statistics_node_update>;
+
   struct profile {
     channel chan = channel::email;
     strategy strat = strategy::longest_idle;
@@ -184,6 +194,10 @@ class engine {
     std::size_t waiting_live = 0;    // contacts waiting in this profile
     std::int64_t staffed_slots = 0;  // capacity of logged-in eligible agents on chan
     std::uint64_t rr_clock = 0;
+    // The live waiting keys again, ordered with ranks; built by the first position query of
+    // the profile and kept in step from then on (the decision path of profiles nobody asks
+    // about pays nothing). Mutable: position_of() is a const status query.
+    mutable std::unique_ptr<rank_index> ranks;
   };
 
   enum class timer_kind : std::uint8_t { offer_timeout, escalation, max_wait, wrap_up_end };

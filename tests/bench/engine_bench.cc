@@ -10,6 +10,10 @@
 // the input events' strings) is in the time. Virtual time advances 1 ms per arrival, in
 // setup too, so the 5-minute escalation timers come due at a steady rate instead of all at
 // once (a burst the original setup at t=0 produced after 300k iterations).
+//
+// bm_contact_status (not a routing decision): the router's status query for each arriving
+// contact (position + expected wait) with a 1k / 100k backlog in one queue; time per
+// arrive + contact_status + abandon.
 
 #include <benchmark/benchmark.h>
 #include <malloc.h>
@@ -197,6 +201,46 @@ void bm_contact_arrives(benchmark::State& state) {
       static_cast<double>(decisions), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// Status query with a backlog: no agent logged in (night), `backlog` contacts waiting in one
+// queue. Per iteration a contact arrives with a random priority and the caller asks for its
+// status (position and expected wait), as the router does for every arriving chat, messenger
+// and email contact; then a random waiting contact is abandoned, keeping the backlog constant.
+void bm_contact_status(benchmark::State& state) {
+  const auto backlog = static_cast<std::size_t>(state.range(0));
+  engine eng(bench_config());
+  std::mt19937_64 rng(99);
+  std::vector<decision> out;
+  std::vector<std::string> waiting;
+  timestamp now = 0;
+  std::uint64_t next = 0;
+  auto arrive = [&] {
+    contact_arrived e;
+    e.item.id = name("b", next++);
+    e.item.chan = channel::email;
+    e.queue = "q0";
+    e.priority = static_cast<int>(rng() % 3);
+    out.clear();
+    eng.handle(e, ++now, out);
+    waiting.push_back(e.item.id);
+  };
+  while (waiting.size() < backlog) arrive();
+  std::size_t position_sum = 0;
+  for (auto _ : state) {
+    arrive();
+    const auto v = eng.contact_status(waiting.back(), now);
+    position_sum += v->position.value_or(0);
+    const std::size_t i = rng() % waiting.size();
+    out.clear();
+    eng.handle(contact_abandoned{waiting[i]}, now, out);
+    waiting[i] = std::move(waiting.back());
+    waiting.pop_back();
+  }
+  benchmark::DoNotOptimize(position_sum);
+  state.counters["waiting"] = static_cast<double>(eng.totals().waiting);
+  state.counters["mean_position"] =
+      static_cast<double>(position_sum) / static_cast<double>(state.iterations());
+}
+
 BENCHMARK(bm_agent_frees)
     ->Arg(1'000)
     ->Arg(10'000)
@@ -207,6 +251,13 @@ BENCHMARK(bm_agent_frees)
 BENCHMARK(bm_contact_arrives)
     ->Arg(1'000)
     ->Arg(10'000)
+    ->Arg(100'000)
+    ->Unit(benchmark::kNanosecond)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
+
+BENCHMARK(bm_contact_status)
+    ->Arg(1'000)
     ->Arg(100'000)
     ->Unit(benchmark::kNanosecond)
     ->Repetitions(5)

@@ -699,6 +699,102 @@ TEST(engine_stats, expected_wait_and_position) {
   EXPECT_FALSE(empty.eng().expected_wait("general", channel::voice, 0));  // nobody staffed
 }
 
+// Position = live waiting contacts of the same profile ordered before this one, + 1. The
+// harness checks every indexed profile's positions against a brute-force count after each call.
+std::size_t position(harness& h, const std::string& c) {
+  const auto v = h.eng().contact_status(c, h.now());
+  EXPECT_TRUE(v && v->position) << c;
+  return v && v->position ? *v->position : 0;
+}
+
+TEST(engine_position, follows_priority_arrivals_and_removals) {
+  harness h(base_config());
+  for (int i = 1; i <= 4; ++i) h.arrive("c" + std::to_string(i), channel::voice);
+  EXPECT_EQ(position(h, "c1"), 1u);  // the first query indexes the profile
+  EXPECT_EQ(position(h, "c4"), 4u);
+  h.arrive_in("vip", channel::voice, "general", 5);  // ahead of everyone
+  EXPECT_EQ(position(h, "vip"), 1u);
+  EXPECT_EQ(position(h, "c1"), 2u);
+  EXPECT_EQ(position(h, "c4"), 5u);
+  h.send(contact_abandoned{"c2"});
+  EXPECT_EQ(position(h, "c3"), 3u);
+  EXPECT_EQ(position(h, "c4"), 4u);
+  h.login("a1");  // takes the voice contact at the head: vip
+  EXPECT_THAT(h.offers(), ElementsAre("vip->a1"));
+  EXPECT_FALSE(h.eng().contact_status("vip", h.now())->position);
+  EXPECT_EQ(position(h, "c1"), 1u);
+  EXPECT_EQ(position(h, "c3"), 2u);
+  EXPECT_EQ(position(h, "c4"), 3u);
+  h.arrive("email", channel::email);  // another profile: its own ranking
+  EXPECT_EQ(position(h, "email"), 1u);
+  EXPECT_EQ(position(h, "c4"), 3u);
+}
+
+TEST(engine_position, requeue_after_reject_or_timeout_keeps_original_place) {
+  harness h(base_config());
+  h.login("a1");
+  h.login("a2");
+  h.arrive("c1", channel::voice);  // offered to a1
+  h.arrive("c2", channel::voice);  // offered to a2
+  h.arrive("c3", channel::voice);
+  h.arrive("c4", channel::voice);
+  EXPECT_EQ(position(h, "c3"), 1u);
+  EXPECT_EQ(position(h, "c4"), 2u);
+  h.send(offer_rejected{"c1", "a1"});  // c1 back first; a1 gets c3 (c1 excluded for a1)
+  EXPECT_THAT(h.offers(), ElementsAre("c3->a1"));
+  EXPECT_EQ(position(h, "c1"), 1u);
+  EXPECT_EQ(position(h, "c4"), 2u);
+  h.send(offer_timed_out{"c2", "a2"});  // c2 back between c1 and c4; a2 takes c1
+  EXPECT_THAT(h.offers(), ElementsAre("c1->a2"));
+  EXPECT_EQ(position(h, "c2"), 1u);
+  EXPECT_EQ(position(h, "c4"), 2u);
+  h.send(agent_logout{"a1"});  // c3 returns in its original place, ahead of c4
+  EXPECT_EQ(position(h, "c2"), 1u);
+  EXPECT_EQ(position(h, "c3"), 2u);
+  EXPECT_EQ(position(h, "c4"), 3u);
+}
+
+TEST(engine_position, priority_raise_reorders_positions) {
+  engine_config c = base_config();
+  c.queues.push_back(make_queue("slow"));  // same requirements: same profile as general
+  c.queues[1].escalation.push_back({seconds(10), escalation_kind::raise_priority, "", 1, "", 50});
+  harness h(c);
+  h.arrive_in("early", channel::voice, "slow");
+  h.at(seconds(5));
+  h.arrive_in("late", channel::voice, "slow");
+  h.at(seconds(6));
+  h.arrive_in("vip", channel::voice, "general", 20);
+  EXPECT_EQ(position(h, "vip"), 1u);
+  EXPECT_EQ(position(h, "early"), 2u);
+  EXPECT_EQ(position(h, "late"), 3u);
+  h.at(seconds(10));  // early: priority 50
+  EXPECT_EQ(position(h, "early"), 1u);
+  EXPECT_EQ(position(h, "vip"), 2u);
+  EXPECT_EQ(position(h, "late"), 3u);
+  h.at(seconds(15));  // late: priority 50, behind early (earlier SLA deadline)
+  EXPECT_EQ(position(h, "early"), 1u);
+  EXPECT_EQ(position(h, "late"), 2u);
+  EXPECT_EQ(position(h, "vip"), 3u);
+}
+
+TEST(engine_position, survives_reconfigure_and_expiry) {
+  engine_config c = base_config();
+  c.queues[0].max_wait = seconds(30);
+  harness h(c);
+  h.arrive("c1", channel::chat);
+  h.at(seconds(10));
+  h.arrive("c2", channel::chat);
+  h.arrive("c3", channel::chat);
+  EXPECT_EQ(position(h, "c3"), 3u);
+  std::vector<decision> out;
+  EXPECT_EQ(h.eng().reconfigure(c, h.now(), out), "");  // new profiles, indexes rebuilt
+  EXPECT_EQ(position(h, "c2"), 2u);
+  h.at(seconds(30));  // c1 expires
+  EXPECT_EQ(h.of(decision_kind::expire).size(), 1u);
+  EXPECT_EQ(position(h, "c2"), 1u);
+  EXPECT_EQ(position(h, "c3"), 2u);
+}
+
 TEST(engine_stats, handle_time_feeds_expected_wait) {
   engine_config c = base_config();
   c.channels[index_of(channel::voice)].default_handle_time = minutes(10);
