@@ -13,11 +13,6 @@ bool acknowledged(publish_status s) {
 }
 
 namespace {
-core::metrics::counter& received(const core::contact& c) {
-  return core::metrics::global().counter_of(
-      "omniroute_contacts_received_total", "Contacts stored in Kafka, by channel and provider.",
-      {{"channel", std::string(core::to_string(c.chan))}, {"provider", c.provider}});
-}
 core::metrics::counter& duplicates(const core::contact& c) {
   return core::metrics::global().counter_of(
       "omniroute_contacts_duplicate_total",
@@ -30,18 +25,34 @@ kafka_contact_publisher::kafka_contact_publisher(core::bus::producer& producer, 
     : producer_(producer), topic_(std::move(topic)), capacity_(remember) {}
 
 void kafka_contact_publisher::remember(const std::string& id) {
-  if (stored_.count(id)) return;
-  order_.push_back(id);
-  stored_[id] = std::prev(order_.end());
-  while (order_.size() > capacity_) {
-    stored_.erase(order_.front());
-    order_.pop_front();
+  if (capacity_ == 0 || stored_.count(id)) return;
+  if (ring_.size() < capacity_) {
+    ring_.push_back(id);
+    stored_.insert(ring_.back());
+    return;
   }
+  // Full: the slot next_ holds the oldest id; forget it and reuse the slot (and its buffer).
+  std::string& slot = ring_[next_];
+  stored_.erase(slot);
+  slot = id;
+  stored_.insert(slot);
+  next_ = (next_ + 1) % capacity_;
+}
+
+core::metrics::counter& kafka_contact_publisher::received(const core::contact& c) {
+  for (auto& [chan, provider, counter] : received_)
+    if (chan == c.chan && provider == c.provider) return *counter;
+  auto& counter = core::metrics::global().counter_of(
+      "omniroute_contacts_received_total", "Contacts stored in Kafka, by channel and provider.",
+      {{"channel", std::string(core::to_string(c.chan))}, {"provider", c.provider}});
+  received_.emplace_back(c.chan, c.provider, &counter);
+  return counter;
 }
 
 void kafka_contact_publisher::publish(const core::contact& mapped, publish_callback done) {
   core::contact c = mapped;
   core::clamp_to_limits(c);
+  core::metrics::counter* received_counter = nullptr;
   {
     std::unique_lock lock(mutex_);
     if (stored_.count(c.id)) {
@@ -57,15 +68,16 @@ void kafka_contact_publisher::publish(const core::contact& mapped, publish_callb
       return;
     }
     in_flight_[c.id].push_back(std::move(done));
+    received_counter = &received(c);
   }
-  auto& counter = received(c);
+  auto& counter = *received_counter;
   auto st = producer_.produce(topic_, c.domain, core::encode(c),
                               [this, id = c.id, &counter](const core::bus::delivery& d) {
                                 std::vector<publish_callback> waiting;
                                 {
                                   std::lock_guard lock(mutex_);
-                                  waiting = std::move(in_flight_[id]);
-                                  in_flight_.erase(id);
+                                  if (auto n = in_flight_.extract(id); !n.empty())
+                                    waiting = std::move(n.mapped());
                                   if (d.ok) remember(id);
                                 }
                                 if (d.ok) counter.inc();

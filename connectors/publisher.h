@@ -8,16 +8,20 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/bus/bus.h"
 #include "core/events/events.h"
+#include "core/metrics/metrics.h"
 
 namespace omni::connectors {
 
@@ -47,15 +51,21 @@ class kafka_contact_publisher : public contact_publisher {
   void publish(const core::contact& c, publish_callback done) override;
 
  private:
-  void remember(const std::string& id);
+  void remember(const std::string& id);  // with mutex_ held
+  // omniroute_contacts_received_total{channel,provider}, looked up once per pair (mutex_ held).
+  core::metrics::counter& received(const core::contact& c);
 
   core::bus::producer& producer_;
   std::string topic_;
   std::size_t capacity_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::vector<publish_callback>> in_flight_;
-  std::list<std::string> order_;  // oldest first
-  std::unordered_map<std::string, std::list<std::string>::iterator> stored_;
+  // The last capacity_ stored ids: a ring (the slot next_ holds the oldest once full; a deque, so
+  // growing it moves no string) and an index of views into it.
+  std::deque<std::string> ring_;
+  std::size_t next_ = 0;
+  std::unordered_set<std::string_view> stored_;
+  std::vector<std::tuple<core::channel, std::string, core::metrics::counter*>> received_;
 };
 
 // agent_event_publisher: how a connector that sees what agents do on their own equipment (a PBX

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "connectors/publisher.h"
@@ -86,11 +87,36 @@ webhook_connector::webhook_connector(webhook_settings s, std::unique_ptr<webhook
                                      context ctx)
     : settings_(std::move(s)), provider_(std::move(provider)), ctx_(std::move(ctx)) {}
 
+namespace {
+// Every outcome handle() counts; index into webhook_connector::outcome_counters_.
+constexpr std::array<std::string_view, 11> outcomes{"stopping",
+                                                    "handshake",
+                                                    "handshake_rejected",
+                                                    "method_not_allowed",
+                                                    "rejected_signature",
+                                                    "malformed",
+                                                    "ignored",
+                                                    "stored",
+                                                    "duplicate",
+                                                    "busy",
+                                                    "kafka_unavailable"};
+}  // namespace
+
 void webhook_connector::count(std::string_view outcome) const {
-  core::metrics::global()
-      .counter_of("omniroute_webhook_requests_total", "Webhook requests by connector and outcome.",
-                  {{"connector", settings_.name}, {"outcome", std::string(outcome)}})
-      .inc();
+  auto lookup = [&] {
+    return &core::metrics::global().counter_of(
+        "omniroute_webhook_requests_total", "Webhook requests by connector and outcome.",
+        {{"connector", settings_.name}, {"outcome", std::string(outcome)}});
+  };
+  const auto at = std::find(outcomes.begin(), outcomes.end(), outcome);
+  if (at == outcomes.end()) return lookup()->inc();
+  auto& slot = outcome_counters_[static_cast<std::size_t>(at - outcomes.begin())];
+  auto* c = slot.load(std::memory_order_acquire);
+  if (c == nullptr) {
+    c = lookup();
+    slot.store(c, std::memory_order_release);
+  }
+  c->inc();
 }
 
 core::result<bool> webhook_connector::start() {

@@ -13,6 +13,8 @@
 //                 503 + Retry-After when Kafka is unavailable or back-pressured
 // Every outcome is counted in omniroute_webhook_requests_total{connector,outcome}.
 
+#include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,6 +25,7 @@
 #include "connectors/connector.h"
 #include "core/events/events.h"
 #include "core/http/message.h"
+#include "core/metrics/metrics.h"
 #include "core/result.h"
 
 namespace omni::connectors {
@@ -77,6 +80,9 @@ class webhook_connector : public connector {
   void count(std::string_view outcome) const;
 
   webhook_settings settings_;
+  // omniroute_webhook_requests_total{connector,outcome}, looked up once per outcome (the registry
+  // lookup takes a global lock and renders the labels; requests on every io thread count).
+  mutable std::array<std::atomic<core::metrics::counter*>, 11> outcome_counters_{};
   std::unique_ptr<webhook_provider> provider_;
   context ctx_;
   std::atomic<bool> stopped_{false};

@@ -55,6 +55,10 @@ struct application::impl {
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
   std::vector<std::thread> io_threads;
+  // The public listener's connections: one io_context per thread (a connection stays on one
+  // thread, without a strand); created with the public listener, run by io_threads as well.
+  std::vector<std::unique_ptr<asio::io_context>> connection_contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> connection_work;
   std::optional<asio::signal_set> signals;
 
   std::unique_ptr<core::bus::embedded_cluster> embedded;
@@ -259,7 +263,22 @@ struct application::impl {
     s.idle_timeout = cfg.http.idle_timeout;
     if (cfg.http.tls)
       s.tls = core::http::tls_settings{cfg.http.tls->cert.string(), cfg.http.tls->key.string()};
-    public_listener = std::make_unique<core::http::listener>(ioc, s);
+    std::vector<asio::io_context*> contexts;
+    for (unsigned i = 0; i < io_thread_count(); ++i) {
+      auto& c = connection_contexts.emplace_back(std::make_unique<asio::io_context>(1));
+      connection_work.push_back(asio::make_work_guard(*c));
+      contexts.push_back(c.get());
+    }
+    public_listener = std::make_unique<core::http::listener>(ioc, s, std::move(contexts));
+  }
+
+  static unsigned io_thread_count() {
+    return std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
+  }
+
+  void start_io_threads() {
+    for (unsigned i = 0; i < io_thread_count(); ++i) io_threads.emplace_back([this] { ioc.run(); });
+    for (auto& c : connection_contexts) io_threads.emplace_back([&c = *c] { c.run(); });
   }
 
   std::optional<std::string> start_public() {
@@ -364,6 +383,8 @@ struct application::impl {
     if (signals) signals->cancel();
     work.reset();
     ioc.stop();
+    connection_work.clear();
+    for (auto& c : connection_contexts) c->stop();
     for (auto& t : io_threads)
       if (t.joinable()) t.join();
     io_threads.clear();
@@ -563,8 +584,7 @@ std::optional<std::string> application::start() {
   }
   d.signals.emplace(d.ioc, SIGINT, SIGTERM, SIGHUP);
   d.wait_signal();
-  unsigned n = std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
-  for (unsigned i = 0; i < n; ++i) d.io_threads.emplace_back([&d] { d.ioc.run(); });
+  d.start_io_threads();
   d.health->set_started(true);
   notify::ready(d.status_line());
   logger().info("ready");

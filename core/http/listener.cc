@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <unistd.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <boost/asio/dispatch.hpp>
@@ -61,13 +63,19 @@ struct route_table {
   }
 };
 
-std::string http_date() {
+// The Date header value, formatted once per second per io thread.
+std::string_view http_date() {
+  thread_local std::time_t cached_at = -1;
+  thread_local char buf[64];
+  thread_local std::size_t len = 0;
   std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
+  if (now != cached_at) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    len = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_at = now;
+  }
+  return {buf, len};
 }
 
 bool valid_field_name(std::string_view s) {
@@ -121,8 +129,9 @@ class connection_base {
 
 // Shared internals: outlive the listener while connections drain.
 struct listener::impl : std::enable_shared_from_this<listener::impl> {
-  impl(asio::io_context& c, settings s)
+  impl(asio::io_context& c, settings s, std::vector<asio::io_context*> contexts)
       : ioc(c),
+        connection_contexts(std::move(contexts)),
         cfg(std::move(s)),
         acceptor(asio::make_strand(c)),
         stop_timer(acceptor.get_executor()) {}
@@ -151,7 +160,23 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
     table = std::move(next);
   }
 
+  // Moves an accepted socket to the next single-threaded context (round-robin). The accept
+  // itself completes on the acceptor's strand with a socket of `ioc`: a pending accept never holds
+  // a socket of another context, whichever io_context is destroyed first at shutdown.
+  tcp::socket to_connection_context(tcp::socket socket, error_code& ec) {
+    auto* c = connection_contexts[next_context++ % connection_contexts.size()];
+    const auto protocol = bound.protocol();
+    auto fd = socket.release(ec);
+    if (ec) return socket;
+    tcp::socket moved(*c);
+    moved.assign(protocol, fd, ec);
+    if (ec) ::close(fd);
+    return moved;
+  }
+
   asio::io_context& ioc;
+  const std::vector<asio::io_context*> connection_contexts;  // each run by one thread
+  std::size_t next_context = 0;                              // acceptor strand
   const settings cfg;
   listener_stats stats;
 
@@ -185,9 +210,10 @@ template <class Stream>
 constexpr bool is_tls_v = !std::is_same_v<Stream, tcp_stream>;
 
 // One accepted connection: TLS handshake, then request after request (keep-alive) until close.
-// Owned by shared_ptrs held by its pending operations; lives on its own strand (`strand_`), and
-// every member is touched only there. States: handshake -> idle -> reading -> handling ->
-// writing -> idle ... -> closing; or handling -> upgraded (stream taken by an upgrade handler).
+// Owned by shared_ptrs held by its pending operations; lives on its own strand or single-threaded
+// io_context (`strand_`), and every member is touched only there. States: handshake -> idle ->
+// reading -> handling -> writing -> idle ... -> closing; or handling -> upgraded (stream taken by
+// an upgrade handler).
 template <class Stream>
 class connection : public connection_base,
                    public detail::upgrade_source,
@@ -199,6 +225,7 @@ class connection : public connection_base,
       : owner_(std::move(owner)),
         id_(id),
         remote_(std::move(remote)),
+        remote_address_(remote_.address().to_string()),
         stream_(std::forward<Args>(stream_args)...),
         strand_(stream_.get_executor()),
         timer_(strand_) {}
@@ -432,14 +459,15 @@ class connection : public connection_base,
   }
 
   // ---- routing and handler call ----
-  request make_request(const native_request& n) const {
+  // The body is moved out of `n` unless the request is an upgrade (its handler gets `n` whole).
+  request make_request(native_request& n, bool keep_body) const {
     request r;
     r.method_name = std::string(n.method_string());
     r.verb = method_from_string(r.method_name);
     r.set_target(std::string(n.target()));
     for (const auto& f : n) r.headers.add(std::string(f.name_string()), std::string(f.value()));
-    r.body = n.body();
-    r.remote_address = remote_.address().to_string();
+    r.body = keep_body ? n.body() : std::move(n.body());
+    r.remote_address = remote_address_;
     r.remote_port = remote_.port();
     r.secure = is_tls_v<Stream>;
     r.version = n.version();
@@ -459,7 +487,7 @@ class connection : public connection_base,
     bump(stats().requests);
     ++request_seq_;
 
-    request req = make_request(native);
+    request req = make_request(native, is_upgrade);
 
     const auto routes = owner_->routes();  // kept until the handler returned
     if (is_upgrade) {
@@ -671,6 +699,7 @@ class connection : public connection_base,
   std::shared_ptr<listener::impl> owner_;
   const std::uint64_t id_;
   const tcp::endpoint remote_;
+  const std::string remote_address_;
   Stream stream_;
   asio::any_io_executor strand_;
   asio::steady_timer timer_;                               // handler deadline
@@ -698,8 +727,12 @@ class connection : public connection_base,
 // ---- listener::impl --------------------------------------------------------------------------
 
 void listener::impl::do_accept() {
-  acceptor.async_accept(asio::make_strand(ioc),
-                        beast::bind_front_handler(&impl::on_accept, shared_from_this()));
+  auto done = beast::bind_front_handler(&impl::on_accept, shared_from_this());
+  if (connection_contexts.empty()) {
+    acceptor.async_accept(asio::make_strand(ioc), std::move(done));
+  } else {
+    acceptor.async_accept(std::move(done));
+  }
 }
 
 void listener::impl::reject_connection(tcp::socket& socket) {
@@ -718,7 +751,7 @@ void listener::impl::reject_connection(tcp::socket& socket) {
   socket.close(ignored);
 }
 
-void listener::impl::on_accept(error_code ec, tcp::socket socket) {
+void listener::impl::on_accept(error_code ec, tcp::socket accepted) {
   if (stopping.load() || !acceptor.is_open()) return;
   if (ec) {
     if (ec == asio::error::operation_aborted) return;
@@ -732,7 +765,17 @@ void listener::impl::on_accept(error_code ec, tcp::socket socket) {
   }
   if (stats.active_connections.load(std::memory_order_relaxed) >= cfg.max_connections) {
     bump(stats.connections_rejected_limit);
-    reject_connection(socket);
+    reject_connection(accepted);
+    return do_accept();
+  }
+  error_code mec;
+  tcp::socket socket = connection_contexts.empty()
+                           ? std::move(accepted)
+                           : to_connection_context(std::move(accepted), mec);
+  if (mec) {
+    bump(stats.accept_errors);
+    error_code ignored;
+    socket.close(ignored);
     return do_accept();
   }
   bump(stats.connections_accepted);
@@ -813,8 +856,9 @@ void listener::impl::check_stopped() {
 
 // ---- listener ------------------------------------------------------------------------------
 
-listener::listener(asio::io_context& ioc, settings s)
-    : impl_(std::make_shared<impl>(ioc, std::move(s))) {}
+listener::listener(asio::io_context& ioc, settings s,
+                   std::vector<asio::io_context*> connection_contexts)
+    : impl_(std::make_shared<impl>(ioc, std::move(s), std::move(connection_contexts))) {}
 
 listener::~listener() {
   stop();

@@ -86,13 +86,17 @@ struct listen_error {
   std::string message;  // e.g. "bind 0.0.0.0:8080: Address already in use" (caller adds context)
 };
 
-// Owns the acceptor and tracks its connections. Every member is thread-safe. Connections run on
-// their own strands of the caller's io_context, which may be run by any number of threads. The
-// io_context must outlive the listener; connections still draining at destruction are
-// force-closed and keep only shared internals alive.
+// Owns the acceptor and tracks its connections. Every member is thread-safe. The acceptor runs on
+// a strand of `ioc`, which may be run by any number of threads. Connections run either on their
+// own strands of `ioc` or, when `connection_contexts` is given, on those io_contexts, spread
+// round-robin; each of them must be run by exactly one thread, so a connection needs no strand
+// and never hops between threads (no wake-up of another thread per step). Every io_context must
+// outlive the listener; connections still draining at destruction are force-closed and keep
+// only shared internals alive.
 class listener {
  public:
-  listener(boost::asio::io_context& ioc, settings s);
+  listener(boost::asio::io_context& ioc, settings s,
+           std::vector<boost::asio::io_context*> connection_contexts = {});
   ~listener();
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;

@@ -12,6 +12,11 @@ omni.contacts holds one contact per 200 (Kafka high watermarks, then unique sour
 whether or not the goal is met; the exit status is 0 unless the run itself failed (a tool missing,
 a process that would not start, a 200 without a stored contact). --strict also fails on a missed goal.
 
+The daemon runs with `node.roles: [ingest]` (connectors and the public HTTP listener only, a
+documented deployment: docs/operations.md "Scale-out"): the issue's workload is ingest (signature
+check + mapping + Kafka produce with delivery wait); a router in the same process would consume
+the contacts the benchmark produces and compete with ingest for the same cores.
+
 wrk, nginx and the daemon share the machine's cores: the figures are for that setup, not for a
 dedicated load generator. Needs: wrk, nginx (Debian packages; deploy/install-deps.sh --bench), kcat, curl.
 """
@@ -112,6 +117,7 @@ def start_daemon(binary, tmp, connections):
         f.write(f"""node:
   id: bench
   state_dir: {tmp}/state
+  roles: [ingest]
 logging:
   level: info
 kafka:

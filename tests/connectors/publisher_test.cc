@@ -60,6 +60,15 @@ TEST_F(publisher_test, remembers_stored_ids_within_its_capacity) {
   EXPECT_EQ(publish_sync(p, make("a")),
             publish_status::stored);  // produced again: downstream dedupes
   EXPECT_EQ(count(), 4);
+  // Oldest first, round and round: remembered now c, a.
+  EXPECT_EQ(publish_sync(p, make("c")), publish_status::duplicate);
+  EXPECT_EQ(publish_sync(p, make("b")), publish_status::stored);  // evicts "c"
+  EXPECT_EQ(publish_sync(p, make("a")), publish_status::duplicate);
+  EXPECT_EQ(publish_sync(p, make("b")), publish_status::duplicate);
+  EXPECT_EQ(publish_sync(p, make("c")), publish_status::stored);  // evicts "a"
+  EXPECT_EQ(publish_sync(p, make("a")), publish_status::stored);  // evicts "b"
+  EXPECT_EQ(publish_sync(p, make("c")), publish_status::duplicate);
+  EXPECT_EQ(count(), 7);
 }
 
 TEST_F(publisher_test, concurrent_duplicates_share_one_delivery) {

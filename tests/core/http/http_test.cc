@@ -4,14 +4,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,11 +43,19 @@ using testing::eventually;
 using testing::raw_socket;
 using testing::status_of;
 
-// Runs an io_context on two threads and one listener on it, the way the daemon does.
-class http_listener : public ::testing::Test {
+// Runs an io_context on two threads and one listener on it. With the parameter true, the
+// listener's connections run on two more io_contexts of one thread each, the way the daemon runs
+// its public listener; false: on strands of the shared io_context (the admin listener).
+class http_listener : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    if (GetParam()) {
+      for (auto& c : contexts_) {
+        context_work_.emplace_back(c.get_executor());
+        threads_.emplace_back([&c] { c.run(); });
+      }
+    }
   }
 
   void TearDown() override {
@@ -54,7 +65,9 @@ class http_listener : public ::testing::Test {
       listener_.reset();
     }
     work_.reset();
+    context_work_.clear();
     ioc_.stop();
+    for (auto& c : contexts_) c.stop();
     for (auto& t : threads_) t.join();
   }
 
@@ -70,9 +83,14 @@ class http_listener : public ::testing::Test {
     return s;
   }
 
+  std::vector<asio::io_context*> connection_contexts() {
+    if (!GetParam()) return {};
+    return {&contexts_[0], &contexts_[1]};
+  }
+
   // Builds the listener, lets `setup` register handlers, starts it.
   listener& start(settings s, const std::function<void(listener&)>& setup = {}) {
-    listener_ = std::make_unique<listener>(ioc_, std::move(s));
+    listener_ = std::make_unique<listener>(ioc_, std::move(s), connection_contexts());
     listener_->add(method::get, "/hello",
                    [](request, responder r) { r.send(response::text(200, "hi")); });
     if (setup) setup(*listener_);
@@ -88,9 +106,16 @@ class http_listener : public ::testing::Test {
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
       ioc_.get_executor()};
+  std::array<asio::io_context, 2> contexts_{asio::io_context(1), asio::io_context(1)};
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> context_work_;
   std::vector<std::thread> threads_;
   std::unique_ptr<listener> listener_;
 };
+
+INSTANTIATE_TEST_SUITE_P(connections, http_listener, ::testing::Values(false, true),
+                         [](const auto& info) {
+                           return info.param ? "on_one_thread_contexts" : "on_strands";
+                         });
 
 // ---- message types, without sockets ----
 
@@ -139,7 +164,7 @@ TEST(http_message, responder_delivers_once_and_500_when_dropped) {
 
 // ---- routing ----
 
-TEST_F(http_listener, routes_exact_prefix_404_405_and_head) {
+TEST_P(http_listener, routes_exact_prefix_404_405_and_head) {
   start(quick_settings(), [](listener& l) {
     l.add(method::post, "/hook", [](request, responder r) { r.send(response::json(200, "{}")); });
     l.add_prefix(method::get, "/desk/",
@@ -188,7 +213,7 @@ TEST_F(http_listener, routes_exact_prefix_404_405_and_head) {
 }
 
 // A reload adds and removes connectors while the listener serves.
-TEST_F(http_listener, routes_change_while_serving_and_a_routed_request_keeps_its_handler) {
+TEST_P(http_listener, routes_change_while_serving_and_a_routed_request_keeps_its_handler) {
   start(quick_settings());
   EXPECT_EQ(testing::post(port(), "/hooks/late", "{}").status, 404);
   ASSERT_TRUE(listener_->add(method::post, "/hooks/late",
@@ -221,7 +246,7 @@ TEST_F(http_listener, routes_change_while_serving_and_a_routed_request_keeps_its
   EXPECT_EQ(testing::get(port(), "/hello").body, "hi");
 }
 
-TEST_F(http_listener, request_exposes_query_headers_raw_body_and_peer) {
+TEST_P(http_listener, request_exposes_query_headers_raw_body_and_peer) {
   std::mutex mu;
   std::optional<request> seen;
   start(quick_settings(), [&](listener& l) {
@@ -259,7 +284,7 @@ TEST_F(http_listener, request_exposes_query_headers_raw_body_and_peer) {
   EXPECT_GT(seen->id, 0u);
 }
 
-TEST_F(http_listener, keep_alive_serves_two_requests_on_one_connection) {
+TEST_P(http_listener, keep_alive_serves_two_requests_on_one_connection) {
   start(quick_settings());
   testing::client c(port());
   ASSERT_TRUE(c.connected()) << c.error();
@@ -272,7 +297,45 @@ TEST_F(http_listener, keep_alive_serves_two_requests_on_one_connection) {
   EXPECT_EQ(stats().requests.load(), 2u);
 }
 
-TEST_F(http_listener, pipelined_requests_are_answered_in_order) {
+// With one-thread contexts, connections are spread round-robin over them and every request of
+// a connection is handled on its context's thread; on strands, any io thread may run it.
+TEST_P(http_listener, connections_stay_on_one_context_thread_and_are_spread_over_all) {
+  std::mutex m;
+  std::map<std::uint16_t, std::set<std::thread::id>> threads_of;  // client port -> handler threads
+  start(quick_settings(), [&](listener& l) {
+    l.add(method::get, "/where", [&](request req, responder r) {
+      {
+        std::lock_guard lock(m);
+        threads_of[req.remote_port].insert(std::this_thread::get_id());
+      }
+      r.send(response::text(200, "here"));
+    });
+  });
+  std::vector<std::unique_ptr<testing::client>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<testing::client>(port()));
+    ASSERT_TRUE(clients.back()->connected()) << clients.back()->error();
+  }
+  for (int round = 0; round < 5; ++round)
+    for (auto& c : clients) ASSERT_EQ(c->get("/where").status, 200);
+  if (!GetParam()) return;  // strands: no thread affinity promised
+  std::set<std::thread::id> context_threads;
+  for (auto& c : contexts_) {
+    std::promise<std::thread::id> id;
+    asio::post(c, [&id] { id.set_value(std::this_thread::get_id()); });
+    context_threads.insert(id.get_future().get());
+  }
+  std::set<std::thread::id> used;
+  std::lock_guard lock(m);
+  ASSERT_EQ(threads_of.size(), 4u);
+  for (const auto& [client_port, ids] : threads_of) {
+    EXPECT_EQ(ids.size(), 1u) << "connection from port " << client_port << " changed threads";
+    used.insert(ids.begin(), ids.end());
+  }
+  EXPECT_EQ(used, context_threads);
+}
+
+TEST_P(http_listener, pipelined_requests_are_answered_in_order) {
   start(quick_settings(), [](listener& l) {
     l.add(method::get, "/two", [](request, responder r) { r.send(response::text(200, "two")); });
   });
@@ -286,7 +349,7 @@ TEST_F(http_listener, pipelined_requests_are_answered_in_order) {
 
 // ---- asynchronous completion ----
 
-TEST_F(http_listener, responder_completes_from_another_thread) {
+TEST_P(http_listener, responder_completes_from_another_thread) {
   std::mutex mu;
   std::vector<responder> parked;
   start(quick_settings(), [&](listener& l) {
@@ -313,7 +376,7 @@ TEST_F(http_listener, responder_completes_from_another_thread) {
   EXPECT_EQ(rep.body, R"({"ok":true})");
 }
 
-TEST_F(http_listener, dropped_responder_answers_500) {
+TEST_P(http_listener, dropped_responder_answers_500) {
   start(quick_settings(),
         [](listener& l) { l.add(method::get, "/drop", [](request, responder) {}); });
   auto rep = testing::get(port(), "/drop");
@@ -321,7 +384,7 @@ TEST_F(http_listener, dropped_responder_answers_500) {
   EXPECT_EQ(rep.body, R"({"error":"no response"})");
 }
 
-TEST_F(http_listener, handler_exception_answers_500_and_server_stays_up) {
+TEST_P(http_listener, handler_exception_answers_500_and_server_stays_up) {
   start(quick_settings(), [](listener& l) {
     l.add(method::get, "/throw",
           [](request, responder) -> void { throw std::runtime_error("boom"); });
@@ -332,7 +395,7 @@ TEST_F(http_listener, handler_exception_answers_500_and_server_stays_up) {
   EXPECT_GE(stats().responses_5xx.load(), 1u);
 }
 
-TEST_F(http_listener, handler_timeout_answers_503_and_late_send_is_refused) {
+TEST_P(http_listener, handler_timeout_answers_503_and_late_send_is_refused) {
   auto s = quick_settings();
   s.handler_timeout = 200ms;
   std::mutex mu;
@@ -353,7 +416,7 @@ TEST_F(http_listener, handler_timeout_answers_503_and_late_send_is_refused) {
 
 // ---- limits and hostile clients ----
 
-TEST_F(http_listener, content_length_over_limit_gets_413_before_the_body) {
+TEST_P(http_listener, content_length_over_limit_gets_413_before_the_body) {
   std::atomic<int> calls{0};
   start(quick_settings(), [&](listener& l) {
     l.add(method::post, "/hook", [&](request, responder r) {
@@ -371,7 +434,7 @@ TEST_F(http_listener, content_length_over_limit_gets_413_before_the_body) {
   EXPECT_EQ(stats().rejected_413.load(), 1u);
 }
 
-TEST_F(http_listener, chunked_body_over_limit_gets_413) {
+TEST_P(http_listener, chunked_body_over_limit_gets_413) {
   start(quick_settings(), [](listener& l) {
     l.add(method::post, "/hook", [](request, responder r) { r.send(response::text(200, "ok")); });
   });
@@ -390,7 +453,7 @@ TEST_F(http_listener, chunked_body_over_limit_gets_413) {
   EXPECT_EQ(status_of(ok.read_until("ok", 3s)), 200);
 }
 
-TEST_F(http_listener, content_length_with_transfer_encoding_is_rejected_400) {
+TEST_P(http_listener, content_length_with_transfer_encoding_is_rejected_400) {
   std::atomic<int> calls{0};
   start(quick_settings(), [&](listener& l) {
     l.add(method::post, "/hook", [&](request, responder r) {
@@ -418,7 +481,7 @@ TEST_F(http_listener, content_length_with_transfer_encoding_is_rejected_400) {
   EXPECT_EQ(stats().rejected_400.load(), 4u);
 }
 
-TEST_F(http_listener, header_over_limit_gets_431) {
+TEST_P(http_listener, header_over_limit_gets_431) {
   start(quick_settings());
   raw_socket s(port());
   ASSERT_TRUE(
@@ -428,7 +491,7 @@ TEST_F(http_listener, header_over_limit_gets_431) {
   EXPECT_EQ(stats().rejected_431.load(), 1u);
 }
 
-TEST_F(http_listener, malformed_request_gets_400_and_close) {
+TEST_P(http_listener, malformed_request_gets_400_and_close) {
   start(quick_settings());
   raw_socket s(port());
   ASSERT_TRUE(s.write("GET /hello HTTP/1.1\r\nHost x\r\n\r\n"));
@@ -438,7 +501,7 @@ TEST_F(http_listener, malformed_request_gets_400_and_close) {
   EXPECT_EQ(stats().rejected_400.load(), 1u);
 }
 
-TEST_F(http_listener, expect_100_continue) {
+TEST_P(http_listener, expect_100_continue) {
   start(quick_settings(), [](listener& l) {
     l.add(method::post, "/hook",
           [](request q, responder r) { r.send(response::text(200, q.body)); });
@@ -452,7 +515,7 @@ TEST_F(http_listener, expect_100_continue) {
   EXPECT_NE(got.find("200 OK"), std::string::npos) << got;
 }
 
-TEST_F(http_listener, slow_client_is_cut_off_while_others_are_served) {
+TEST_P(http_listener, slow_client_is_cut_off_while_others_are_served) {
   auto s = quick_settings();
   s.read_timeout = 300ms;
   start(s);
@@ -480,7 +543,7 @@ TEST_F(http_listener, slow_client_is_cut_off_while_others_are_served) {
   EXPECT_TRUE(eventually([&] { return stats().timeouts.load() >= 1; }));
 }
 
-TEST_F(http_listener, idle_keep_alive_connection_is_closed_after_idle_timeout) {
+TEST_P(http_listener, idle_keep_alive_connection_is_closed_after_idle_timeout) {
   auto s = quick_settings();
   s.idle_timeout = 200ms;
   start(s);
@@ -515,7 +578,7 @@ std::vector<asio::ip::tcp::socket> open_idle(asio::io_context& ioc, std::uint16_
   return out;
 }
 
-TEST_F(http_listener, thousand_idle_connections_do_not_block_a_valid_request) {
+TEST_P(http_listener, thousand_idle_connections_do_not_block_a_valid_request) {
   if (!enough_descriptors(2600)) GTEST_SKIP() << "RLIMIT_NOFILE too low for 1000 connections";
   auto s = quick_settings();
   s.max_connections = 2000;
@@ -533,7 +596,7 @@ TEST_F(http_listener, thousand_idle_connections_do_not_block_a_valid_request) {
   EXPECT_TRUE(eventually([&] { return stats().active_connections.load() == 0; }, 10s));
 }
 
-TEST_F(http_listener, connections_over_the_cap_are_rejected_and_counted) {
+TEST_P(http_listener, connections_over_the_cap_are_rejected_and_counted) {
   auto s = quick_settings();
   s.max_connections = 100;
   s.read_timeout = 20s;
@@ -559,7 +622,7 @@ TEST_F(http_listener, connections_over_the_cap_are_rejected_and_counted) {
 
 // ---- TLS ----
 
-TEST_F(http_listener, serves_requests_over_tls) {
+TEST_P(http_listener, serves_requests_over_tls) {
   testing::self_signed material;
   auto s = quick_settings();
   s.read_timeout = 1s;
@@ -585,7 +648,7 @@ TEST_F(http_listener, serves_requests_over_tls) {
   EXPECT_EQ(testing::get(port(), "/secure", tls).status, 200);
 }
 
-TEST_F(http_listener, start_reports_unreadable_certificate_and_port_in_use) {
+TEST_P(http_listener, start_reports_unreadable_certificate_and_port_in_use) {
   settings bad = quick_settings();
   bad.tls = tls_settings{"/nonexistent/cert.pem", "/nonexistent/key.pem"};
   listener l1(ioc_, bad);
@@ -621,7 +684,7 @@ TEST_F(http_listener, start_reports_unreadable_certificate_and_port_in_use) {
 
 // ---- graceful stop ----
 
-TEST_F(http_listener, stop_lets_in_flight_request_finish_and_closes_idle_connections) {
+TEST_P(http_listener, stop_lets_in_flight_request_finish_and_closes_idle_connections) {
   std::mutex mu;
   std::vector<responder> parked;
   start(quick_settings(), [&](listener& l) {
@@ -660,7 +723,7 @@ TEST_F(http_listener, stop_lets_in_flight_request_finish_and_closes_idle_connect
   EXPECT_TRUE(eventually([&] { return stopped_callback.load(); }));
 }
 
-TEST_F(http_listener, stop_force_closes_after_the_deadline) {
+TEST_P(http_listener, stop_force_closes_after_the_deadline) {
   auto s = quick_settings();
   s.shutdown_timeout = 200ms;
   std::mutex mu;
@@ -686,7 +749,7 @@ TEST_F(http_listener, stop_force_closes_after_the_deadline) {
 
 // ---- upgrade hook ----
 
-TEST_F(http_listener, upgrade_handler_takes_the_stream_or_rejects) {
+TEST_P(http_listener, upgrade_handler_takes_the_stream_or_rejects) {
   std::mutex mu;
   std::shared_ptr<void> slot;
   std::shared_ptr<tcp_stream> taken;
