@@ -97,7 +97,9 @@ class websocket_test : public ::testing::TestWithParam<bool> {
       c.read(b, ec);
       b.consume(b.size());
     }
-    return ec == websocket::error::closed ? c.reason().code : 0;
+    // The close frame's code once one arrived, even when the TCP teardown after it then failed
+    // (a server that closes with unread bytes in its socket may reset the connection).
+    return c.reason().code;
   }
 
   // The tests may change them before they connect.
