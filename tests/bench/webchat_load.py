@@ -74,6 +74,7 @@ def main():
     client = os.path.join(args.build_dir, "tests", "bench", "ws_load_client")
     raise_nofile(2 * VISITORS + 4096)
     tmp = tempfile.mkdtemp(prefix="webchat-load-")
+    os.makedirs(args.results, exist_ok=True)
     d = Omniroute(binary, tmp, args.results, "webchat_load", f"""connectors:
   - type: webchat
     name: bench
