@@ -1,8 +1,9 @@
-// Fuzzes the compact WebSocket socket's frame decoder (core/http/detail/ws_frames.h): arbitrary
-// bytes, fed whole and again in pseudo-random splits drawn from the input, must give the same
-// events; data messages never exceed the cap, text messages are valid UTF-8 (checked here by an
-// independent RFC 3629 validator, not Beast's), a violation has one of the decoder's close codes,
-// and nothing is yielded after a close or a violation. Never a crash, a hang or a sanitizer report.
+// Fuzzes the compact WebSocket socket's frame decoder (core/http/detail/ws_frames.h): a size cap
+// and arbitrary bytes, fed whole and again in pseudo-random splits drawn from the input, must give
+// the same events; data messages never exceed the cap, text messages are valid UTF-8 (checked here
+// by an independent RFC 3629 validator, not Beast's), a violation has one of the decoder's close
+// codes, and nothing is yielded after a close or a violation. Never a crash, a hang or a sanitizer
+// report.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -15,8 +16,6 @@
 namespace {
 
 using namespace omni::core::http::ws::detail;
-
-constexpr std::size_t cap = 4096;
 
 // RFC 3629: shortest forms only, no surrogates, nothing above U+10FFFF.
 bool valid_utf8(std::string_view s) {
@@ -52,9 +51,10 @@ bool valid_utf8(std::string_view s) {
 
 class checker : public frame_sink {
  public:
+  explicit checker(std::size_t cap) : cap_(cap) {}
   std::vector<std::string> events;
   void on_message(std::string m, bool binary) override {
-    if (ended_ || m.size() > cap || (!binary && !valid_utf8(m))) std::abort();
+    if (ended_ || m.size() > cap_ || (!binary && !valid_utf8(m))) std::abort();
     events.push_back((binary ? "b" : "t") + m);
   }
   void on_ping(std::string_view p) override {
@@ -76,13 +76,20 @@ class checker : public frame_sink {
   }
 
  private:
+  std::size_t cap_;
   bool ended_ = false;
 };
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  checker whole;
+  // The first two bytes are the message size cap (times 4: up to 256 KiB, so that the 64-bit
+  // length form can fit; often small, so that inputs reach it); the rest are the client's bytes.
+  if (size < 2) return 0;
+  const std::size_t cap = std::size_t{4} * (data[0] << 8 | data[1]);
+  data += 2;
+  size -= 2;
+  checker whole(cap);
   frame_decoder a(cap);
   a.feed(data, size, whole);
   if (a.done() !=
@@ -92,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The same bytes in pieces of 0 to 16 bytes, the sizes drawn from a hash of the input.
   std::uint64_t state = 1469598103934665603ull;
   for (size_t i = 0; i < size; ++i) state = (state ^ data[i]) * 1099511628211ull;
-  checker split;
+  checker split(cap);
   frame_decoder b(cap);
   for (size_t at = 0; at < size;) {
     state ^= state << 13, state ^= state >> 7, state ^= state << 17;
