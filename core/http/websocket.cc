@@ -6,14 +6,12 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/detail/frame.hpp>
-#include <boost/beast/websocket/detail/utf8_checker.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <cstring>
 #include <list>
 #include <optional>
 #include <utility>
 
+#include "core/http/detail/ws_frames.h"
 #include "core/http/upgrade.h"
 
 namespace omni::core::http::ws {
@@ -252,33 +250,8 @@ class socket_impl final : public socket {
 // thread and unmasked straight into the message. Frames to send are appended to one string and
 // written with one system call per batch (all replies to what one read brought in).
 
-enum opcode : std::uint8_t {
-  op_continuation = 0,
-  op_text = 1,
-  op_binary = 2,
-  op_close = 8,
-  op_ping = 9,
-  op_pong = 10
-};
-
-// Appends one unmasked server frame (RFC 6455 5.2) to `out`.
-void append_frame(std::string& out, std::uint8_t op, std::string_view payload) {
-  char head[10];
-  std::size_t n = 0;
-  head[n++] = static_cast<char>(0x80 | op);
-  const std::uint64_t size = payload.size();
-  if (size < 126) {
-    head[n++] = static_cast<char>(size);
-  } else if (size <= 0xffff) {
-    head[n++] = 126;
-    for (int shift = 8; shift >= 0; shift -= 8) head[n++] = static_cast<char>(size >> shift);
-  } else {
-    head[n++] = 127;
-    for (int shift = 56; shift >= 0; shift -= 8) head[n++] = static_cast<char>(size >> shift);
-  }
-  out.append(head, n);
-  out.append(payload);
-}
+using detail::append_frame;
+using namespace detail::opcodes;
 
 // The payload of a close frame: the code (none: empty) and the reason, cut to fit 125 bytes.
 std::string close_payload(std::uint16_t code, std::string_view reason) {
@@ -297,7 +270,7 @@ std::uint8_t* thread_read_buffer() {
   return buffer.get();
 }
 
-class compact_socket final : public socket {
+class compact_socket final : public socket, detail::frame_sink {
  public:
   using tcp = asio::ip::tcp;
 
@@ -308,7 +281,7 @@ class compact_socket final : public socket {
         slot_(std::move(slot)),
         handler_(std::move(h)),
         handshake_(std::make_unique<handshake>(std::move(s), req)),
-        max_message_bytes_(o.max_message_bytes),
+        frames_(o.max_message_bytes),
         queue_bytes_limit_(o.send_queue_bytes),
         queue_messages_limit_(o.send_queue_messages),
         idle_timeout_(o.idle_timeout),
@@ -395,146 +368,30 @@ class compact_socket final : public socket {
     if (ec) return end(closing_ ? why_ : close_info{close_code::abnormal, "network"});
     active_ = true;
     reading_batch_ = true;  // replies to everything read now go out in one write
-    if (!discard_) parse(buffer, n);
+    if (!frames_.done()) frames_.feed(buffer, n, *this);
     reading_batch_ = false;
     flush();
     if (!finished_ && !peer_closed_) wait_readable();
   }
 
-  // Frames from the bytes read: header bytes gather in head_ (a header may be split between
-  // reads), payload bytes are unmasked into the message (or the control frame's payload).
-  void parse(const std::uint8_t* p, std::size_t n) {
-    while (n > 0 && !discard_ && !finished_) {
-      if (!in_frame_) {
-        const std::size_t used = read_header(p, n);
-        p += used;
-        n -= used;
-      } else {
-        const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remain_, n));
-        payload(p, take);
-        p += take;
-        n -= take;
-        remain_ -= take;
-      }
-      if (in_frame_ && remain_ == 0 && !discard_) end_frame();
-    }
+  // ---- what the decoder yields (frame_sink) ----
+  void on_message(std::string message, bool binary) override {
+    if (!closing_ && handler_) handler_->on_message(*this, std::move(message), binary);
   }
-
-  std::size_t header_size() const {
-    if (head_size_ < 2) return 2;
-    const std::uint8_t len = head_[1] & 0x7f;
-    return 2 + (len == 126 ? 2 : len == 127 ? 8 : 0) + 4;
+  void on_ping(std::string_view payload) override {
+    if (!closing_) append_frame(out_, op_pong, payload);
   }
-
-  // Takes header bytes; once the header is complete, checks it and starts the frame.
-  std::size_t read_header(const std::uint8_t* p, std::size_t n) {
-    std::size_t used = 0;
-    while (used < n && head_size_ < header_size()) {
-      head_[head_size_++] = p[used++];
-      if (head_size_ == 2 && !first_bytes_valid()) return used;
-    }
-    if (head_size_ < header_size()) return used;
-    std::uint64_t len = head_[1] & 0x7f;
-    std::size_t at = 2;
-    if (len >= 126) {
-      const std::size_t bytes = len == 126 ? 2 : 8;
-      len = 0;
-      for (std::size_t i = 0; i < bytes; ++i) len = len << 8 | head_[at++];
-      // The shortest encoding only (RFC 6455 5.2), and no 64-bit length with its top bit set.
-      if (len < (bytes == 2 ? 126u : 65536u) || (len >> 63) != 0) {
-        fail(close_code::protocol_error, "protocol");
-        return used;
-      }
-    }
-    std::memcpy(key_, head_ + at, 4);
-    head_size_ = 0;
-    key_at_ = 0;
-    remain_ = len;
-    frame_fin_ = (head_[0] & 0x80) != 0;
-    frame_op_ = head_[0] & 0x0f;
-    if (frame_op_ >= op_close) {
-      control_.clear();
-    } else {
-      if (frame_op_ != op_continuation) {
-        in_message_ = true;
-        message_binary_ = frame_op_ == op_binary;
-        utf8_.reset();
-      }
-      if (message_.size() + len > max_message_bytes_) {
-        fail(close_code::too_big, "too_big");
-        return used;
-      }
-    }
-    in_frame_ = true;
-    return used;
-  }
-
-  // The checks the first two header bytes allow: no extension bits, a known opcode, a masked
-  // client frame, control frames unfragmented and short, fragments in order.
-  bool first_bytes_valid() {
-    const std::uint8_t op = head_[0] & 0x0f;
-    const bool fin = (head_[0] & 0x80) != 0;
-    bool ok = (head_[0] & 0x70) == 0 && (head_[1] & 0x80) != 0;
-    if (op >= op_close)
-      ok = ok && op <= op_pong && fin && (head_[1] & 0x7f) <= 125;
-    else if (op == op_continuation)
-      ok = ok && in_message_;
-    else
-      ok = ok && op <= op_binary && !in_message_;
-    if (!ok) fail(close_code::protocol_error, "protocol");
-    return ok;
-  }
-
-  void payload(const std::uint8_t* p, std::size_t n) {
-    std::string& to = frame_op_ >= op_close ? control_ : message_;
-    const std::size_t old = to.size();
-    to.resize(old + n);
-    char* d = to.data() + old;
-    for (std::size_t i = 0; i < n; ++i) d[i] = static_cast<char>(p[i] ^ key_[(key_at_ + i) & 3]);
-    key_at_ = static_cast<std::uint8_t>((key_at_ + n) & 3);
-    if (frame_op_ < op_close && !message_binary_ &&
-        !utf8_.write(reinterpret_cast<const std::uint8_t*>(d), n))
-      fail(close_code::bad_payload, "bad_utf8");
-  }
-
-  void end_frame() {
-    in_frame_ = false;
-    switch (frame_op_) {
-      case op_ping:
-        if (!closing_) append_frame(out_, op_pong, control_);
-        return;
-      case op_pong:
-        return;
-      case op_close:
-        return on_peer_close();
-      default:
-        break;
-    }
-    if (!frame_fin_) return;
-    in_message_ = false;
-    if (!message_binary_ && !utf8_.finish()) return fail(close_code::bad_payload, "bad_utf8");
-    std::string message = std::move(message_);
-    message_ = std::string();
-    if (!closing_ && handler_) handler_->on_message(*this, std::move(message), message_binary_);
-  }
-
-  void on_peer_close() {
-    std::uint16_t code = 0;  // a close frame without a code
-    if (control_.size() == 1) return fail(close_code::protocol_error, "protocol");
-    if (control_.size() >= 2) {
-      code = static_cast<std::uint16_t>(static_cast<std::uint8_t>(control_[0]) << 8 |
-                                        static_cast<std::uint8_t>(control_[1]));
-      if (!websocket::detail::is_valid_close_code(code) ||
-          !websocket::detail::check_utf8(control_.data() + 2, control_.size() - 2))
-        return fail(close_code::protocol_error, "protocol");
-    }
+  void on_close(std::uint16_t code, std::string_view) override {
     peer_closed_ = true;
-    discard_ = true;  // nothing after a close frame counts
     if (closing_) {
       if (close_sent_) end(why_);  // the answer to ours; else ours is on its way
       return;
     }
     begin_close({code, "peer"}, {});  // the answer: the peer's code back
+  }
+  // The rest of the input is not parsed; we wait for the peer to hang up.
+  void on_error(std::uint16_t code, std::string_view cause) override {
+    begin_close({code, cause}, {});
   }
 
   // ---- closing ----
@@ -550,11 +407,6 @@ class compact_socket final : public socket {
     if (!reading_batch_) flush();
   }
 
-  void fail(std::uint16_t code, std::string_view cause) {
-    discard_ = true;  // the rest of the input is not parsed; we wait for the peer to hang up
-    begin_close({code, cause}, {});
-  }
-
   void end(const close_info& why) {
     if (finished_) return;
     finished_ = true;
@@ -566,8 +418,7 @@ class compact_socket final : public socket {
     if (auto h = std::move(handler_); h && open_) h->on_close(*this, why);
     slot_.reset();
     release(out_);
-    release(message_);
-    release(control_);
+    frames_.release();
   }
 
   // ---- writing ----
@@ -644,30 +495,17 @@ class compact_socket final : public socket {
   std::shared_ptr<void> slot_;
   std::shared_ptr<socket_handler> handler_;
   std::unique_ptr<handshake> handshake_;  // only until the handshake is answered
-  std::string message_;                   // the data message being read
-  std::string control_;                   // the control frame being read
+  detail::frame_decoder frames_;          // what the peer sends
   std::string out_;                       // frames queued
   std::string wbuf_;                      // frames being written
-  std::size_t max_message_bytes_;
   std::size_t queue_bytes_limit_;
   std::uint32_t queue_messages_limit_;
   std::uint32_t out_messages_ = 0;
   std::uint32_t wbuf_messages_ = 0;
   std::chrono::milliseconds idle_timeout_;
-  std::uint64_t remain_ = 0;  // payload bytes of the current frame still to come
-  websocket::detail::utf8_checker utf8_;
   close_info why_;
   std::uint16_t too_slow_code_;
-  std::uint8_t head_[14];
-  std::uint8_t head_size_ = 0;
-  std::uint8_t key_[4];
-  std::uint8_t key_at_ = 0;
-  std::uint8_t frame_op_ = 0;
   std::uint8_t idle_ticks_ = 0;
-  bool frame_fin_ = false;
-  bool in_frame_ = false;
-  bool in_message_ = false;
-  bool message_binary_ = false;
   bool open_ = false;
   bool active_ = false;         // bytes read since the last timer tick
   bool reading_batch_ = false;  // replies are being gathered for one write
@@ -677,7 +515,6 @@ class compact_socket final : public socket {
   bool close_in_wbuf_ = false;
   bool close_sent_ = false;
   bool peer_closed_ = false;
-  bool discard_ = false;
   bool finished_ = false;
 };
 
