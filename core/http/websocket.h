@@ -6,10 +6,10 @@
 // the web chat (connectors/webchat); both take a connection from the shared listener's upgrade
 // hook with accept() and implement socket_handler.
 //
-// Two implementations behind this interface (websocket.cc): on plain TCP without permessage-deflate a
-// compact socket (Beast answers the handshake, the frames are handled there: no buffer while idle,
-// one write per batch of replies), for thousands of idle visitors and high message rates; with TLS
-// or deflate Beast's websocket::stream. Keeps Beast out of its users' headers.
+// Two implementations behind this interface (websocket.cc): on plain TCP without permessage-deflate
+// a compact socket (Beast answers the handshake, the frames are handled there: no buffer while
+// idle, one write per batch of replies), for thousands of idle visitors and high message rates;
+// with TLS or deflate Beast's websocket::stream. Keeps Beast out of its users' headers.
 
 #include <chrono>
 #include <cstddef>
