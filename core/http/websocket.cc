@@ -50,13 +50,14 @@ constexpr std::size_t read_chunk_bytes = 64 * 1024;
 // How long a reader found too slow has to take its close frame before the TCP connection goes.
 constexpr std::chrono::seconds too_slow_grace{5};
 
-// The handshake settings both kinds of socket share: its timeout and our Server field.
+// What both kinds of socket set on Beast's stream: the handshake timeout, Beast's idle timeout
+// and keepalive pings (off when the socket keeps its own: compact_socket), our Server field.
 template <class WebSocketStream>
-void configure_handshake(WebSocketStream& ws, std::chrono::milliseconds timeout) {
+void configure_stream(WebSocketStream& ws, const options& o, bool beast_keepalive) {
   websocket::stream_base::timeout t{};
-  t.handshake_timeout = timeout;
-  t.idle_timeout = websocket::stream_base::none();
-  t.keep_alive_pings = false;
+  t.handshake_timeout = o.handshake_timeout;
+  t.idle_timeout = beast_keepalive ? o.idle_timeout : websocket::stream_base::none();
+  t.keep_alive_pings = beast_keepalive;
   ws.set_option(t);
   ws.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(beast::http::field::server, "omniroute"); }));
@@ -74,12 +75,7 @@ class socket_impl final : public socket {
         queue_bytes_limit_(o.send_queue_bytes),
         queue_messages_limit_(o.send_queue_messages),
         too_slow_code_(o.too_slow_code) {
-    configure_handshake(ws_, o.handshake_timeout);
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = o.handshake_timeout;
-    t.idle_timeout = o.idle_timeout;
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
+    configure_stream(ws_, o, true);
     if (o.deflate) {
       websocket::permessage_deflate pmd;
       pmd.server_enable = true;
@@ -241,16 +237,16 @@ class socket_impl final : public socket {
   bool finished_ = false;
 };
 
-// ---- compact_socket
-// ------------------------------------------------------------------------------- RFC 6455 without
-// extensions on a plain TCP socket, for the many-idle-visitors case: Beast answers the handshake,
-// then the socket is taken out of Beast's stream (which carries a 1.5 KiB read buffer and several
-// timers per connection) and framed here. A socket waiting for its next message holds no buffer and
-// one small wait operation: bytes are read, when the socket is readable, into one buffer per io
-// thread and unmasked straight into the message. Frames to send are appended to one string and
-// written with one system call per batch (all replies to what one read brought in).
+// ---- compact_socket --------------------------------------------------------------------------
+// RFC 6455 without extensions on a plain TCP socket, for the many-idle-visitors case: Beast answers
+// the handshake, then the socket is taken out of Beast's stream (which carries a 1.5 KiB read
+// buffer and several timers per connection) and framed here. A socket waiting for its next message
+// holds no buffer and one small wait operation: bytes are read, when the socket is readable, into
+// one buffer per io thread and unmasked straight into the message. Frames to send are appended to
+// one string and written with one system call per batch (all replies to what one read brought in).
 
 using detail::append_frame;
+using detail::release_buffer;
 using namespace detail::opcodes;
 
 // The payload of a close frame: the code (none: empty) and the reason, cut to fit 125 bytes.
@@ -260,9 +256,6 @@ std::string close_payload(std::uint16_t code, std::string_view reason) {
   p.append(reason.substr(0, 120));
   return p;
 }
-
-// Frees the string's buffer (assigning an empty string would keep it).
-void release(std::string& s) { std::string().swap(s); }
 
 // The read buffer of the io thread running the socket's strand.
 std::uint8_t* thread_read_buffer() {
@@ -286,7 +279,7 @@ class compact_socket final : public socket, detail::frame_sink {
         queue_messages_limit_(o.send_queue_messages),
         idle_timeout_(o.idle_timeout),
         too_slow_code_(o.too_slow_code) {
-    configure_handshake(handshake_->ws, o.handshake_timeout);
+    configure_stream(handshake_->ws, o, false);
   }
 
   void run() {
@@ -365,7 +358,7 @@ class compact_socket final : public socket, detail::frame_sink {
     std::uint8_t* buffer = thread_read_buffer();
     if (!ec) n = sock_.read_some(asio::buffer(buffer, read_chunk_bytes), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_readable();
-    if (ec) return end(closing_ ? why_ : close_info{close_code::abnormal, "network"});
+    if (ec) return end(lost());
     active_ = true;
     reading_batch_ = true;  // replies to everything read now go out in one write
     if (!frames_.done()) frames_.feed(buffer, n, *this);
@@ -407,6 +400,9 @@ class compact_socket final : public socket, detail::frame_sink {
     if (!reading_batch_) flush();
   }
 
+  // Why the connection ended when the network failed: the close under way, if any.
+  close_info lost() const { return closing_ ? why_ : close_info{close_code::abnormal, "network"}; }
+
   void end(const close_info& why) {
     if (finished_) return;
     finished_ = true;
@@ -417,7 +413,7 @@ class compact_socket final : public socket, detail::frame_sink {
     sock_.close(ec);
     if (auto h = std::move(handler_); h && open_) h->on_close(*this, why);
     slot_.reset();
-    release(out_);
+    release_buffer(out_);
     frames_.release();
   }
 
@@ -432,17 +428,14 @@ class compact_socket final : public socket, detail::frame_sink {
     beast::error_code ec;
     std::size_t n = sock_.write_some(asio::buffer(wbuf_), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) n = 0, ec = {};
-    if (ec) return end(closing_ ? why_ : close_info{close_code::abnormal, "network"});
+    if (ec) return end(lost());
     if (n == wbuf_.size()) return written();
     writing_ = true;
     asio::async_write(sock_, asio::buffer(wbuf_.data() + n, wbuf_.size() - n),
                       [self = shared()](beast::error_code ec, std::size_t) {
                         self->writing_ = false;
                         if (self->finished_) return;
-                        if (ec)
-                          return self->end(self->closing_
-                                               ? self->why_
-                                               : close_info{close_code::abnormal, "network"});
+                        if (ec) return self->end(self->lost());
                         self->written();
                       });
   }
@@ -451,8 +444,8 @@ class compact_socket final : public socket, detail::frame_sink {
     wbuf_.clear();
     wbuf_messages_ = 0;
     if (out_.empty()) {  // idle again: an idle socket keeps no write buffer either
-      release(out_);
-      release(wbuf_);
+      release_buffer(out_);
+      release_buffer(wbuf_);
     }
     if (std::exchange(close_in_wbuf_, false)) {
       close_sent_ = true;

@@ -9,14 +9,9 @@
 
 namespace omni::core::http::ws::detail {
 
-namespace {
-
 using namespace opcodes;
 
-// Frees the string's buffer (assigning an empty string would keep it).
-void release_string(std::string& s) { std::string().swap(s); }
-
-}  // namespace
+void release_buffer(std::string& s) { std::string().swap(s); }
 
 void append_frame(std::string& out, std::uint8_t op, std::string_view payload, bool fin,
                   const std::uint8_t* mask) {
@@ -63,8 +58,8 @@ void frame_decoder::feed(const std::uint8_t* p, std::size_t n, frame_sink& sink)
 }
 
 void frame_decoder::release() {
-  release_string(message_);
-  release_string(control_);
+  release_buffer(message_);
+  release_buffer(control_);
 }
 
 std::size_t frame_decoder::header_size() const {

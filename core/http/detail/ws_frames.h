@@ -29,6 +29,9 @@ enum opcode : std::uint8_t {
 void append_frame(std::string& out, std::uint8_t op, std::string_view payload, bool fin = true,
                   const std::uint8_t* mask = nullptr);
 
+// Frees the string's buffer (clearing or assigning an empty string would keep its capacity).
+void release_buffer(std::string& s);
+
 // What the decoder yields, called from inside feed().
 class frame_sink {
  public:
