@@ -87,30 +87,15 @@ webhook_connector::webhook_connector(webhook_settings s, std::unique_ptr<webhook
                                      context ctx)
     : settings_(std::move(s)), provider_(std::move(provider)), ctx_(std::move(ctx)) {}
 
-namespace {
-// Every outcome handle() counts; index into webhook_connector::outcome_counters_.
-constexpr std::array<std::string_view, 11> outcomes{"stopping",
-                                                    "handshake",
-                                                    "handshake_rejected",
-                                                    "method_not_allowed",
-                                                    "rejected_signature",
-                                                    "malformed",
-                                                    "ignored",
-                                                    "stored",
-                                                    "duplicate",
-                                                    "busy",
-                                                    "kafka_unavailable"};
-}  // namespace
-
 void webhook_connector::count(std::string_view outcome) const {
   auto lookup = [&] {
     return &core::metrics::global().counter_of(
         "omniroute_webhook_requests_total", "Webhook requests by connector and outcome.",
         {{"connector", settings_.name}, {"outcome", std::string(outcome)}});
   };
-  const auto at = std::find(outcomes.begin(), outcomes.end(), outcome);
-  if (at == outcomes.end()) return lookup()->inc();
-  auto& slot = outcome_counters_[static_cast<std::size_t>(at - outcomes.begin())];
+  const auto at = std::find(outcomes_.begin(), outcomes_.end(), outcome);
+  if (at == outcomes_.end()) return lookup()->inc();
+  auto& slot = outcome_counters_[static_cast<std::size_t>(at - outcomes_.begin())];
   auto* c = slot.load(std::memory_order_acquire);
   if (c == nullptr) {
     c = lookup();

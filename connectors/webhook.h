@@ -80,9 +80,13 @@ class webhook_connector : public connector {
   void count(std::string_view outcome) const;
 
   webhook_settings settings_;
-  // omniroute_webhook_requests_total{connector,outcome}, looked up once per outcome (the registry
-  // lookup takes a global lock and renders the labels; requests on every io thread count).
-  mutable std::array<std::atomic<core::metrics::counter*>, 11> outcome_counters_{};
+  // Every outcome handle() counts, and its omniroute_webhook_requests_total{connector,outcome}
+  // counter, looked up once (the registry lookup takes a global lock and renders the labels;
+  // requests on every io thread count).
+  static constexpr auto outcomes_ = std::to_array<std::string_view>(
+      {"stopping", "handshake", "handshake_rejected", "method_not_allowed", "rejected_signature",
+       "malformed", "ignored", "stored", "duplicate", "busy", "kafka_unavailable"});
+  mutable std::array<std::atomic<core::metrics::counter*>, outcomes_.size()> outcome_counters_{};
   std::unique_ptr<webhook_provider> provider_;
   context ctx_;
   std::atomic<bool> stopped_{false};
