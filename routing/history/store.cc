@@ -213,6 +213,7 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
   // A savepoint: its own transaction alone, nested inside a batch's.
   if (!d.exec("SAVEPOINT resolve")) return d.sql_error("begin");
   resolution res;
+  res.tier = tier;  // an existing customer without a new tier keeps the stored one (below)
   // Distinct existing owners, oldest first: the oldest customer survives a merge.
   std::vector<std::string> owners;
   for (const auto& id : identities)
@@ -226,7 +227,6 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
   if (owners.empty()) {
     res.customer_id = customer_id_for(identities.front());
     res.created = true;
-    res.tier = tier;
     statement s = d.stmt(
         "INSERT OR IGNORE INTO customers(id, display_name, tier, created_at) VALUES(?1,?2,?3,?4)");
     ok = s.bind(1, res.customer_id).bind(2, display_name).bind(3, tier).bind(4, now).run();
@@ -256,7 +256,6 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
           " tier=CASE WHEN ?3<>'' THEN ?3 ELSE tier END WHERE id=?1");
       ok = s.bind(1, res.customer_id).bind(2, display_name).bind(3, tier).run();
     }
-    res.tier = tier;
     if (ok && tier.empty()) {
       statement s = d.stmt("SELECT tier FROM customers WHERE id=?1");
       s.bind(1, res.customer_id);
