@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -322,7 +323,23 @@ void consumer::close() {
   auto err = rd_kafka_commit(impl_->rk.get(), nullptr, 0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
     logger().warn("final commit failed: {}", rd_kafka_err2str(err));
-  rd_kafka_consumer_close(impl_->rk.get());
+  // librdkafka 2.0 aborts in rd_kafka_consumer_close (rd_kafka_cgrp_terminated: assert
+  // !rd_kafka_assignment_in_progress) when the group is still applying a cooperative assignment
+  // (librdkafka issues #4312, #4792). Leave the group first and serve its callbacks until nothing
+  // is assigned (at most 5 s); messages polled meanwhile are dropped unstored, so another member
+  // gets them again.
+  rd_kafka_t* rk = impl_->rk.get();
+  rd_kafka_unsubscribe(rk);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  do {
+    message_ptr dropped(rd_kafka_consumer_poll(rk, 50));
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    const bool none = assigned->cnt == 0;
+    rd_kafka_topic_partition_list_destroy(assigned);
+    if (none) break;
+  } while (std::chrono::steady_clock::now() < deadline);
+  rd_kafka_consumer_close(rk);
 }
 
 std::optional<message> consumer::poll(std::chrono::milliseconds timeout) {
