@@ -737,6 +737,28 @@ bool cut_utf8(std::string& s, std::size_t max) {
 }
 }  // namespace
 
+bool within_limits(const contact& c) {
+  const auto short_max = codec_limits::max_short_bytes;
+  for (const auto* f : {&c.id, &c.provider, &c.source_id, &c.domain, &c.conversation, &c.to,
+                        &c.language, &c.customer.display_name, &c.customer.tier})
+    if (f->size() > short_max) return false;
+  if (c.subject.size() > codec_limits::max_subject_bytes ||
+      c.text.size() > codec_limits::max_text_bytes ||
+      c.customer.identities.size() > codec_limits::max_items ||
+      c.attachments.size() > codec_limits::max_items ||
+      c.attributes.size() > codec_limits::max_items - 1)  // clamp keeps max_items - 1 of them
+    return false;
+  for (const auto& i : c.customer.identities)
+    if (i.kind.size() > short_max || i.value.size() > short_max) return false;
+  for (const auto& a : c.attachments)
+    if (a.name.size() > short_max || a.content_type.size() > short_max ||
+        a.ref.size() > codec_limits::max_subject_bytes)
+      return false;
+  for (const auto& [k, v] : c.attributes)
+    if (k.size() > short_max || v.size() > codec_limits::max_subject_bytes) return false;
+  return true;
+}
+
 void clamp_to_limits(contact& c) {
   std::string cut;
   auto note = [&](bool did, const std::string& what) {  // each kind named once

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -415,6 +416,50 @@ TEST(clamp, oversized_mapping_still_decodes_and_says_what_was_cut) {
   contact small = sample_contact();
   clamp_to_limits(small);
   EXPECT_EQ(small, sample_contact());  // nothing to cut: unchanged
+}
+
+TEST(clamp, within_limits_says_whether_clamping_would_change_anything) {
+  std::vector<std::function<void(contact&)>> changes = {
+      [](contact&) {},
+      [](contact& c) { c.id = std::string(codec_limits::max_short_bytes, 'i'); },
+      [](contact& c) { c.id = std::string(codec_limits::max_short_bytes + 1, 'i'); },
+      [](contact& c) { c.customer.tier = std::string(codec_limits::max_short_bytes + 1, 't'); },
+      [](contact& c) { c.subject = std::string(codec_limits::max_subject_bytes, 's'); },
+      [](contact& c) { c.subject = std::string(codec_limits::max_subject_bytes + 1, 's'); },
+      [](contact& c) { c.text = std::string(codec_limits::max_text_bytes, 'x'); },
+      [](contact& c) { c.text = std::string(codec_limits::max_text_bytes + 1, 'x'); },
+      [](contact& c) { c.customer.identities.resize(codec_limits::max_items); },
+      [](contact& c) { c.customer.identities.resize(codec_limits::max_items + 1); },
+      [](contact& c) {
+        c.customer.identities[1].value = std::string(codec_limits::max_short_bytes + 1, 'v');
+      },
+      [](contact& c) { c.attachments.resize(codec_limits::max_items + 1); },
+      [](contact& c) { c.attachments[0].ref = std::string(codec_limits::max_subject_bytes, 'r'); },
+      [](contact& c) {
+        c.attachments[0].ref = std::string(codec_limits::max_subject_bytes + 1, 'r');
+      },
+      [](contact& c) {
+        c.attachments[0].content_type = std::string(codec_limits::max_short_bytes + 1, 'c');
+      },
+      [](contact& c) {
+        for (std::size_t i = c.attributes.size(); i < codec_limits::max_items - 1; ++i)
+          c.attributes["a" + std::to_string(i)] = "v";
+      },
+      [](contact& c) {
+        for (std::size_t i = c.attributes.size(); i < codec_limits::max_items; ++i)
+          c.attributes["a" + std::to_string(i)] = "v";
+      },
+      [](contact& c) { c.attributes[std::string(codec_limits::max_short_bytes + 1, 'k')] = "v"; },
+      [](contact& c) { c.attributes["k"] = std::string(codec_limits::max_subject_bytes + 1, 'v'); },
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    contact c = sample_contact();
+    changes[i](c);
+    contact clamped = c;
+    clamp_to_limits(clamped);
+    EXPECT_EQ(within_limits(c), clamped == c) << "change #" << i;
+  }
+  EXPECT_TRUE(within_limits(sample_contact()));
 }
 
 }  // namespace
