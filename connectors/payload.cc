@@ -1,5 +1,8 @@
 #include "connectors/payload.h"
 
+#include <charconv>
+#include <cstring>
+
 namespace omni::connectors::payload {
 
 core::result<json> parse(std::string_view body) {
@@ -15,17 +18,37 @@ core::result<json> parse(std::string_view body) {
   return core::error{"malformed JSON", ""};
 }
 
+void node::append_path(std::string_view piece) {
+  if (long_path_.empty() && path_length_ + piece.size() <= path_.size()) {
+    std::memcpy(path_.data() + path_length_, piece.data(), piece.size());
+    path_length_ = static_cast<std::uint8_t>(path_length_ + piece.size());
+    return;
+  }
+  if (long_path_.empty()) long_path_.assign(path_.data(), path_length_);
+  long_path_ += piece;
+}
+
 node node::operator[](std::string_view key) const {
-  std::string p = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  if (!is_object()) return node(nullptr, std::move(p));
-  auto it = value_->find(key);
-  return node(it == value_->end() ? nullptr : &*it, std::move(p));
+  node child = *this;
+  if (!child.path().empty()) child.append_path(".");
+  child.append_path(key);
+  child.value_ = nullptr;
+  if (is_object()) {
+    auto it = value_->find(key);
+    if (it != value_->end()) child.value_ = &*it;
+  }
+  return child;
 }
 
 node node::at(std::size_t i) const {
-  std::string p = path_ + "[" + std::to_string(i) + "]";
-  if (!is_array() || i >= value_->size()) return node(nullptr, std::move(p));
-  return node(&(*value_)[i], std::move(p));
+  node child = *this;
+  char index[24];
+  index[0] = '[';
+  auto end = std::to_chars(index + 1, index + sizeof index - 1, i).ptr;
+  *end++ = ']';
+  child.append_path(std::string_view(index, static_cast<std::size_t>(end - index)));
+  child.value_ = is_array() && i < value_->size() ? &(*value_)[i] : nullptr;
+  return child;
 }
 
 std::optional<std::string> node::text() const {
@@ -52,7 +75,7 @@ std::optional<std::int64_t> node::integer() const {
 }
 
 core::error node::missing(std::string_view what) const {
-  return core::error{std::string(what), path_};
+  return core::error{std::string(what), std::string(path())};
 }
 
 core::result<std::string> node::required_text() const {

@@ -3,6 +3,7 @@
 // and a failed read names the JSON path at fault ("entry[0].changes[0].value.messages[1].from").
 // Built on nlohmann::json parsed with exceptions off.
 
+#include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,17 +19,21 @@ using json = nlohmann::json;
 // Parses a request body; the error says where the JSON is broken.
 core::result<json> parse(std::string_view body);
 
-// A position in a document: the value (possibly null) and its path for error messages.
+// A position in a document: the value (possibly null) and its path for error messages. The path is
+// built on every lookup but read only when something is wrong, so it is kept inline (no allocation
+// per lookup) up to inline_path_bytes, and in a string beyond that.
 class node {
  public:
   node() = default;
-  node(const json* v, std::string path) : value_(v), path_(std::move(path)) {}
+  node(const json* v, std::string_view path) : value_(v) { append_path(path); }
   explicit node(const json& root) : value_(&root) {}
 
   bool exists() const { return value_ && !value_->is_null(); }
   bool is_object() const { return value_ && value_->is_object(); }
   bool is_array() const { return value_ && value_->is_array(); }
-  const std::string& path() const { return path_; }
+  std::string_view path() const {
+    return long_path_.empty() ? std::string_view(path_.data(), path_length_) : long_path_;
+  }
   const json* raw() const { return value_; }
 
   node operator[](std::string_view key) const;
@@ -45,9 +50,15 @@ class node {
   core::result<std::int64_t> required_integer() const;
   core::error missing(std::string_view what = "is required") const;
 
+  static constexpr std::size_t inline_path_bytes = 86;
+
  private:
+  void append_path(std::string_view piece);
+
   const json* value_ = nullptr;
-  std::string path_;
+  std::uint8_t path_length_ = 0;
+  std::array<char, inline_path_bytes> path_{};
+  std::string long_path_;  // the whole path, once it outgrew path_
 };
 
 }  // namespace omni::connectors::payload

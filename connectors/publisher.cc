@@ -1,6 +1,7 @@
 #include "connectors/publisher.h"
 
 #include <atomic>
+#include <optional>
 
 #include "core/events/codec.h"
 #include "core/log/log.h"
@@ -50,8 +51,14 @@ core::metrics::counter& kafka_contact_publisher::received(const core::contact& c
 }
 
 void kafka_contact_publisher::publish(const core::contact& mapped, publish_callback done) {
-  core::contact c = mapped;
-  core::clamp_to_limits(c);
+  // Clamped only when something is over the limits: the common contact is encoded as mapped,
+  // without a copy.
+  std::optional<core::contact> clamped;
+  if (!core::within_limits(mapped)) {
+    clamped.emplace(mapped);
+    core::clamp_to_limits(*clamped);
+  }
+  const core::contact& c = clamped ? *clamped : mapped;
   core::metrics::counter* received_counter = nullptr;
   {
     std::unique_lock lock(mutex_);
@@ -61,13 +68,13 @@ void kafka_contact_publisher::publish(const core::contact& mapped, publish_callb
       done(publish_status::duplicate);
       return;
     }
-    auto it = in_flight_.find(c.id);
-    if (it != in_flight_.end()) {
+    auto [it, fresh] = in_flight_.try_emplace(c.id);
+    if (!fresh) {
       duplicates(c).inc();
       it->second.push_back(std::move(done));
       return;
     }
-    in_flight_[c.id].push_back(std::move(done));
+    it->second.push_back(std::move(done));
     received_counter = &received(c);
   }
   auto& counter = *received_counter;
@@ -88,8 +95,7 @@ void kafka_contact_publisher::publish(const core::contact& mapped, publish_callb
   std::vector<publish_callback> waiting;
   {
     std::lock_guard lock(mutex_);
-    waiting = std::move(in_flight_[c.id]);
-    in_flight_.erase(c.id);
+    if (auto n = in_flight_.extract(c.id); !n.empty()) waiting = std::move(n.mapped());
   }
   auto status =
       st == core::bus::produce_status::queue_full ? publish_status::busy : publish_status::failed;

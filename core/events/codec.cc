@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
 
 namespace omni::core {
 namespace {
@@ -237,19 +238,215 @@ result<json> parse_envelope(std::string_view text, std::string_view schema) {
   return doc;
 }
 
-std::string dump(const json& j) {
-  // Strings were validated on the way in; `replace` keeps encode total even if a caller slipped.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+// Writes format_timestamp(t) into buf (at least 40 bytes, NUL-terminated); returns its length.
+std::size_t format_timestamp_to(timestamp_ms t, char* buf);
 
-void put_if(json& j, const char* key, const std::string& v) {
-  if (!v.empty()) j[key] = v;
-}
+// Writes JSON straight into one string, without building a tree first (the encoders used to fill
+// an nlohmann::json and dump it: a node allocation per field, and a string that grew by doubling).
+// The output is byte for byte what that dump gave: objects list their keys in sorted order (the
+// encoders below write them so; nlohmann's objects are std::maps), no whitespace, UTF-8 kept as is,
+// `"` `\` and control characters escaped like nlohmann does, and an invalid UTF-8 sequence (callers
+// validate strings on the way in; this keeps encode total if one slipped) replaced by U+FFFD where
+// nlohmann's error_handler_t::replace put it.
+class json_writer {
+ public:
+  explicit json_writer(std::size_t expected_bytes) { out_.reserve(expected_bytes); }
 
-template <typename Map>
-void put_map(json& j, const char* key, const Map& m) {
-  if (!m.empty()) j[key] = m;
-}
+  std::string take() { return std::move(out_); }
+
+  void begin_object() {
+    separate();
+    out_ += '{';
+    comma_ = false;
+  }
+  void end_object() {
+    out_ += '}';
+    comma_ = true;
+  }
+  void begin_array() {
+    separate();
+    out_ += '[';
+    comma_ = false;
+  }
+  void end_array() {
+    out_ += ']';
+    comma_ = true;
+  }
+
+  void key(std::string_view k) {
+    separate();
+    quoted(k);
+    out_ += ':';
+    comma_ = false;
+  }
+
+  void string(std::string_view v) {
+    separate();
+    quoted(v);
+    comma_ = true;
+  }
+  void integer(std::int64_t v) {
+    separate();
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, r.ptr);
+    comma_ = true;
+  }
+  void boolean(bool v) {
+    separate();
+    out_ += v ? "true" : "false";
+    comma_ = true;
+  }
+  void time(timestamp_ms t) {
+    separate();
+    char buf[48];
+    buf[0] = '"';
+    std::size_t n = format_timestamp_to(t, buf + 1);
+    buf[n + 1] = '"';
+    out_.append(buf, n + 2);
+    comma_ = true;
+  }
+
+  // key + value shorthands
+  void field(std::string_view k, std::string_view v) {
+    key(k);
+    string(v);
+  }
+  void field_if(std::string_view k, std::string_view v) {
+    if (!v.empty()) field(k, v);
+  }
+  void field(std::string_view k, std::int64_t v) {
+    key(k);
+    integer(v);
+  }
+  void time_field(std::string_view k, timestamp_ms t) {
+    key(k);
+    time(t);
+  }
+  template <typename Value>
+  void map_if(std::string_view k, const std::map<std::string, Value>& m) {
+    if (m.empty()) return;
+    key(k);
+    begin_object();
+    for (const auto& [mk, mv] : m) {
+      if constexpr (std::is_same_v<Value, std::string>)
+        field(mk, mv);
+      else
+        field(mk, static_cast<std::int64_t>(mv));
+    }
+    end_object();
+  }
+
+ private:
+  void separate() {
+    if (comma_) out_ += ',';
+  }
+
+  // A JSON string literal: runs of bytes that need nothing are appended in one go.
+  void quoted(std::string_view s) {
+    out_ += '"';
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    const auto* run = p;
+    auto flush = [&](const unsigned char* upto) {
+      out_.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(upto - run));
+    };
+    while (p < end) {
+      const unsigned char c = *p;
+      if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        ++p;
+        continue;
+      }
+      if (c >= 0x80) {
+        std::size_t n = utf8_sequence(p, end);
+        if (n > 0) {  // well-formed: copied with the run
+          p += n;
+          continue;
+        }
+        flush(p);
+        out_ += "\xEF\xBF\xBD";
+        p += invalid_sequence_length(p, end);
+        run = p;
+        continue;
+      }
+      flush(p);
+      switch (c) {
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\b':
+          out_ += "\\b";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\f':
+          out_ += "\\f";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
+        default: {
+          static constexpr char hex[] = "0123456789abcdef";
+          const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+          out_.append(esc, sizeof esc);
+        }
+      }
+      run = ++p;
+    }
+    flush(p);
+    out_ += '"';
+  }
+
+  // Well-formed UTF-8 per Unicode's table 3-7 (what nlohmann's decoder accepts): the length of the
+  // sequence starting at p, or 0 when it is not well-formed.
+  static std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
+    return valid_prefix(p, end) == expected_length(*p) ? expected_length(*p) : 0;
+  }
+  static std::size_t expected_length(unsigned char lead) {
+    if (lead >= 0xC2 && lead <= 0xDF) return 2;
+    if (lead >= 0xE0 && lead <= 0xEF) return 3;
+    if (lead >= 0xF0 && lead <= 0xF4) return 4;
+    return 1;  // an ASCII byte, or a lead that can never start a sequence
+  }
+  // How many bytes from p belong to a well-formed (possibly unfinished) sequence, lead included;
+  // 0 when the lead byte itself is invalid.
+  static std::size_t valid_prefix(const unsigned char* p, const unsigned char* end) {
+    const unsigned char lead = *p;
+    const std::size_t want = expected_length(lead);
+    if (lead >= 0x80 && want == 1) return 0;
+    std::size_t i = 1;
+    for (; i < want && p + i < end; ++i) {
+      unsigned char lo = 0x80, hi = 0xBF;
+      if (i == 1) {
+        if (lead == 0xE0) lo = 0xA0;
+        if (lead == 0xED) hi = 0x9F;
+        if (lead == 0xF0) lo = 0x90;
+        if (lead == 0xF4) hi = 0x8F;
+      }
+      if (p[i] < lo || p[i] > hi) break;
+    }
+    return i;
+  }
+  // The bytes one U+FFFD stands for, as nlohmann's replace handler counts them: an invalid lead
+  // byte alone; otherwise the valid start of the sequence (the byte that broke it is read again).
+  static std::size_t invalid_sequence_length(const unsigned char* p, const unsigned char* end) {
+    const std::size_t n = valid_prefix(p, end);
+    return n == 0 ? 1 : n;
+  }
+
+  std::string out_;
+  bool comma_ = false;
+};
+
+// A guess at the encoded size, so the output is allocated once in the common case.
+std::size_t text_bytes(std::string_view s) { return s.size() + 4; }
 
 }  // namespace
 
@@ -387,18 +584,45 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 }
 }  // namespace
 
-std::string format_timestamp(timestamp_ms t) {
+namespace {
+std::size_t format_timestamp_to(timestamp_ms t, char* buf) {
   std::int64_t days = t >= 0 ? t / 86400000 : (t - 86399999) / 86400000;
   std::int64_t ms_of_day = t - days * 86400000;
   std::int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
+  const int h = static_cast<int>(ms_of_day / 3600000),
+            mi = static_cast<int>(ms_of_day / 60000 % 60),
+            sec = static_cast<int>(ms_of_day / 1000 % 60), ms = static_cast<int>(ms_of_day % 1000);
+  if (y < 0 || y > 9999) {
+    return static_cast<std::size_t>(std::snprintf(buf, 40, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                                                  static_cast<long long>(y), m, d, h, mi, sec, ms));
+  }
+  auto put = [&](std::size_t at, int v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, static_cast<int>(y), 4);
+  buf[4] = '-';
+  put(5, static_cast<int>(m), 2);
+  buf[7] = '-';
+  put(8, static_cast<int>(d), 2);
+  buf[10] = 'T';
+  put(11, h, 2);
+  buf[13] = ':';
+  put(14, mi, 2);
+  buf[16] = ':';
+  put(17, sec, 2);
+  buf[19] = '.';
+  put(20, ms, 3);
+  buf[23] = 'Z';
+  buf[24] = '\0';
+  return 24;
+}
+}  // namespace
+
+std::string format_timestamp(timestamp_ms t) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y),
-                m, d, static_cast<int>(ms_of_day / 3600000),
-                static_cast<int>(ms_of_day / 60000 % 60), static_cast<int>(ms_of_day / 1000 % 60),
-                static_cast<int>(ms_of_day % 1000));
-  return buf;
+  return std::string(buf, format_timestamp_to(t, buf));
 }
 
 result<timestamp_ms> parse_timestamp(std::string_view s) {
@@ -513,6 +737,28 @@ bool cut_utf8(std::string& s, std::size_t max) {
 }
 }  // namespace
 
+bool within_limits(const contact& c) {
+  const auto short_max = codec_limits::max_short_bytes;
+  for (const auto* f : {&c.id, &c.provider, &c.source_id, &c.domain, &c.conversation, &c.to,
+                        &c.language, &c.customer.display_name, &c.customer.tier})
+    if (f->size() > short_max) return false;
+  if (c.subject.size() > codec_limits::max_subject_bytes ||
+      c.text.size() > codec_limits::max_text_bytes ||
+      c.customer.identities.size() > codec_limits::max_items ||
+      c.attachments.size() > codec_limits::max_items ||
+      c.attributes.size() > codec_limits::max_items - 1)  // clamp keeps max_items - 1 of them
+    return false;
+  for (const auto& i : c.customer.identities)
+    if (i.kind.size() > short_max || i.value.size() > short_max) return false;
+  for (const auto& a : c.attachments)
+    if (a.name.size() > short_max || a.content_type.size() > short_max ||
+        a.ref.size() > codec_limits::max_subject_bytes)
+      return false;
+  for (const auto& [k, v] : c.attributes)
+    if (k.size() > short_max || v.size() > codec_limits::max_subject_bytes) return false;
+  return true;
+}
+
 void clamp_to_limits(contact& c) {
   std::string cut;
   auto note = [&](bool did, const std::string& what) {  // each kind named once
@@ -559,39 +805,61 @@ void clamp_to_limits(contact& c) {
 
 // ---- contact ----------------------------------------------------------------------------------
 
+// Keys in sorted order (see json_writer).
 std::string encode(const contact& c) {
-  json j;
-  j["schema"] = contact_schema;
-  j["id"] = c.id;
-  if (c.kind != contact_kind::message) j["kind"] = to_string(c.kind);
-  j["channel"] = to_string(c.chan);
-  j["provider"] = c.provider;
-  j["source_id"] = c.source_id;
-  j["received_at"] = format_timestamp(c.received_at);
-  j["domain"] = c.domain;
-  put_if(j, "conversation", c.conversation);
-  json ids = json::array();
-  for (const auto& i : c.customer.identities) ids.push_back({{"kind", i.kind}, {"value", i.value}});
-  json cust{{"identities", ids}};
-  put_if(cust, "display_name", c.customer.display_name);
-  put_if(cust, "tier", c.customer.tier);
-  j["customer"] = std::move(cust);
-  put_if(j, "to", c.to);
-  put_if(j, "subject", c.subject);
-  j["text"] = c.text;
+  std::size_t expect = 320 + text_bytes(c.id) + text_bytes(c.provider) + text_bytes(c.source_id) +
+                       text_bytes(c.domain) + text_bytes(c.conversation) + text_bytes(c.to) +
+                       text_bytes(c.subject) + text_bytes(c.text) + text_bytes(c.language) +
+                       text_bytes(c.customer.display_name) + text_bytes(c.customer.tier);
+  for (const auto& i : c.customer.identities) expect += 24 + i.kind.size() + i.value.size();
+  for (const auto& a : c.attachments)
+    expect += 64 + a.name.size() + a.content_type.size() + a.ref.size();
+  for (const auto& [k, v] : c.attributes) expect += 6 + k.size() + v.size();
+  json_writer w(expect);
+  w.begin_object();
   if (!c.attachments.empty()) {
-    json atts = json::array();
+    w.key("attachments");
+    w.begin_array();
     for (const auto& a : c.attachments) {
-      json aj{{"name", a.name}, {"content_type", a.content_type}};
-      if (a.size >= 0) aj["size"] = a.size;
-      put_if(aj, "ref", a.ref);
-      atts.push_back(std::move(aj));
+      w.begin_object();
+      w.field("content_type", a.content_type);
+      w.field("name", a.name);
+      w.field_if("ref", a.ref);
+      if (a.size >= 0) w.field("size", a.size);
+      w.end_object();
     }
-    j["attachments"] = std::move(atts);
+    w.end_array();
   }
-  put_if(j, "language", c.language);
-  put_map(j, "attributes", c.attributes);
-  return dump(j);
+  w.map_if("attributes", c.attributes);
+  w.field("channel", to_string(c.chan));
+  w.field_if("conversation", c.conversation);
+  w.key("customer");
+  w.begin_object();
+  w.field_if("display_name", c.customer.display_name);
+  w.key("identities");
+  w.begin_array();
+  for (const auto& i : c.customer.identities) {
+    w.begin_object();
+    w.field("kind", i.kind);
+    w.field("value", i.value);
+    w.end_object();
+  }
+  w.end_array();
+  w.field_if("tier", c.customer.tier);
+  w.end_object();
+  w.field("domain", c.domain);
+  w.field("id", c.id);
+  if (c.kind != contact_kind::message) w.field("kind", to_string(c.kind));
+  w.field_if("language", c.language);
+  w.field("provider", c.provider);
+  w.time_field("received_at", c.received_at);
+  w.field("schema", contact_schema);
+  w.field("source_id", c.source_id);
+  w.field_if("subject", c.subject);
+  w.field("text", c.text);
+  w.field_if("to", c.to);
+  w.end_object();
+  return w.take();
 }
 
 result<contact> decode_contact(std::string_view text) {
@@ -652,24 +920,33 @@ result<contact> decode_contact(std::string_view text) {
 // ---- agent event ------------------------------------------------------------------------------
 
 std::string encode(const agent_event& e) {
-  json j;
-  j["schema"] = agent_event_schema;
-  j["id"] = e.id;
-  j["type"] = to_string(e.type);
-  j["domain"] = e.domain;
-  j["agent_id"] = e.agent_id;
-  j["at"] = format_timestamp(e.at);
-  put_if(j, "presence", e.presence);
-  put_if(j, "contact_id", e.contact_id);
-  put_if(j, "reason", e.reason);
-  put_if(j, "disposition", e.disposition);
-  if (e.satisfaction) j["satisfaction"] = *e.satisfaction;
-  put_if(j, "target_queue", e.target_queue);
-  put_if(j, "target_agent", e.target_agent);
-  put_map(j, "skills", e.skills);
-  put_map(j, "capacity", e.capacity);
-  put_map(j, "attributes", e.attributes);
-  return dump(j);
+  std::size_t expect = 256 + text_bytes(e.id) + text_bytes(e.domain) + text_bytes(e.agent_id) +
+                       text_bytes(e.presence) + text_bytes(e.contact_id) + text_bytes(e.reason) +
+                       text_bytes(e.disposition) + text_bytes(e.target_queue) +
+                       text_bytes(e.target_agent);
+  for (const auto& [k, v] : e.skills) expect += 8 + k.size();
+  for (const auto& [k, v] : e.capacity) expect += 8 + k.size();
+  for (const auto& [k, v] : e.attributes) expect += 6 + k.size() + v.size();
+  json_writer w(expect);
+  w.begin_object();
+  w.field("agent_id", e.agent_id);
+  w.time_field("at", e.at);
+  w.map_if("attributes", e.attributes);
+  w.map_if("capacity", e.capacity);
+  w.field_if("contact_id", e.contact_id);
+  w.field_if("disposition", e.disposition);
+  w.field("domain", e.domain);
+  w.field("id", e.id);
+  w.field_if("presence", e.presence);
+  w.field_if("reason", e.reason);
+  if (e.satisfaction) w.field("satisfaction", *e.satisfaction);
+  w.field("schema", agent_event_schema);
+  w.map_if("skills", e.skills);
+  w.field_if("target_agent", e.target_agent);
+  w.field_if("target_queue", e.target_queue);
+  w.field("type", to_string(e.type));
+  w.end_object();
+  return w.take();
 }
 
 result<agent_event> decode_agent_event(std::string_view text) {
@@ -710,28 +987,37 @@ result<agent_event> decode_agent_event(std::string_view text) {
 // ---- assignment -------------------------------------------------------------------------------
 
 std::string encode(const assignment& a) {
-  json j;
-  j["schema"] = assignment_schema;
-  j["id"] = a.id;
-  j["type"] = a.type;
-  j["domain"] = a.domain;
-  j["seq"] = a.seq;
-  j["at"] = format_timestamp(a.at);
-  put_if(j, "contact_id", a.contact_id);
-  put_if(j, "agent_id", a.agent_id);
-  put_if(j, "queue", a.queue);
-  if (a.priority) j["priority"] = *a.priority;
-  if (a.deadline) j["deadline"] = format_timestamp(*a.deadline);
-  json reason = json::object();
-  put_if(reason, "rule", a.reason.rule);
-  put_if(reason, "strategy", a.reason.strategy);
-  put_if(reason, "escalation_step", a.reason.escalation_step);
-  reason["candidates"] = a.reason.candidates;
-  reason["affinity"] = a.reason.affinity;
-  put_if(reason, "text", a.reason.text);
-  j["reason"] = std::move(reason);
-  put_map(j, "attributes", a.attributes);
-  return dump(j);
+  std::size_t expect = 320 + text_bytes(a.id) + text_bytes(a.type) + text_bytes(a.domain) +
+                       text_bytes(a.contact_id) + text_bytes(a.agent_id) + text_bytes(a.queue) +
+                       text_bytes(a.reason.rule) + text_bytes(a.reason.strategy) +
+                       text_bytes(a.reason.escalation_step) + text_bytes(a.reason.text);
+  for (const auto& [k, v] : a.attributes) expect += 6 + k.size() + v.size();
+  json_writer w(expect);
+  w.begin_object();
+  w.field_if("agent_id", a.agent_id);
+  w.time_field("at", a.at);
+  w.map_if("attributes", a.attributes);
+  w.field_if("contact_id", a.contact_id);
+  if (a.deadline) w.time_field("deadline", *a.deadline);
+  w.field("domain", a.domain);
+  w.field("id", a.id);
+  if (a.priority) w.field("priority", *a.priority);
+  w.field_if("queue", a.queue);
+  w.key("reason");
+  w.begin_object();
+  w.key("affinity");
+  w.boolean(a.reason.affinity);
+  w.field("candidates", a.reason.candidates);
+  w.field_if("escalation_step", a.reason.escalation_step);
+  w.field_if("rule", a.reason.rule);
+  w.field_if("strategy", a.reason.strategy);
+  w.field_if("text", a.reason.text);
+  w.end_object();
+  w.field("schema", assignment_schema);
+  w.field("seq", a.seq);
+  w.field("type", a.type);
+  w.end_object();
+  return w.take();
 }
 
 result<assignment> decode_assignment(std::string_view text) {
@@ -773,25 +1059,44 @@ result<assignment> decode_assignment(std::string_view text) {
 // ---- outbound ---------------------------------------------------------------------------------
 
 std::string encode(const outbound& o) {
-  json j;
-  j["schema"] = outbound_schema;
-  j["id"] = o.id;
-  j["kind"] = to_string(o.kind);
-  j["domain"] = o.domain;
-  j["conversation"] = o.conversation;
-  put_if(j, "contact_id", o.contact_id);
-  j["channel"] = to_string(o.chan);
-  put_if(j, "provider", o.provider);
-  if (!o.recipient.kind.empty())
-    j["recipient"] = {{"kind", o.recipient.kind}, {"value", o.recipient.value}};
-  put_if(j, "agent_id", o.agent_id);
-  j["at"] = format_timestamp(o.at);
-  put_if(j, "subject", o.subject);
-  put_if(j, "text", o.text);
-  put_if(j, "in_reply_to", o.in_reply_to);
-  if (!o.references.empty()) j["references"] = o.references;
-  put_map(j, "attributes", o.attributes);
-  return dump(j);
+  std::size_t expect = 288 + text_bytes(o.id) + text_bytes(o.domain) + text_bytes(o.conversation) +
+                       text_bytes(o.contact_id) + text_bytes(o.provider) +
+                       text_bytes(o.recipient.kind) + text_bytes(o.recipient.value) +
+                       text_bytes(o.agent_id) + text_bytes(o.subject) + text_bytes(o.text) +
+                       text_bytes(o.in_reply_to);
+  for (const auto& r : o.references) expect += text_bytes(r);
+  for (const auto& [k, v] : o.attributes) expect += 6 + k.size() + v.size();
+  json_writer w(expect);
+  w.begin_object();
+  w.field_if("agent_id", o.agent_id);
+  w.time_field("at", o.at);
+  w.map_if("attributes", o.attributes);
+  w.field("channel", to_string(o.chan));
+  w.field_if("contact_id", o.contact_id);
+  w.field("conversation", o.conversation);
+  w.field("domain", o.domain);
+  w.field("id", o.id);
+  w.field_if("in_reply_to", o.in_reply_to);
+  w.field("kind", to_string(o.kind));
+  w.field_if("provider", o.provider);
+  if (!o.recipient.kind.empty()) {
+    w.key("recipient");
+    w.begin_object();
+    w.field("kind", o.recipient.kind);
+    w.field("value", o.recipient.value);
+    w.end_object();
+  }
+  if (!o.references.empty()) {
+    w.key("references");
+    w.begin_array();
+    for (const auto& r : o.references) w.string(r);
+    w.end_array();
+  }
+  w.field("schema", outbound_schema);
+  w.field_if("subject", o.subject);
+  w.field_if("text", o.text);
+  w.end_object();
+  return w.take();
 }
 
 result<outbound> decode_outbound(std::string_view text) {

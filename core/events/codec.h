@@ -35,6 +35,8 @@ result<outbound> decode_outbound(std::string_view json);
 // UTF-8 boundary, lists cut at max_items); records what was cut in attributes["truncated"].
 // A mapped contact is always clamped before it is produced, so no consumer ever refuses it.
 void clamp_to_limits(contact& c);
+// True when clamp_to_limits(c) would change nothing (so a caller can skip copying `c` to clamp it).
+bool within_limits(const contact& c);
 
 // RFC 3339 with milliseconds, always UTC ("2026-11-23T03:37:48.123Z").
 std::string format_timestamp(timestamp_ms t);

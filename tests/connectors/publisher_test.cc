@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
 #include "connectors/publisher.h"
 #include "core/bus/embedded_cluster.h"
+#include "core/events/codec.h"
 
 namespace omni::connectors {
 namespace {
@@ -86,6 +88,34 @@ TEST_F(publisher_test, concurrent_duplicates_share_one_delivery) {
   ASSERT_TRUE(cv.wait_for(lock, 15s, [&] { return answers.size() == 5; }));
   for (auto s : answers) EXPECT_TRUE(acknowledged(s));
   EXPECT_EQ(count(), 1);
+}
+
+TEST_F(publisher_test, an_oversized_contact_is_stored_clamped_and_a_fitting_one_as_mapped) {
+  kafka_contact_publisher p(*producer_, "c");
+  core::contact big = make("big");
+  big.subject = std::string(core::codec_limits::max_subject_bytes + 10, 's');
+  core::contact fits = make("fits");
+  fits.text = "Здравствуйте";
+  fits.attributes = {{"k", "v"}};
+  ASSERT_FALSE(core::within_limits(big));
+  ASSERT_TRUE(core::within_limits(fits));
+  EXPECT_EQ(publish_sync(p, big), publish_status::stored);
+  EXPECT_EQ(publish_sync(p, fits), publish_status::stored);
+  std::map<std::string, core::contact> stored;
+  for (std::int32_t part = 0; part < 2; ++part)
+    ASSERT_TRUE(core::bus::read_partition(
+        settings_, "c", part, 0,
+        [&](const core::bus::message& m) {
+          auto c = core::decode_contact(m.value);
+          EXPECT_TRUE(c) << c.err().to_string();
+          if (c) stored[c->source_id] = *c;
+          return true;
+        },
+        5s));
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored["big"].subject.size(), core::codec_limits::max_subject_bytes);
+  EXPECT_EQ(stored["big"].attributes["truncated"], "subject");
+  EXPECT_EQ(stored["fits"], fits);
 }
 
 TEST_F(publisher_test, publish_all_reports_the_worst) {

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -415,6 +416,394 @@ TEST(clamp, oversized_mapping_still_decodes_and_says_what_was_cut) {
   contact small = sample_contact();
   clamp_to_limits(small);
   EXPECT_EQ(small, sample_contact());  // nothing to cut: unchanged
+}
+
+TEST(clamp, within_limits_says_whether_clamping_would_change_anything) {
+  std::vector<std::function<void(contact&)>> changes = {
+      [](contact&) {},
+      [](contact& c) { c.id = std::string(codec_limits::max_short_bytes, 'i'); },
+      [](contact& c) { c.id = std::string(codec_limits::max_short_bytes + 1, 'i'); },
+      [](contact& c) { c.customer.tier = std::string(codec_limits::max_short_bytes + 1, 't'); },
+      [](contact& c) { c.subject = std::string(codec_limits::max_subject_bytes, 's'); },
+      [](contact& c) { c.subject = std::string(codec_limits::max_subject_bytes + 1, 's'); },
+      [](contact& c) { c.text = std::string(codec_limits::max_text_bytes, 'x'); },
+      [](contact& c) { c.text = std::string(codec_limits::max_text_bytes + 1, 'x'); },
+      [](contact& c) { c.customer.identities.resize(codec_limits::max_items); },
+      [](contact& c) { c.customer.identities.resize(codec_limits::max_items + 1); },
+      [](contact& c) {
+        c.customer.identities[1].value = std::string(codec_limits::max_short_bytes + 1, 'v');
+      },
+      [](contact& c) { c.attachments.resize(codec_limits::max_items + 1); },
+      [](contact& c) { c.attachments[0].ref = std::string(codec_limits::max_subject_bytes, 'r'); },
+      [](contact& c) {
+        c.attachments[0].ref = std::string(codec_limits::max_subject_bytes + 1, 'r');
+      },
+      [](contact& c) {
+        c.attachments[0].content_type = std::string(codec_limits::max_short_bytes + 1, 'c');
+      },
+      [](contact& c) {
+        for (std::size_t i = c.attributes.size(); i < codec_limits::max_items - 1; ++i)
+          c.attributes["a" + std::to_string(i)] = "v";
+      },
+      [](contact& c) {
+        for (std::size_t i = c.attributes.size(); i < codec_limits::max_items; ++i)
+          c.attributes["a" + std::to_string(i)] = "v";
+      },
+      [](contact& c) { c.attributes[std::string(codec_limits::max_short_bytes + 1, 'k')] = "v"; },
+      [](contact& c) { c.attributes["k"] = std::string(codec_limits::max_subject_bytes + 1, 'v'); },
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    contact c = sample_contact();
+    changes[i](c);
+    contact clamped = c;
+    clamp_to_limits(clamped);
+    EXPECT_EQ(within_limits(c), clamped == c) << "change #" << i;
+  }
+  EXPECT_TRUE(within_limits(sample_contact()));
+}
+
+}  // namespace
+}  // namespace omni::core
+
+// The streaming encoders against the nlohmann-tree encoders they replaced: same bytes for every
+// event type, including escapes, control characters, Cyrillic, emoji, long strings and invalid
+// UTF-8 (replaced by U+FFFD at the same places); decode(encode(x)) == x for valid text.
+namespace omni::core {
+namespace {
+
+namespace reference {  // the encoders as they were before the streaming writer
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+void put_if(json& j, const char* key, const std::string& v) {
+  if (!v.empty()) j[key] = v;
+}
+template <typename Map>
+void put_map(json& j, const char* key, const Map& m) {
+  if (!m.empty()) j[key] = m;
+}
+
+std::string encode(const contact& c) {
+  json j;
+  j["schema"] = contact_schema;
+  j["id"] = c.id;
+  if (c.kind != contact_kind::message) j["kind"] = to_string(c.kind);
+  j["channel"] = to_string(c.chan);
+  j["provider"] = c.provider;
+  j["source_id"] = c.source_id;
+  j["received_at"] = format_timestamp(c.received_at);
+  j["domain"] = c.domain;
+  put_if(j, "conversation", c.conversation);
+  json ids = json::array();
+  for (const auto& i : c.customer.identities) ids.push_back({{"kind", i.kind}, {"value", i.value}});
+  json cust{{"identities", ids}};
+  put_if(cust, "display_name", c.customer.display_name);
+  put_if(cust, "tier", c.customer.tier);
+  j["customer"] = std::move(cust);
+  put_if(j, "to", c.to);
+  put_if(j, "subject", c.subject);
+  j["text"] = c.text;
+  if (!c.attachments.empty()) {
+    json atts = json::array();
+    for (const auto& a : c.attachments) {
+      json aj{{"name", a.name}, {"content_type", a.content_type}};
+      if (a.size >= 0) aj["size"] = a.size;
+      put_if(aj, "ref", a.ref);
+      atts.push_back(std::move(aj));
+    }
+    j["attachments"] = std::move(atts);
+  }
+  put_if(j, "language", c.language);
+  put_map(j, "attributes", c.attributes);
+  return dump(j);
+}
+
+std::string encode(const agent_event& e) {
+  json j;
+  j["schema"] = agent_event_schema;
+  j["id"] = e.id;
+  j["type"] = to_string(e.type);
+  j["domain"] = e.domain;
+  j["agent_id"] = e.agent_id;
+  j["at"] = format_timestamp(e.at);
+  put_if(j, "presence", e.presence);
+  put_if(j, "contact_id", e.contact_id);
+  put_if(j, "reason", e.reason);
+  put_if(j, "disposition", e.disposition);
+  if (e.satisfaction) j["satisfaction"] = *e.satisfaction;
+  put_if(j, "target_queue", e.target_queue);
+  put_if(j, "target_agent", e.target_agent);
+  put_map(j, "skills", e.skills);
+  put_map(j, "capacity", e.capacity);
+  put_map(j, "attributes", e.attributes);
+  return dump(j);
+}
+
+std::string encode(const assignment& a) {
+  json j;
+  j["schema"] = assignment_schema;
+  j["id"] = a.id;
+  j["type"] = a.type;
+  j["domain"] = a.domain;
+  j["seq"] = a.seq;
+  j["at"] = format_timestamp(a.at);
+  put_if(j, "contact_id", a.contact_id);
+  put_if(j, "agent_id", a.agent_id);
+  put_if(j, "queue", a.queue);
+  if (a.priority) j["priority"] = *a.priority;
+  if (a.deadline) j["deadline"] = format_timestamp(*a.deadline);
+  json reason = json::object();
+  put_if(reason, "rule", a.reason.rule);
+  put_if(reason, "strategy", a.reason.strategy);
+  put_if(reason, "escalation_step", a.reason.escalation_step);
+  reason["candidates"] = a.reason.candidates;
+  reason["affinity"] = a.reason.affinity;
+  put_if(reason, "text", a.reason.text);
+  j["reason"] = std::move(reason);
+  put_map(j, "attributes", a.attributes);
+  return dump(j);
+}
+
+std::string encode(const outbound& o) {
+  json j;
+  j["schema"] = outbound_schema;
+  j["id"] = o.id;
+  j["kind"] = to_string(o.kind);
+  j["domain"] = o.domain;
+  j["conversation"] = o.conversation;
+  put_if(j, "contact_id", o.contact_id);
+  j["channel"] = to_string(o.chan);
+  put_if(j, "provider", o.provider);
+  if (!o.recipient.kind.empty())
+    j["recipient"] = {{"kind", o.recipient.kind}, {"value", o.recipient.value}};
+  put_if(j, "agent_id", o.agent_id);
+  j["at"] = format_timestamp(o.at);
+  put_if(j, "subject", o.subject);
+  put_if(j, "text", o.text);
+  put_if(j, "in_reply_to", o.in_reply_to);
+  if (!o.references.empty()) j["references"] = o.references;
+  put_map(j, "attributes", o.attributes);
+  return dump(j);
+}
+
+}  // namespace reference
+
+// Strings that are valid UTF-8 but need care: every control character, quotes, backslashes,
+// DEL, Cyrillic, a 3-byte and a 4-byte character, the largest code point, a long string.
+std::vector<std::string> tricky_valid_strings() {
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls += static_cast<char>(c);
+  std::string long_text;
+  for (int i = 0; i < 1000; ++i) long_text += "Строка \"" + std::to_string(i) + "\"\\\n\t📦 ";
+  return {"",
+          "plain",
+          controls,
+          "quote \" backslash \\ slash / del \x7F",
+          "Здравствуйте, где мой заказ? 📦",
+          "№ € ✓ 中文 \xF4\x8F\xBF\xBF",
+          std::string("nul\0inside", 10),
+          "\b\f\n\r\t\x01\x1F",
+          long_text,
+          std::string(20000, 'x')};
+}
+
+// Invalid UTF-8: lone continuation bytes, overlongs, surrogates, beyond U+10FFFF, sequences cut
+// short in the middle and at the end of the string, invalid leads.
+std::vector<std::string> invalid_utf8_strings() {
+  return {"\x80",
+          "a\xBF"
+          "b",
+          "\xC0\xAF",
+          "\xC1\x81x",
+          "\xE0\x80\x80",
+          "\xE0\x9F\xBF",
+          "\xED\xA0\x80",
+          "\xED\xBF\xBFz",
+          "\xF0\x80\x80\x80",
+          "\xF0\x8F\xBF\xBF",
+          "\xF4\x90\x80\x80",
+          "\xF5\x80\x80\x80",
+          "\xFF\xFE",
+          "abc\xD0",
+          "abc\xE2\x82",
+          "\xF0\x9F\x93",
+          "\xE2\x82"
+          "A",
+          "\xF0\x9F"
+          "\xD0\x96",
+          "Ж\xD0"
+          "Ж",
+          "\xC3\x28",
+          "\xE2\x28\xA1",
+          "\xF0\x28\x8C\xBC",
+          "\xF0\x90\x28\xBC",
+          "\xF8\x88\x80\x80\x80"};
+}
+
+contact contact_with(const std::string& s, std::uint32_t salt) {
+  contact c = sample_contact();
+  c.id = s;
+  c.kind = salt % 2 ? contact_kind::abandoned : contact_kind::message;
+  c.chan = static_cast<channel>(salt % 5);
+  c.received_at = 1795405068123 + salt * 7919;
+  c.conversation = salt % 3 ? s : "";
+  c.customer.identities = {{"telegram", s}, {s, "+79123456789"}};
+  if (salt % 4 == 0) c.customer.identities.clear();
+  c.customer.display_name = s;
+  c.customer.tier = salt % 2 ? s : "";
+  c.to = s;
+  c.subject = s;
+  c.text = s;
+  c.attachments = {{s, "image/jpeg", salt % 3 ? 1234 : -1, salt % 2 ? s : ""}};
+  if (salt % 5 == 0) c.attachments.clear();
+  c.language = s;
+  c.attributes = {{"order", s}, {s, "v"}, {"z" + s, s}};
+  return c;
+}
+
+agent_event agent_event_with(const std::string& s, std::uint32_t salt) {
+  agent_event e{s, static_cast<agent_event_type>(salt % 10), s, s, 1795405068123 + salt};
+  e.presence = salt % 2 ? s : "";
+  e.contact_id = s;
+  e.reason = s;
+  e.disposition = salt % 3 ? s : "";
+  if (salt % 2) e.satisfaction = static_cast<int>(salt % 5) + 1;
+  e.target_queue = s;
+  e.target_agent = salt % 2 ? s : "";
+  if (salt % 3) e.skills = {{s, 7}, {"billing", 10}};
+  if (salt % 2) e.capacity = {{"chat", 3}, {s, 0}};
+  e.attributes = {{s, s}};
+  return e;
+}
+
+assignment assignment_with(const std::string& s, std::uint32_t salt) {
+  assignment a;
+  a.id = s;
+  a.type = s.empty() ? "offer" : s;
+  a.domain = s;
+  a.seq = (static_cast<std::int64_t>(salt) << 33) - 5;
+  a.at = 1795405068123 - salt;
+  a.contact_id = salt % 2 ? s : "";
+  a.agent_id = s;
+  a.queue = salt % 3 ? s : "";
+  if (salt % 2) a.priority = -static_cast<int>(salt);
+  if (salt % 3) a.deadline = 1795405088123 + salt;
+  a.reason = {s, salt % 2 ? s : "", s, static_cast<int>(salt), salt % 2 == 1, s};
+  if (salt % 2) a.attributes = {{s, s}, {"k", "v"}};
+  return a;
+}
+
+outbound outbound_with(const std::string& s, std::uint32_t salt) {
+  outbound o;
+  o.id = s;
+  o.kind = static_cast<outbound_kind>(salt % 5);
+  o.domain = s;
+  o.conversation = s;
+  o.contact_id = salt % 2 ? s : "";
+  o.chan = static_cast<channel>(salt % 5);
+  o.provider = s;
+  if (salt % 3) o.recipient = {"email", s};
+  o.agent_id = s;
+  o.at = 1795405068123 + salt;
+  o.subject = s;
+  o.text = salt % 2 ? s : "";
+  o.in_reply_to = s;
+  if (salt % 2) o.references = {s, "<m2@mail>", s};
+  o.attributes = {{s, s}};
+  return o;
+}
+
+TEST(streaming_encoder, same_bytes_as_the_tree_encoder_for_valid_text) {
+  std::uint32_t salt = 0;
+  for (const auto& s : tricky_valid_strings()) {
+    const int variants = s.size() > 1000 ? 2 : 6;  // long strings: enough to cover, not too slow
+    for (int variant = 0; variant < variants; ++variant, ++salt) {
+      SCOPED_TRACE("string of " + std::to_string(s.size()) + " bytes, variant " +
+                   std::to_string(variant));
+      contact c = contact_with(s, salt);
+      EXPECT_EQ(encode(c), reference::encode(c));
+      agent_event e = agent_event_with(s, salt);
+      EXPECT_EQ(encode(e), reference::encode(e));
+      assignment a = assignment_with(s, salt);
+      EXPECT_EQ(encode(a), reference::encode(a));
+      outbound o = outbound_with(s, salt);
+      EXPECT_EQ(encode(o), reference::encode(o));
+    }
+  }
+}
+
+TEST(streaming_encoder, same_bytes_as_the_tree_encoder_for_invalid_utf8) {
+  std::uint32_t salt = 0;
+  for (const auto& bad : invalid_utf8_strings()) {
+    for (const std::string& s : {bad, "x" + bad + "\"y", bad + bad, "Ж" + bad + "\n"}) {
+      ++salt;
+      SCOPED_TRACE("invalid string #" + std::to_string(salt));
+      contact c = contact_with(s, salt);
+      std::string wire = encode(c);
+      EXPECT_EQ(wire, reference::encode(c));
+      EXPECT_TRUE(valid_utf8(wire));
+      EXPECT_TRUE(decode_contact(wire)) << decode_contact(wire).err().to_string();
+      agent_event e = agent_event_with(s, salt);
+      EXPECT_EQ(encode(e), reference::encode(e));
+      assignment a = assignment_with(s, salt);
+      EXPECT_EQ(encode(a), reference::encode(a));
+      outbound o = outbound_with(s, salt);
+      EXPECT_EQ(encode(o), reference::encode(o));
+    }
+  }
+}
+
+TEST(streaming_encoder, every_byte_pair_matches_the_tree_encoder) {
+  // All two-byte strings after a lead byte: every way a sequence can start, break or end.
+  // One string per lead byte: lead, next, a stray continuation byte, 'a' (back in step), for
+  // every next byte; the lead once more at the very end (cut short).
+  for (int lead = 0x80; lead < 0x100; ++lead) {
+    outbound o;
+    for (int next = 0; next < 0x100; ++next)
+      o.text += std::string{static_cast<char>(lead), static_cast<char>(next), '\x80', 'a'};
+    o.text += static_cast<char>(lead);
+    ASSERT_EQ(encode(o), reference::encode(o)) << std::hex << lead;
+  }
+}
+
+TEST(streaming_encoder, decode_of_encode_is_the_same_event) {
+  std::uint32_t salt = 0;
+  for (const auto& s : tricky_valid_strings()) {
+    if (s.empty() || s.size() > codec_limits::max_short_bytes) continue;  // required / short fields
+    for (int variant = 0; variant < 6; ++variant, ++salt) {
+      SCOPED_TRACE("string #" + std::to_string(salt / 6) + " variant " + std::to_string(variant));
+      contact c = contact_with(s, salt);
+      auto cb = decode_contact(encode(c));
+      ASSERT_TRUE(cb) << cb.err().to_string();
+      EXPECT_EQ(*cb, c);
+      agent_event e = agent_event_with(s, salt);
+      if (e.type == agent_event_type::presence && e.presence.empty()) e.presence = "away";
+      auto eb = decode_agent_event(encode(e));
+      ASSERT_TRUE(eb) << eb.err().to_string();
+      EXPECT_EQ(*eb, e);
+      assignment a = assignment_with(s, salt);
+      auto ab = decode_assignment(encode(a));
+      ASSERT_TRUE(ab) << ab.err().to_string();
+      EXPECT_EQ(*ab, a);
+      outbound o = outbound_with(s, salt);
+      if (!o.recipient.kind.empty() && o.recipient.value.empty()) o.recipient.value = "v";
+      auto ob = decode_outbound(encode(o));
+      ASSERT_TRUE(ob) << ob.err().to_string();
+      EXPECT_EQ(*ob, o);
+    }
+  }
+  // A long text (past the short-field limit) survives whole.
+  contact c = sample_contact();
+  c.text = tricky_valid_strings()[8];
+  auto back = decode_contact(encode(c));
+  ASSERT_TRUE(back) << back.err().to_string();
+  EXPECT_EQ(back->text, c.text);
+}
+
+TEST(streaming_encoder, timestamps_outside_four_digit_years) {
+  for (timestamp_ms t : {-1LL, -62135596800001LL, 253402300800000LL, 0LL, 253402300799999LL}) {
+    agent_event e{"e", agent_event_type::login, "d", "a", t};
+    EXPECT_EQ(encode(e), reference::encode(e)) << t;
+  }
 }
 
 }  // namespace
