@@ -1,5 +1,6 @@
 #include "core/events/codec.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -735,6 +736,36 @@ bool cut_utf8(std::string& s, std::size_t max) {
   s.resize(utf8_prefix(s, max).size());
   return true;
 }
+
+// How many bytes encode(c) is over codec_limits::max_record_bytes (0: it fits). A bound first (an
+// escape writes at most 6 bytes for one byte; every key, bracket and number of the envelope, an
+// identity, an attachment or an attribute fits in the fixed allowances); the encoding itself only
+// for a contact whose strings could come near the limit.
+std::size_t record_excess(const contact& c) {
+  std::size_t raw = c.id.size() + c.provider.size() + c.source_id.size() + c.domain.size() +
+                    c.conversation.size() + c.to.size() + c.subject.size() + c.text.size() +
+                    c.language.size() + c.customer.display_name.size() + c.customer.tier.size();
+  for (const auto& i : c.customer.identities) raw += i.kind.size() + i.value.size();
+  for (const auto& a : c.attachments) raw += a.name.size() + a.content_type.size() + a.ref.size();
+  for (const auto& [k, v] : c.attributes) raw += k.size() + v.size();
+  const std::size_t items =
+      c.customer.identities.size() + c.attachments.size() + c.attributes.size();
+  if (1024 + 6 * raw + 96 * items <= codec_limits::max_record_bytes) return 0;
+  const std::size_t size = encode(c).size();
+  return size > codec_limits::max_record_bytes ? size - codec_limits::max_record_bytes : 0;
+}
+
+// The attribute with the longest value, other than "truncated" (end() when there is none).
+std::map<std::string, std::string>::iterator largest_attribute(
+    std::map<std::string, std::string>& attrs) {
+  auto best = attrs.end();
+  for (auto it = attrs.begin(); it != attrs.end(); ++it)
+    if (it->first != "truncated" &&
+        (best == attrs.end() ||
+         it->second.size() + it->first.size() > best->second.size() + best->first.size()))
+      best = it;
+  return best;
+}
 }  // namespace
 
 bool within_limits(const contact& c) {
@@ -756,7 +787,7 @@ bool within_limits(const contact& c) {
       return false;
   for (const auto& [k, v] : c.attributes)
     if (k.size() > short_max || v.size() > codec_limits::max_subject_bytes) return false;
-  return true;
+  return record_excess(c) == 0;
 }
 
 void clamp_to_limits(contact& c) {
@@ -801,6 +832,30 @@ void clamp_to_limits(contact& c) {
   }
   c.attributes = std::move(attrs);
   if (!cut.empty()) c.attributes["truncated"] = cut;
+  // Each field within its limit, the whole can still be more than Kafka takes: cut the text by
+  // what is over (an encoded byte per raw byte at least, so one cut is enough unless the text runs
+  // out), then drop the largest attributes, then attachments, then identities.
+  for (std::size_t over; (over = record_excess(c)) > 0;) {
+    if (!c.text.empty()) {
+      cut_utf8(c.text, c.text.size() > over ? c.text.size() - over : 0);
+      note(true, "text");
+    } else if (auto it = largest_attribute(c.attributes); it != c.attributes.end()) {
+      for (; it != c.attributes.end() && over > 0; it = largest_attribute(c.attributes)) {
+        over -= std::min(over, it->first.size() + it->second.size());
+        c.attributes.erase(it);
+      }
+      note(true, "attributes");
+    } else if (!c.attachments.empty()) {
+      c.attachments.pop_back();
+      note(true, "attachments");
+    } else if (!c.customer.identities.empty()) {
+      c.customer.identities.pop_back();
+      note(true, "identities");
+    } else {
+      break;  // not reached: the short fields alone are far below the limit
+    }
+    c.attributes["truncated"] = cut;
+  }
 }
 
 // ---- contact ----------------------------------------------------------------------------------

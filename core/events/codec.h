@@ -19,6 +19,12 @@ struct codec_limits {
   static constexpr std::size_t max_short_bytes = 1024;       // ids, names, keys
   static constexpr std::size_t max_subject_bytes = 8192;
   static constexpr std::size_t max_items = 256;  // identities, attachments, attributes, ...
+  // A whole encoded contact as produced: below the 1,000,000 bytes a Kafka producer (librdkafka's
+  // and Java's message.max.bytes) and a broker (max.message.bytes, 1,048,588) accept by default,
+  // with room for the key and the record's framing. Every field can be within its own limit and
+  // the contact still be larger (1 MiB of text, 255 attributes of 8 KiB, escapes): a record Kafka
+  // refuses would be answered 503 forever and the contact never stored.
+  static constexpr std::size_t max_record_bytes = 900 * 1024;
 };
 
 std::string encode(const contact& c);
@@ -32,7 +38,9 @@ result<assignment> decode_assignment(std::string_view json);
 result<outbound> decode_outbound(std::string_view json);
 
 // Shortens what a connector mapped so that the contact fits the codec limits (strings cut at a
-// UTF-8 boundary, lists cut at max_items); records what was cut in attributes["truncated"].
+// UTF-8 boundary, lists cut at max_items) and its encoding fits max_record_bytes (the text is cut
+// first, then the largest attributes, attachments, identities dropped); records what was cut in
+// attributes["truncated"].
 // A mapped contact is always clamped before it is produced, so no consumer ever refuses it.
 void clamp_to_limits(contact& c);
 // True when clamp_to_limits(c) would change nothing (so a caller can skip copying `c` to clamp it).

@@ -118,6 +118,31 @@ TEST_F(publisher_test, an_oversized_contact_is_stored_clamped_and_a_fitting_one_
   EXPECT_EQ(stored["fits"], fits);
 }
 
+// A megabyte of text is within the text limit, but the record would be over the producer's
+// message.max.bytes: it is stored with its text cut, never refused forever.
+TEST_F(publisher_test, a_contact_too_large_for_kafka_is_stored_with_its_text_cut) {
+  kafka_contact_publisher p(*producer_, "c");
+  core::contact big = make("long-mail");
+  big.text = std::string(core::codec_limits::max_text_bytes, 'x');
+  EXPECT_EQ(publish_sync(p, big), publish_status::stored);
+  std::optional<core::contact> stored;
+  for (std::int32_t part = 0; part < 2; ++part)
+    ASSERT_TRUE(core::bus::read_partition(
+        settings_, "c", part, 0,
+        [&](const core::bus::message& m) {
+          auto c = core::decode_contact(m.value);
+          EXPECT_TRUE(c) << c.err().to_string();
+          if (c) stored = *c;
+          return true;
+        },
+        5s));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->source_id, "long-mail");
+  EXPECT_EQ(stored->attributes["truncated"], "text");
+  EXPECT_GT(stored->text.size(), 800'000u);
+  EXPECT_LT(stored->text.size(), big.text.size());
+}
+
 TEST_F(publisher_test, publish_all_reports_the_worst) {
   kafka_contact_publisher p(*producer_, "c");
   std::mutex m;

@@ -462,6 +462,37 @@ TEST(clamp, within_limits_says_whether_clamping_would_change_anything) {
   EXPECT_TRUE(within_limits(sample_contact()));
 }
 
+// Every field within its own limit, the whole still over what Kafka takes (1,000,000 bytes by
+// default): the clamp cuts the text first, then the largest attributes, until it fits.
+TEST(clamp, a_contact_whose_fields_fit_but_whose_record_does_not_is_cut_to_fit) {
+  contact c = sample_contact();
+  c.text = std::string(codec_limits::max_text_bytes, 'x');
+  ASSERT_GT(encode(c).size(), codec_limits::max_record_bytes);
+  EXPECT_FALSE(within_limits(c));
+  clamp_to_limits(c);
+  const std::string record = encode(c);
+  EXPECT_LE(record.size(), codec_limits::max_record_bytes);
+  EXPECT_GT(record.size(), codec_limits::max_record_bytes - 64);  // cut by what was over, no more
+  EXPECT_EQ(c.attributes.at("truncated"), "text");
+  EXPECT_TRUE(within_limits(c));
+  EXPECT_EQ(c.text, std::string(c.text.size(), 'x'));
+
+  // Control characters escape to six bytes each; attributes add 255 x 8 KiB.
+  contact worst = sample_contact();
+  worst.text = std::string(codec_limits::max_text_bytes - 1, '\x01') + "Ж";
+  for (std::size_t i = worst.attributes.size(); i < codec_limits::max_items - 1; ++i)
+    worst.attributes["a" + std::to_string(i)] = std::string(codec_limits::max_subject_bytes, 'v');
+  clamp_to_limits(worst);
+  EXPECT_LE(encode(worst).size(), codec_limits::max_record_bytes);
+  EXPECT_TRUE(within_limits(worst));
+  EXPECT_TRUE(worst.text.empty());
+  EXPECT_EQ(worst.attributes.at("truncated"), "text,attributes");
+  EXPECT_LT(worst.attributes.size(), codec_limits::max_items - 1);
+  auto back = decode_contact(encode(worst));
+  ASSERT_TRUE(back) << back.err().to_string();
+  EXPECT_EQ(*back, worst);
+}
+
 }  // namespace
 }  // namespace omni::core
 
