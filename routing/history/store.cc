@@ -280,10 +280,14 @@ core::result<resolution> store::resolve(const std::vector<core::identity>& ident
 
 core::result<bool> store::record_arrival(const contact_record& r) {
   std::lock_guard lock(impl_->mutex);
+  // An existing row is left alone unless this record carries an answer, which it then takes
+  // like record_answer would (one statement for a contact answered in the step it arrived in).
   statement s = impl_->stmt(
-      "INSERT OR IGNORE INTO contacts(contact_id, customer_id, domain, channel, provider, "
-      "queue, agent,"
-      " subject, arrived_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+      "INSERT INTO contacts(contact_id, customer_id, domain, channel, provider, queue, agent,"
+      " subject, arrived_at, answered_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+      " ON CONFLICT(contact_id) DO UPDATE SET agent=excluded.agent,"
+      " queue=CASE WHEN excluded.queue<>'' THEN excluded.queue ELSE queue END,"
+      " answered_at=excluded.answered_at WHERE excluded.answered_at>0");
   s.bind(1, r.contact_id)
       .bind(2, r.customer_id)
       .bind(3, r.domain)
@@ -292,7 +296,8 @@ core::result<bool> store::record_arrival(const contact_record& r) {
       .bind(6, r.queue)
       .bind(7, r.agent)
       .bind(8, r.subject)
-      .bind(9, r.arrived_at);
+      .bind(9, r.arrived_at)
+      .bind(10, r.answered_at);
   if (!s.run()) return impl_->sql_error("record arrival");
   return true;
 }

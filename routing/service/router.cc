@@ -21,6 +21,7 @@
 #include "routing/engine/engine.h"
 #include "routing/history/identity.h"
 #include "routing/history/store.h"
+#include "routing/service/json_out.h"
 #include "routing/service/step.h"
 
 namespace omni::routing::service {
@@ -71,25 +72,30 @@ eng::channel to_engine(core::channel c) {
   return eng::channel::chat;
 }
 
+// Streamed (json_out), members in sorted order: the text nlohmann's dump of the tree gave.
 std::string history_json(const std::vector<history::contact_record>& recent,
                          const std::string& current, int limit) {
-  nlohmann::json out = nlohmann::json::array();
+  std::string text;
+  json_out w(text);
+  w.begin_array();
+  int written = 0;
   for (const auto& r : recent) {
     if (r.contact_id == current) continue;
-    if (static_cast<int>(out.size()) >= limit) break;
-    nlohmann::json j{{"contact_id", r.contact_id},
-                     {"channel", core::to_string(r.chan)},
-                     {"provider", r.provider},
-                     {"queue", r.queue},
-                     {"agent", r.agent},
-                     {"subject", cut_utf8(r.subject, 120)},
-                     {"arrived_at", core::format_timestamp(r.arrived_at)}};
-    if (r.completed_at) j["completed_at"] = core::format_timestamp(r.completed_at);
-    if (!r.disposition.empty()) j["disposition"] = r.disposition;
-    if (r.satisfaction) j["satisfaction"] = *r.satisfaction;
-    out.push_back(std::move(j));
+    if (written >= limit) break;
+    ++written;
+    w.begin_object()
+        .member("agent", r.agent)
+        .member("arrived_at", core::format_timestamp(r.arrived_at));
+    w.member("channel", core::to_string(r.chan));
+    if (r.completed_at) w.member("completed_at", core::format_timestamp(r.completed_at));
+    w.member("contact_id", r.contact_id);
+    if (!r.disposition.empty()) w.member("disposition", r.disposition);
+    w.member("provider", r.provider).member("queue", r.queue);
+    if (r.satisfaction) w.member("satisfaction", *r.satisfaction);
+    w.member("subject", cut_utf8(r.subject, 120)).end_object();
   }
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  w.end_array();
+  return text;
 }
 
 // A bounded set of recently seen ids (oldest forgotten first).
@@ -183,6 +189,9 @@ struct router::impl {
   clock_type::time_point next_stats = clock_type::now();
   std::mutex reconfigure_mutex;
   std::optional<router_config> pending_config;  // from reconfigure(), applied by the loop
+  // The history row of the contact arriving in the step being processed (resolve_customer), kept
+  // until the step's decisions say whether it was assigned at once (record_arrival).
+  std::optional<history::contact_record> arrival_record;
 
   impl(router_options o, core::bus::producer& p)
       : opts(std::move(o)), producer(p), normalizer(opts.config.default_region) {}
@@ -320,15 +329,18 @@ struct router::impl {
 
   // Publishes the step's records: decisions, follow-up message, notices, then the marker whose
   // delivery report lets the source offset be stored.
+  // `answered` names a contact whose assign is in the history already (record_arrival).
   void publish(partition_state& ps, domain_state& d, const step& s, bool tick,
-               const std::vector<eng::decision>& out, const source_ref& src) {
+               const std::vector<eng::decision>& out, const source_ref& src,
+               std::string_view answered = {}) {
     const std::string step_tag = tick ? "tick" : src.topic + "@" + std::to_string(src.offset);
     const std::string& changelog = opts.topics.assignments;
     completion failure_only{ps.generation, ps.partition, "", -1, false, {}};
     for (const auto& dec : out) {
       auto rec = record_of(d, dec, step_tag, s.now);
       produce_to(changelog, ps.partition, d.name, core::encode(rec), failure_only);
-      if (dec.kind == eng::decision_kind::assign && history) {
+      if (dec.kind == eng::decision_kind::assign && history &&
+          (answered.empty() || dec.contact != answered)) {
         if (auto r = history->record_answer(dec.contact, dec.agent, dec.queue, dec.at); !r)
           logger().warn("history: {}", r.err().to_string());
       }
@@ -519,8 +531,28 @@ struct router::impl {
     rec.provider = c.provider;
     rec.subject = m.subject;
     rec.arrived_at = now;
-    if (auto w = history->record_arrival(rec); !w)
+    arrival_record = std::move(rec);  // written by process() once the step's decisions are known
+  }
+
+  // Writes the arrival resolve_customer() prepared, with its answer when the step assigned the
+  // contact at once (one statement instead of two). Returns the contact whose answer it recorded
+  // so (publish() does not record it again), else empty.
+  std::string record_arrival(const std::vector<eng::decision>& out) {
+    if (!arrival_record || !history) return {};
+    history::contact_record rec = std::move(*arrival_record);
+    arrival_record.reset();
+    for (const auto& dec : out)
+      if (dec.kind == eng::decision_kind::assign && dec.contact == rec.contact_id) {
+        rec.agent = dec.agent;
+        rec.queue = dec.queue;
+        rec.answered_at = dec.at;
+        break;
+      }
+    if (auto w = history->record_arrival(rec); !w) {
       logger().warn("history: {}", w.err().to_string());
+      return {};
+    }
+    return rec.answered_at > 0 ? std::move(rec.contact_id) : std::string();
   }
 
   std::optional<step> agent_step(domain_state& d, const core::agent_event& e, eng::timestamp now) {
@@ -642,6 +674,7 @@ struct router::impl {
     }
     const auto started = clock_type::now();
     const eng::timestamp now = forced_now.value_or(wall_now());
+    arrival_record.reset();
     std::optional<step> s;
     domain_state* d = nullptr;
     bool duplicate = false;
@@ -675,7 +708,8 @@ struct router::impl {
       return;
     }
     auto out = apply(*d, *s, false);
-    publish(ps, *d, *s, false, out, {msg.topic, msg.partition, msg.offset});
+    const std::string answered = record_arrival(out);
+    publish(ps, *d, *s, false, out, {msg.topic, msg.partition, msg.offset}, answered);
     decision_seconds.observe(std::chrono::duration<double>(clock_type::now() - started).count());
     std::lock_guard lock(stats_mutex);
     stats.steps++;

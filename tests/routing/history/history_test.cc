@@ -167,6 +167,36 @@ TEST_F(store_test, history_answers_and_completions_survive_a_restart) {
   EXPECT_FALSE(s_->contact("nope"));
 }
 
+// A contact assigned in the step it arrived in: its arrival carries the answer (one statement),
+// the same row record_arrival + record_answer would leave; again on a redo, over the first row.
+TEST_F(store_test, an_arrival_may_carry_its_answer) {
+  auto cu = resolve({{"email", "ivan@example.ru"}});
+  auto answered = contact("a1", cu.customer_id, 1000);
+  answered.agent = "anna";
+  answered.queue = "billing";
+  answered.answered_at = 1000;
+  ASSERT_TRUE(s_->record_arrival(answered));
+  ASSERT_TRUE(s_->record_arrival(contact("a2", cu.customer_id, 2000)));
+  ASSERT_TRUE(s_->record_answer("a2", "anna", "billing", 2500));
+  EXPECT_EQ(s_->contact("a1")->agent, s_->contact("a2")->agent);
+  EXPECT_EQ(s_->contact("a1")->queue, s_->contact("a2")->queue);
+  EXPECT_EQ(s_->contact("a1")->answered_at, 1000);
+  // Unanswered again (a redelivery): the row keeps its answer.
+  ASSERT_TRUE(s_->record_arrival(contact("a1", cu.customer_id, 1000)));
+  EXPECT_EQ(s_->contact("a1")->agent, "anna");
+  EXPECT_EQ(s_->contact("a1")->answered_at, 1000);
+  // A redo that assigns otherwise (no queue said): the newest answer wins, the queue stays.
+  answered.agent = "boris";
+  answered.queue = "";
+  answered.answered_at = 1200;
+  ASSERT_TRUE(s_->record_arrival(answered));
+  EXPECT_EQ(s_->contact("a1")->agent, "boris");
+  EXPECT_EQ(s_->contact("a1")->queue, "billing");
+  EXPECT_EQ(s_->contact("a1")->answered_at, 1200);
+  EXPECT_EQ(s_->contact("a1")->arrived_at, 1000);
+  EXPECT_EQ(s_->last_agent(cu.customer_id)->first, "anna");  // a2 at 2500 is newer
+}
+
 TEST_F(store_test, a_batch_is_one_transaction_seen_by_others_only_when_it_ends) {
   auto other = store::open(dir_ / "state" / "history.db");  // a second connection, as a reader
   ASSERT_TRUE(other) << other.err().to_string();
