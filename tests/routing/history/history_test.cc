@@ -130,6 +130,35 @@ TEST_F(store_test, two_customers_seen_together_merge_into_the_oldest_explicitly)
   EXPECT_EQ(via_old->id, mail.customer_id);
 }
 
+// Inside a batch (the router's case) a resolution without a merge takes no savepoint of its own:
+// the same customers, links and merges as outside one, durable once the batch ends.
+TEST_F(store_test, resolutions_inside_a_batch_link_and_merge_as_outside_one) {
+  std::string ivan, anna, tg;
+  {
+    store::batch b(*s_);
+    auto first = resolve({{"email", "ivan@example.ru"}}, 1000, "Иван");
+    EXPECT_TRUE(first.created);
+    ivan = first.customer_id;
+    auto both = resolve({{"email", "ivan@example.ru"}, {"phone", "+79123456789"}}, 2000);
+    EXPECT_FALSE(both.created);
+    EXPECT_EQ(both.customer_id, ivan);
+    EXPECT_EQ(resolve({{"phone", "+79123456789"}}, 3000).customer_id, ivan);
+    anna = resolve({{"email", "anna@example.com"}}, 4000).customer_id;
+    tg = resolve({{"telegram", "777"}}, 5000).customer_id;
+    auto merged = resolve({{"telegram", "777"}, {"email", "anna@example.com"}}, 6000);
+    EXPECT_EQ(merged.customer_id, anna);
+    ASSERT_EQ(merged.merged.size(), 1u);
+    EXPECT_EQ(merged.merged[0], tg);
+  }
+  reopen();
+  auto c = s_->customer(ivan);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->display_name, "Иван");
+  EXPECT_EQ(c->identities.size(), 2u);
+  EXPECT_EQ(s_->find({"telegram", "777"}), anna);
+  EXPECT_EQ(s_->customer(tg)->id, anna);
+}
+
 TEST_F(store_test, customer_ids_are_derived_from_the_first_identity) {
   auto a = resolve({{"email", "x@y.z"}});
   SetUp();  // a fresh database elsewhere derives the same id
