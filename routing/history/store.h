@@ -88,7 +88,10 @@ class store {
     store* store_;
   };
 
-  core::result<bool> record_arrival(const contact_record& r);  // idempotent by contact id
+  // Idempotent by contact id. A record with answered_at > 0 (the contact was assigned in the
+  // step it arrived in) also carries its answer (agent, queue when not empty, answered_at), set
+  // on an existing row as well: one statement instead of record_arrival + record_answer.
+  core::result<bool> record_arrival(const contact_record& r);
   core::result<bool> record_answer(const std::string& contact_id, const std::string& agent,
                                    const std::string& queue, core::timestamp_ms at);
   core::result<bool> record_completion(const std::string& contact_id, const std::string& agent,

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "routing/engine/engine.h"
 #include "routing/history/identity.h"
 #include "routing/history/store.h"
+#include "routing/service/json_out.h"
 #include "routing/service/step.h"
 
 namespace omni::routing::service {
@@ -71,25 +73,30 @@ eng::channel to_engine(core::channel c) {
   return eng::channel::chat;
 }
 
+// Streamed (json_out), members in sorted order: the text nlohmann's dump of the tree gave.
 std::string history_json(const std::vector<history::contact_record>& recent,
                          const std::string& current, int limit) {
-  nlohmann::json out = nlohmann::json::array();
+  std::string text;
+  json_out w(text);
+  w.begin_array();
+  int written = 0;
   for (const auto& r : recent) {
     if (r.contact_id == current) continue;
-    if (static_cast<int>(out.size()) >= limit) break;
-    nlohmann::json j{{"contact_id", r.contact_id},
-                     {"channel", core::to_string(r.chan)},
-                     {"provider", r.provider},
-                     {"queue", r.queue},
-                     {"agent", r.agent},
-                     {"subject", cut_utf8(r.subject, 120)},
-                     {"arrived_at", core::format_timestamp(r.arrived_at)}};
-    if (r.completed_at) j["completed_at"] = core::format_timestamp(r.completed_at);
-    if (!r.disposition.empty()) j["disposition"] = r.disposition;
-    if (r.satisfaction) j["satisfaction"] = *r.satisfaction;
-    out.push_back(std::move(j));
+    if (written >= limit) break;
+    ++written;
+    w.begin_object()
+        .member("agent", r.agent)
+        .member("arrived_at", core::format_timestamp(r.arrived_at));
+    w.member("channel", core::to_string(r.chan));
+    if (r.completed_at) w.member("completed_at", core::format_timestamp(r.completed_at));
+    w.member("contact_id", r.contact_id);
+    if (!r.disposition.empty()) w.member("disposition", r.disposition);
+    w.member("provider", r.provider).member("queue", r.queue);
+    if (r.satisfaction) w.member("satisfaction", *r.satisfaction);
+    w.member("subject", cut_utf8(r.subject, 120)).end_object();
   }
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  w.end_array();
+  return text;
 }
 
 // A bounded set of recently seen ids (oldest forgotten first).
@@ -150,6 +157,20 @@ struct source_ref {
   std::int64_t offset = -1;
 };
 
+// One record for the emitter thread to encode and produce, in the order the router made them.
+struct emission {
+  std::string topic;
+  std::int32_t partition = -1;  // -1: by key
+  std::string key;
+  std::string value;                       // ready, or empty while `record` is set
+  std::optional<core::assignment> record;  // encoded by the emitter
+  std::optional<step> marker_step;         // a marker's step, serialized into record's `step`
+  completion on_done;
+};
+
+// At most this many records wait for the emitter; the router thread waits when it is full.
+constexpr std::size_t emit_queue_limit = 4096;
+
 }  // namespace
 
 struct router::impl {
@@ -165,7 +186,16 @@ struct router::impl {
 
   std::mutex completions_mutex;
   std::vector<completion> completions;
+  // Records handed to the emitter and not yet reported delivered (or refused).
   std::atomic<std::int64_t> outstanding{0};
+
+  // The emitter: encodes the router's records and produces them, in order, on its own thread
+  // (README, "Threading"), so that JSON encoding and the producer's work overlap the routing.
+  std::thread emitter;
+  std::mutex emit_mutex;
+  std::condition_variable emit_ready, emit_space;
+  std::vector<emission> emit_queue;
+  bool emit_stop = false;
 
   std::map<std::int32_t, std::unique_ptr<partition_state>> partitions;
   std::uint64_t next_generation = 0;
@@ -183,6 +213,9 @@ struct router::impl {
   clock_type::time_point next_stats = clock_type::now();
   std::mutex reconfigure_mutex;
   std::optional<router_config> pending_config;  // from reconfigure(), applied by the loop
+  // The history row of the contact arriving in the step being processed (resolve_customer), kept
+  // until the step's decisions say whether it was assigned at once (record_arrival).
+  std::optional<history::contact_record> arrival_record;
 
   impl(router_options o, core::bus::producer& p)
       : opts(std::move(o)), producer(p), normalizer(opts.config.default_region) {}
@@ -240,24 +273,80 @@ struct router::impl {
     completions.push_back(std::move(c));
   }
 
-  // Produces to omni.assignments partition `partition`, waiting out a full local queue.
-  void produce_to(const std::string& topic, std::int32_t partition, const std::string& key,
-                  const std::string& value, completion on_done) {
+  // Hands a record to the emitter (router thread), waiting while the emitter is emit_queue_limit
+  // records behind. Counted in `outstanding` from here until its delivery report.
+  void emit(emission e) {
     outstanding.fetch_add(1);
-    auto handler = [this, c = std::move(on_done)](const core::bus::delivery& d) mutable {
+    std::unique_lock lock(emit_mutex);
+    emit_space.wait(lock, [&] { return emit_queue.size() < emit_queue_limit; });
+    emit_queue.push_back(std::move(e));
+    if (emit_queue.size() == 1) emit_ready.notify_one();
+  }
+
+  // A record whose value is ready, to omni.assignments partition `partition` (or by key: -1).
+  void produce_to(const std::string& topic, std::int32_t partition, const std::string& key,
+                  std::string value, completion on_done) {
+    emit({topic, partition, key, std::move(value), std::nullopt, std::nullopt, std::move(on_done)});
+  }
+
+  // A record the emitter encodes (with the step of a marker).
+  void produce_record(const std::string& topic, std::int32_t partition, const std::string& key,
+                      core::assignment record, completion on_done,
+                      std::optional<step> marker_step = std::nullopt) {
+    emit(
+        {topic, partition, key, {}, std::move(record), std::move(marker_step), std::move(on_done)});
+  }
+
+  // The emitter thread: takes every waiting record at once, encodes and produces them in order.
+  // Runs until stop_emitter(), after the router thread has settled everything it emitted.
+  void run_emitter() {
+    std::vector<emission> batch;
+    for (;;) {
+      {
+        std::unique_lock lock(emit_mutex);
+        emit_ready.wait(lock, [&] { return !emit_queue.empty() || emit_stop; });
+        if (emit_queue.empty()) return;  // stopping, nothing left
+        batch.swap(emit_queue);
+      }
+      emit_space.notify_all();
+      for (auto& e : batch) {
+        if (e.record) {
+          if (e.marker_step)
+            core::put_split_attribute(e.record->attributes, "step", encode_step(*e.marker_step),
+                                      step_chunk);
+          e.value = core::encode(*e.record);
+        }
+        produce_now(e);
+      }
+      batch.clear();
+    }
+  }
+
+  void stop_emitter() {
+    {
+      std::lock_guard lock(emit_mutex);
+      emit_stop = true;
+    }
+    emit_ready.notify_one();
+    if (emitter.joinable()) emitter.join();
+  }
+
+  // Produces one record, waiting out a full local queue (emitter thread). A refused record is
+  // reported as a failed delivery: the router thread then rebuilds (drain_completions).
+  void produce_now(emission& e) {
+    auto handler = [this, c = std::move(e.on_done)](const core::bus::delivery& d) mutable {
       c.ok = d.ok;
       c.error = d.error;
       post_completion(std::move(c));
       outstanding.fetch_sub(1);
     };
     for (;;) {
-      auto st = partition >= 0 ? producer.produce(topic, partition, key, value, handler)
-                               : producer.produce(topic, key, value, handler);
+      auto st = e.partition >= 0 ? producer.produce(e.topic, e.partition, e.key, e.value, handler)
+                                 : producer.produce(e.topic, e.key, e.value, handler);
       if (st == core::bus::produce_status::queued) return;
       if (st == core::bus::produce_status::failed) {
+        post_completion({0, e.partition, "", -1, false, "produce refused"});
         outstanding.fetch_sub(1);
-        post_completion({0, partition, "", -1, false, "produce refused"});
-        resync = true;
         return;
       }
       std::this_thread::sleep_for(1ms);  // queue full: back-pressure
@@ -320,19 +409,23 @@ struct router::impl {
 
   // Publishes the step's records: decisions, follow-up message, notices, then the marker whose
   // delivery report lets the source offset be stored.
-  void publish(partition_state& ps, domain_state& d, const step& s, bool tick,
-               const std::vector<eng::decision>& out, const source_ref& src) {
+  // `answered` names a contact whose assign is in the history already (record_arrival).
+  void publish(partition_state& ps, domain_state& d, step s, bool tick,
+               const std::vector<eng::decision>& out, const source_ref& src,
+               std::string_view answered = {}) {
     const std::string step_tag = tick ? "tick" : src.topic + "@" + std::to_string(src.offset);
     const std::string& changelog = opts.topics.assignments;
     completion failure_only{ps.generation, ps.partition, "", -1, false, {}};
     for (const auto& dec : out) {
       auto rec = record_of(d, dec, step_tag, s.now);
-      produce_to(changelog, ps.partition, d.name, core::encode(rec), failure_only);
-      if (dec.kind == eng::decision_kind::assign && history) {
+      const std::string type = rec.type;
+      produce_record(changelog, ps.partition, d.name, std::move(rec), failure_only);
+      if (dec.kind == eng::decision_kind::assign && history &&
+          (answered.empty() || dec.contact != answered)) {
         if (auto r = history->record_answer(dec.contact, dec.agent, dec.queue, dec.at); !r)
           logger().warn("history: {}", r.err().to_string());
       }
-      count_decision(rec.type);
+      count_decision(type);
     }
     if (s.message) {
       core::assignment m;
@@ -348,7 +441,7 @@ struct router::impl {
       m.attributes["text"] = cut_utf8(s.message->text, core::codec_limits::max_subject_bytes);
       m.attributes["step"] = step_tag;
       m.attributes["now"] = std::to_string(s.now);
-      produce_to(changelog, ps.partition, d.name, core::encode(m), failure_only);
+      produce_record(changelog, ps.partition, d.name, std::move(m), failure_only);
       count_decision("message");
     }
     for (const auto& arrival : s.arrivals) notify_expected_wait(d, arrival, s.now);
@@ -365,9 +458,10 @@ struct router::impl {
       marker.attributes["source_partition"] = std::to_string(src.partition);
       marker.attributes["source_offset"] = std::to_string(src.offset);
     }
-    core::put_split_attribute(marker.attributes, "step", encode_step(s), step_chunk);
-    produce_to(changelog, ps.partition, d.name, core::encode(marker),
-               {ps.generation, ps.partition, tick ? "" : src.topic, src.offset, false, {}});
+    // The emitter serializes the step into the marker (attribute `step`, split at step_chunk).
+    produce_record(changelog, ps.partition, d.name, std::move(marker),
+                   {ps.generation, ps.partition, tick ? "" : src.topic, src.offset, false, {}},
+                   std::move(s));
     if (!tick) {
       ps.recorded[src.topic] = std::max(ps.recorded[src.topic], src.offset);
       ps.pending[src.topic].push_back({src.offset, false});
@@ -519,8 +613,28 @@ struct router::impl {
     rec.provider = c.provider;
     rec.subject = m.subject;
     rec.arrived_at = now;
-    if (auto w = history->record_arrival(rec); !w)
+    arrival_record = std::move(rec);  // written by process() once the step's decisions are known
+  }
+
+  // Writes the arrival resolve_customer() prepared, with its answer when the step assigned the
+  // contact at once (one statement instead of two). Returns the contact whose answer it recorded
+  // so (publish() does not record it again), else empty.
+  std::string record_arrival(const std::vector<eng::decision>& out) {
+    if (!arrival_record || !history) return {};
+    history::contact_record rec = std::move(*arrival_record);
+    arrival_record.reset();
+    for (const auto& dec : out)
+      if (dec.kind == eng::decision_kind::assign && dec.contact == rec.contact_id) {
+        rec.agent = dec.agent;
+        rec.queue = dec.queue;
+        rec.answered_at = dec.at;
+        break;
+      }
+    if (auto w = history->record_arrival(rec); !w) {
       logger().warn("history: {}", w.err().to_string());
+      return {};
+    }
+    return rec.answered_at > 0 ? std::move(rec.contact_id) : std::string();
   }
 
   std::optional<step> agent_step(domain_state& d, const core::agent_event& e, eng::timestamp now) {
@@ -642,6 +756,7 @@ struct router::impl {
     }
     const auto started = clock_type::now();
     const eng::timestamp now = forced_now.value_or(wall_now());
+    arrival_record.reset();
     std::optional<step> s;
     domain_state* d = nullptr;
     bool duplicate = false;
@@ -675,7 +790,8 @@ struct router::impl {
       return;
     }
     auto out = apply(*d, *s, false);
-    publish(ps, *d, *s, false, out, {msg.topic, msg.partition, msg.offset});
+    const std::string answered = record_arrival(out);
+    publish(ps, *d, std::move(*s), false, out, {msg.topic, msg.partition, msg.offset}, answered);
     decision_seconds.observe(std::chrono::duration<double>(clock_type::now() - started).count());
     std::lock_guard lock(stats_mutex);
     stats.steps++;
@@ -695,7 +811,7 @@ struct router::impl {
     step s;
     s.now = now;
     auto out = apply(d, s, true);
-    publish(ps, d, s, true, out, {});
+    publish(ps, d, std::move(s), true, out, {});
     std::lock_guard lock(stats_mutex);
     stats.steps++;
   }
@@ -956,8 +1072,8 @@ struct router::impl {
         rec.at = now;
         core::put_split_attribute(rec.attributes, "queues", queues_json);
         core::put_split_attribute(rec.attributes, "agents", agents_json);
-        produce_to(opts.topics.assignments, ps->partition, d->name, core::encode(rec),
-                   {ps->generation, ps->partition, "", -1, false, {}});
+        produce_record(opts.topics.assignments, ps->partition, d->name, std::move(rec),
+                       {ps->generation, ps->partition, "", -1, false, {}});
         d->last_stats = std::move(body);
         d->last_stats_at = now;
       }
@@ -1039,7 +1155,7 @@ struct router::impl {
         ++domains;
         decisions += out.size();
         if (out.empty() && s.inputs.empty()) continue;
-        publish(*ps, *d, s, true, out, {});  // a tick marker: replay applies its inputs too
+        publish(*ps, *d, std::move(s), true, out, {});  // a tick marker: replay applies its inputs
       }
     opts.config = std::move(*next);
     logger().info("router: configuration reloaded ({} domain(s) reconfigured, {} decision(s))",
@@ -1106,6 +1222,10 @@ core::result<std::unique_ptr<router>> router::start(router_options options,
   }
   if (auto err = p->make_consumer()) return core::error{*err, "kafka"};
   impl* raw = p.get();
+  p->emitter = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "omni-router-out");
+    raw->run_emitter();
+  });
   p->thread = std::thread([raw] {
     pthread_setname_np(pthread_self(), "omni-router");  // its own line in top -H and perf
     raw->run();
@@ -1121,7 +1241,8 @@ void router::stop() {
   if (!impl_) return;
   std::call_once(impl_->stop_once, [this] {
     impl_->stopping = true;
-    if (impl_->thread.joinable()) impl_->thread.join();
+    if (impl_->thread.joinable()) impl_->thread.join();  // settles what it emitted first
+    impl_->stop_emitter();
     impl_->consumer.reset();
   });
 }

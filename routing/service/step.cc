@@ -1,8 +1,10 @@
 #include "routing/service/step.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/events/codec.h"
+#include "routing/service/json_out.h"
 
 namespace omni::routing::service {
 namespace {
@@ -10,10 +12,10 @@ namespace {
 using nlohmann::json;
 namespace eng = engine;
 
-json skills_json(const std::vector<eng::skill_level>& skills) {
-  json out = json::array();
-  for (const auto& s : skills) out.push_back({s.skill, s.proficiency});
-  return out;
+void write_skills(json_out& w, const std::vector<eng::skill_level>& skills) {
+  w.begin_array();
+  for (const auto& s : skills) w.begin_array().value(s.skill).value(s.proficiency).end_array();
+  w.end_array();
 }
 
 std::vector<eng::skill_level> skills_of(const json& j) {
@@ -22,10 +24,20 @@ std::vector<eng::skill_level> skills_of(const json& j) {
   return out;
 }
 
-json capacity_json(const std::map<eng::channel, int>& c) {
-  json out = json::object();
-  for (const auto& [ch, n] : c) out[std::string(eng::to_string(ch))] = n;
-  return out;
+// nlohmann orders an object's keys by name, not by the channel enum.
+void write_capacity(json_out& w, const std::map<eng::channel, int>& c) {
+  std::vector<std::pair<std::string_view, int>> sorted;
+  for (const auto& [ch, n] : c) sorted.emplace_back(eng::to_string(ch), n);
+  std::sort(sorted.begin(), sorted.end());
+  w.begin_object();
+  for (const auto& [name, n] : sorted) w.member(name, n);
+  w.end_object();
+}
+
+void write_strings(json_out& w, const std::vector<std::string>& v) {
+  w.begin_array();
+  for (const auto& s : v) w.value(s);
+  w.end_array();
 }
 
 std::map<eng::channel, int> capacity_of(const json& j) {
@@ -47,59 +59,71 @@ eng::presence presence_of(const json& j) {
   return *p;
 }
 
-json input_json(const eng::input_event& in) {
-  return std::visit(
-      [](const auto& e) -> json {
+// Members in sorted order (json_out).
+void write_input(json_out& w, const eng::input_event& in) {
+  w.begin_object();
+  std::visit(
+      [&w](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, eng::agent_login>) {
-          return {{"k", "login"},
-                  {"agent", e.agent},
-                  {"skills", skills_json(e.skills)},
-                  {"capacity", capacity_json(e.capacity)},
-                  {"presence", eng::to_string(e.initial)}};
+          w.member("agent", e.agent);
+          write_capacity(w.key("capacity"), e.capacity);
+          w.member("k", "login").member("presence", eng::to_string(e.initial));
+          write_skills(w.key("skills"), e.skills);
         } else if constexpr (std::is_same_v<T, eng::agent_logout>) {
-          return {{"k", "logout"}, {"agent", e.agent}};
+          w.member("agent", e.agent).member("k", "logout");
         } else if constexpr (std::is_same_v<T, eng::presence_change>) {
-          return {{"k", "presence"}, {"agent", e.agent}, {"presence", eng::to_string(e.to)}};
+          w.member("agent", e.agent)
+              .member("k", "presence")
+              .member("presence", eng::to_string(e.to));
         } else if constexpr (std::is_same_v<T, eng::agent_update>) {
-          json j{{"k", "update"}, {"agent", e.agent}, {"capacity", capacity_json(e.capacity)}};
-          if (e.skills) j["skills"] = skills_json(*e.skills);
-          return j;
+          w.member("agent", e.agent);
+          write_capacity(w.key("capacity"), e.capacity);
+          w.member("k", "update");
+          if (e.skills) write_skills(w.key("skills"), *e.skills);
         } else if constexpr (std::is_same_v<T, eng::contact_arrived>) {
           const auto& c = e.item;
-          json item{{"id", c.id},
-                    {"channel", eng::to_string(c.chan)},
-                    {"provider", c.provider},
-                    {"to", c.to},
-                    {"subject", c.subject},
-                    {"text", c.text},
-                    {"language", c.language},
-                    {"customer", c.customer_id},
-                    {"tier", c.customer_tier},
-                    {"attributes", c.attributes},
-                    {"boost", c.priority_boost}};
-          json j{{"k", "arrived"}, {"contact", std::move(item)}};
-          if (e.queue) j["queue"] = *e.queue;
-          if (e.priority) j["priority"] = *e.priority;
-          if (e.last_agent) j["hint"] = {e.last_agent->agent, e.last_agent->at};
-          return j;
+          w.key("contact").begin_object().key("attributes").begin_object();
+          for (const auto& [k, v] : c.attributes) w.member(k, v);
+          w.end_object()
+              .member("boost", c.priority_boost)
+              .member("channel", eng::to_string(c.chan))
+              .member("customer", c.customer_id)
+              .member("id", c.id)
+              .member("language", c.language)
+              .member("provider", c.provider)
+              .member("subject", c.subject)
+              .member("text", c.text)
+              .member("tier", c.customer_tier)
+              .member("to", c.to)
+              .end_object();
+          if (e.last_agent)
+            w.key("hint")
+                .begin_array()
+                .value(e.last_agent->agent)
+                .value(static_cast<std::int64_t>(e.last_agent->at))
+                .end_array();
+          w.member("k", "arrived");
+          if (e.priority) w.member("priority", *e.priority);
+          if (e.queue) w.member("queue", *e.queue);
         } else if constexpr (std::is_same_v<T, eng::offer_accepted>) {
-          return {{"k", "accepted"}, {"contact", e.contact}, {"agent", e.agent}};
+          w.member("agent", e.agent).member("contact", e.contact).member("k", "accepted");
         } else if constexpr (std::is_same_v<T, eng::offer_rejected>) {
-          return {{"k", "rejected"}, {"contact", e.contact}, {"agent", e.agent}};
+          w.member("agent", e.agent).member("contact", e.contact).member("k", "rejected");
         } else if constexpr (std::is_same_v<T, eng::offer_timed_out>) {
-          return {{"k", "timed_out"}, {"contact", e.contact}, {"agent", e.agent}};
+          w.member("agent", e.agent).member("contact", e.contact).member("k", "timed_out");
         } else if constexpr (std::is_same_v<T, eng::contact_completed>) {
-          return {{"k", "completed"},
-                  {"contact", e.contact},
-                  {"agent", e.agent},
-                  {"disposition", e.disposition}};
+          w.member("agent", e.agent)
+              .member("contact", e.contact)
+              .member("disposition", e.disposition)
+              .member("k", "completed");
         } else {
           static_assert(std::is_same_v<T, eng::contact_abandoned>);
-          return {{"k", "abandoned"}, {"contact", e.contact}};
+          w.member("contact", e.contact).member("k", "abandoned");
         }
       },
       in);
+  w.end_object();
 }
 
 eng::input_event input_of(const json& j) {
@@ -148,34 +172,44 @@ eng::input_event input_of(const json& j) {
 }  // namespace
 
 std::string encode_step(const step& s) {
-  json j{{"v", 1}, {"now", s.now}};
-  json inputs = json::array();
-  for (const auto& in : s.inputs) inputs.push_back(input_json(in));
-  j["inputs"] = std::move(inputs);
+  // Streamed (json_out), keys in sorted order: the same text nlohmann's dump of the tree gave.
+  std::string text;
+  text.reserve(512);
+  json_out w(text);
+  w.begin_object();
   if (!s.arrivals.empty()) {
-    json arrivals = json::array();
-    for (const auto& m : s.arrivals)
-      arrivals.push_back({{"id", m.id},
-                          {"customer", m.customer_id},
-                          {"name", m.display_name},
-                          {"channel", m.channel},
-                          {"provider", m.provider},
-                          {"conversation", m.conversation},
-                          {"subject", m.subject},
-                          {"snippet", m.snippet},
-                          {"recipient", {m.recipient.kind, m.recipient.value}},
-                          {"history", m.history}});
-    j["arrivals"] = std::move(arrivals);
+    w.key("arrivals").begin_array();
+    for (const auto& m : s.arrivals) {
+      w.begin_object()
+          .member("channel", m.channel)
+          .member("conversation", m.conversation)
+          .member("customer", m.customer_id)
+          .member("history", m.history)
+          .member("id", m.id)
+          .member("name", m.display_name)
+          .member("provider", m.provider);
+      w.key("recipient").begin_array().value(m.recipient.kind).value(m.recipient.value).end_array();
+      w.member("snippet", m.snippet).member("subject", m.subject).end_object();
+    }
+    w.end_array();
   }
+  if (!s.finished.empty()) write_strings(w.key("finished"), s.finished);
+  w.key("inputs").begin_array();
+  for (const auto& in : s.inputs) write_input(w, in);
+  w.end_array();
   if (s.message)
-    j["message"] = {{"id", s.message->message_id},
-                    {"contact", s.message->contact},
-                    {"agent", s.message->agent},
-                    {"subject", s.message->subject},
-                    {"text", s.message->text}};
-  if (!s.seen.empty()) j["seen"] = s.seen;
-  if (!s.finished.empty()) j["finished"] = s.finished;
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+    w.key("message")
+        .begin_object()
+        .member("agent", s.message->agent)
+        .member("contact", s.message->contact)
+        .member("id", s.message->message_id)
+        .member("subject", s.message->subject)
+        .member("text", s.message->text)
+        .end_object();
+  w.member("now", static_cast<std::int64_t>(s.now));
+  if (!s.seen.empty()) write_strings(w.key("seen"), s.seen);
+  w.member("v", 1).end_object();
+  return text;
 }
 
 core::result<step> decode_step(std::string_view text) {

@@ -136,6 +136,24 @@ routing:
                 return int(float(line.split()[-1]))
         return 0
 
+    def cpu_seconds(self, thread=None):
+        """CPU time (user + system) of the daemon, or of its threads named `thread` (the router
+        thread is omni-router): a figure that the other load on a shared machine disturbs far
+        less than rates do."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        task_dir = f"/proc/{self.proc.pid}/task"
+        for tid in os.listdir(task_dir) if thread else ["."]:
+            base = f"{task_dir}/{tid}" if thread else f"/proc/{self.proc.pid}"
+            try:
+                if thread and open(f"{base}/comm").read().strip() != thread:
+                    continue
+                fields = open(f"{base}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended meanwhile
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def close(self):
         self.proc.terminate()
         try:
@@ -227,11 +245,14 @@ def main():
             out["kcat_raw_per_s"] = n / (t2 - t0)
 
             lines = "".join(contact_line(i, doms, "sustained") for i in range(n))
+            cpu0, router0 = d.cpu_seconds(), d.cpu_seconds("omni-router")
             t0 = time.monotonic()
             kcat("-b", d.bootstrap, "-P", "-t", "omni.contacts", "-K", "\t", "-X",
                  "partitioner=murmur2_random", input=lines)
             t1 = wait_assigned(d, base + n, 600)
             out["router_per_s"] = n / (t1 - t0)
+            out["router_thread_cpu_us_per_contact"] = (d.cpu_seconds("omni-router") - router0) / n * 1e6
+            out["daemon_cpu_us_per_contact"] = (d.cpu_seconds() - cpu0) / n * 1e6
         finally:
             d.close()
 
@@ -295,6 +316,8 @@ def main():
         f"(produce {out['kcat_produce_per_s']:.0f}/s, consume {out['kcat_consume_per_s']:.0f}/s)",
         f"router sustained: {out['router_per_s']:.0f} contacts/s = {ratio:.2f} x kcat raw "
         f"(goal >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'})",
+        f"CPU per contact while sustained: router thread {out['router_thread_cpu_us_per_contact']:.0f} us, "
+        f"whole daemon (embedded cluster included) {out['daemon_cpu_us_per_contact']:.0f} us",
     ]
     if "latency_p99_ms" in out:
         lines.append(f"latency at {args.rate}/s ({out['latency_samples']} samples): "

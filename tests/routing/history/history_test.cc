@@ -130,6 +130,35 @@ TEST_F(store_test, two_customers_seen_together_merge_into_the_oldest_explicitly)
   EXPECT_EQ(via_old->id, mail.customer_id);
 }
 
+// Inside a batch (the router's case) a resolution without a merge takes no savepoint of its own:
+// the same customers, links and merges as outside one, durable once the batch ends.
+TEST_F(store_test, resolutions_inside_a_batch_link_and_merge_as_outside_one) {
+  std::string ivan, anna, tg;
+  {
+    store::batch b(*s_);
+    auto first = resolve({{"email", "ivan@example.ru"}}, 1000, "Иван");
+    EXPECT_TRUE(first.created);
+    ivan = first.customer_id;
+    auto both = resolve({{"email", "ivan@example.ru"}, {"phone", "+79123456789"}}, 2000);
+    EXPECT_FALSE(both.created);
+    EXPECT_EQ(both.customer_id, ivan);
+    EXPECT_EQ(resolve({{"phone", "+79123456789"}}, 3000).customer_id, ivan);
+    anna = resolve({{"email", "anna@example.com"}}, 4000).customer_id;
+    tg = resolve({{"telegram", "777"}}, 5000).customer_id;
+    auto merged = resolve({{"telegram", "777"}, {"email", "anna@example.com"}}, 6000);
+    EXPECT_EQ(merged.customer_id, anna);
+    ASSERT_EQ(merged.merged.size(), 1u);
+    EXPECT_EQ(merged.merged[0], tg);
+  }
+  reopen();
+  auto c = s_->customer(ivan);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->display_name, "Иван");
+  EXPECT_EQ(c->identities.size(), 2u);
+  EXPECT_EQ(s_->find({"telegram", "777"}), anna);
+  EXPECT_EQ(s_->customer(tg)->id, anna);
+}
+
 TEST_F(store_test, customer_ids_are_derived_from_the_first_identity) {
   auto a = resolve({{"email", "x@y.z"}});
   SetUp();  // a fresh database elsewhere derives the same id
@@ -165,6 +194,36 @@ TEST_F(store_test, history_answers_and_completions_survive_a_restart) {
   EXPECT_EQ(last->second, 3100);
   EXPECT_EQ(s_->contact("c1")->subject, "Заказ c1");
   EXPECT_FALSE(s_->contact("nope"));
+}
+
+// A contact assigned in the step it arrived in: its arrival carries the answer (one statement),
+// the same row record_arrival + record_answer would leave; again on a redo, over the first row.
+TEST_F(store_test, an_arrival_may_carry_its_answer) {
+  auto cu = resolve({{"email", "ivan@example.ru"}});
+  auto answered = contact("a1", cu.customer_id, 1000);
+  answered.agent = "anna";
+  answered.queue = "billing";
+  answered.answered_at = 1000;
+  ASSERT_TRUE(s_->record_arrival(answered));
+  ASSERT_TRUE(s_->record_arrival(contact("a2", cu.customer_id, 2000)));
+  ASSERT_TRUE(s_->record_answer("a2", "anna", "billing", 2500));
+  EXPECT_EQ(s_->contact("a1")->agent, s_->contact("a2")->agent);
+  EXPECT_EQ(s_->contact("a1")->queue, s_->contact("a2")->queue);
+  EXPECT_EQ(s_->contact("a1")->answered_at, 1000);
+  // Unanswered again (a redelivery): the row keeps its answer.
+  ASSERT_TRUE(s_->record_arrival(contact("a1", cu.customer_id, 1000)));
+  EXPECT_EQ(s_->contact("a1")->agent, "anna");
+  EXPECT_EQ(s_->contact("a1")->answered_at, 1000);
+  // A redo that assigns otherwise (no queue said): the newest answer wins, the queue stays.
+  answered.agent = "boris";
+  answered.queue = "";
+  answered.answered_at = 1200;
+  ASSERT_TRUE(s_->record_arrival(answered));
+  EXPECT_EQ(s_->contact("a1")->agent, "boris");
+  EXPECT_EQ(s_->contact("a1")->queue, "billing");
+  EXPECT_EQ(s_->contact("a1")->answered_at, 1200);
+  EXPECT_EQ(s_->contact("a1")->arrived_at, 1000);
+  EXPECT_EQ(s_->last_agent(cu.customer_id)->first, "anna");  // a2 at 2500 is newer
 }
 
 TEST_F(store_test, a_batch_is_one_transaction_seen_by_others_only_when_it_ends) {

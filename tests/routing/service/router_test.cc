@@ -251,6 +251,83 @@ TEST(router_step_test, steps_round_trip_and_split_on_utf8_boundaries) {
   EXPECT_EQ(core::joined_attribute(attrs, "step"), text);
 }
 
+// The streamed step (json_out) is exactly nlohmann's dump of the same document: every input kind,
+// optional members present and absent, strings that need escaping, and invalid UTF-8 (replaced).
+TEST(router_step_test, streamed_step_is_nlohmanns_dump_of_it) {
+  step s;
+  s.now = 1'764'000'000'123;
+  engine::contact_arrived a;
+  a.item.id = "c\"1\\";
+  a.item.chan = engine::channel::email;
+  a.item.provider = "imap";
+  a.item.to = "support@example.ru";
+  a.item.subject = "tab\there\nnew line \x01\x1f\x7f \b\f\r";
+  a.item.text = std::string("bad \xff\xfe utf-8 and good Привет ✓ 𝄞 ") + '\0' + " end";
+  a.item.language = "ru";
+  a.item.customer_id = "cu_1";
+  a.item.customer_tier = "vip";
+  a.item.attributes = {{"z", "last"}, {"a", "first"}, {"quote\"key", "v"}};
+  a.item.priority_boost = -3;
+  a.queue = "billing";
+  a.priority = 7;
+  a.last_agent = engine::history_hint{"alice", 7};
+  s.inputs.push_back(a);
+  s.inputs.push_back(engine::contact_arrived{});  // every optional member absent
+  s.inputs.push_back(engine::agent_login{
+      "bob",
+      {{"support", 3}, {"billing", 10}},
+      {{engine::channel::voice, 1}, {engine::channel::chat, 2}, {engine::channel::email, 5}},
+      engine::presence::away});
+  s.inputs.push_back(engine::agent_logout{"bob"});
+  s.inputs.push_back(engine::presence_change{"bob", engine::presence::wrap_up});
+  s.inputs.push_back(engine::agent_update{"bob", std::nullopt, {{engine::channel::sms, 3}}});
+  s.inputs.push_back(engine::agent_update{"bob", std::vector<engine::skill_level>{}, {}});
+  s.inputs.push_back(engine::offer_accepted{"c1", "bob"});
+  s.inputs.push_back(engine::offer_rejected{"c1", "bob"});
+  s.inputs.push_back(engine::offer_timed_out{"c1", "bob"});
+  s.inputs.push_back(engine::contact_completed{"c1", "bob", "resolved"});
+  s.inputs.push_back(engine::contact_abandoned{"c2"});
+  s.arrivals.push_back({.id = "c1",
+                        .customer_id = "cu_1",
+                        .display_name = "Иван \"Ваня\"",
+                        .channel = "email",
+                        .provider = "imap",
+                        .conversation = "<m1@x>",
+                        .subject = "s",
+                        .snippet = "sn",
+                        .recipient = {"email", "ivan@example.ru"},
+                        .history = R"([{"contact_id":"c0"}])"});
+  s.message = follow_up{"m2", "c1", "bob", "Re: s", "more\ttext"};
+  s.seen = {"c1", "e\"1"};
+  s.finished = {"c0"};
+  for (const step& each : {s, step{}}) {
+    const auto text = encode_step(each);
+    EXPECT_EQ(
+        nlohmann::json::parse(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+        text);
+  }
+  auto back = decode_step(encode_step(s));
+  ASSERT_TRUE(back) << back.err().to_string();
+  ASSERT_EQ(back->inputs.size(), s.inputs.size());
+  const auto& a2 = std::get<engine::contact_arrived>(back->inputs[0]);
+  EXPECT_EQ(a2.item.id, a.item.id);
+  EXPECT_EQ(a2.item.subject, a.item.subject);
+  EXPECT_EQ(a2.item.attributes, a.item.attributes);
+  EXPECT_EQ(a2.item.priority_boost, -3);
+  EXPECT_EQ(a2.priority, 7);
+  EXPECT_EQ(a2.queue, "billing");
+  EXPECT_EQ(a2.last_agent->agent, "alice");
+  EXPECT_EQ(std::get<engine::agent_login>(back->inputs[2]).capacity.size(), 3u);
+  EXPECT_EQ(std::get<engine::agent_login>(back->inputs[2]).initial, engine::presence::away);
+  EXPECT_FALSE(std::get<engine::agent_update>(back->inputs[5]).skills);
+  EXPECT_TRUE(std::get<engine::agent_update>(back->inputs[6]).skills);
+  EXPECT_EQ(back->arrivals.at(0).display_name, "Иван \"Ваня\"");
+  EXPECT_EQ(back->message->text, "more\ttext");
+  EXPECT_EQ(back->seen, s.seen);
+  EXPECT_EQ(back->finished, s.finished);
+  EXPECT_EQ(back->now, s.now);
+}
+
 TEST_F(router_test, routes_by_skill_and_capacity_and_tells_the_waiting_customer) {
   start_router();
   login("alice");
