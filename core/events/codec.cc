@@ -8,6 +8,8 @@
 #include <optional>
 #include <type_traits>
 
+#include "core/events/json_writer.h"
+
 namespace omni::core {
 namespace {
 
@@ -239,213 +241,6 @@ result<json> parse_envelope(std::string_view text, std::string_view schema) {
   return doc;
 }
 
-// Writes format_timestamp(t) into buf (at least 40 bytes, NUL-terminated); returns its length.
-std::size_t format_timestamp_to(timestamp_ms t, char* buf);
-
-// Writes JSON straight into one string, without building a tree first (the encoders used to fill
-// an nlohmann::json and dump it: a node allocation per field, and a string that grew by doubling).
-// The output is byte for byte what that dump gave: objects list their keys in sorted order (the
-// encoders below write them so; nlohmann's objects are std::maps), no whitespace, UTF-8 kept as is,
-// `"` `\` and control characters escaped like nlohmann does, and an invalid UTF-8 sequence (callers
-// validate strings on the way in; this keeps encode total if one slipped) replaced by U+FFFD where
-// nlohmann's error_handler_t::replace put it.
-class json_writer {
- public:
-  explicit json_writer(std::size_t expected_bytes) { out_.reserve(expected_bytes); }
-
-  std::string take() { return std::move(out_); }
-
-  void begin_object() {
-    separate();
-    out_ += '{';
-    comma_ = false;
-  }
-  void end_object() {
-    out_ += '}';
-    comma_ = true;
-  }
-  void begin_array() {
-    separate();
-    out_ += '[';
-    comma_ = false;
-  }
-  void end_array() {
-    out_ += ']';
-    comma_ = true;
-  }
-
-  void key(std::string_view k) {
-    separate();
-    quoted(k);
-    out_ += ':';
-    comma_ = false;
-  }
-
-  void string(std::string_view v) {
-    separate();
-    quoted(v);
-    comma_ = true;
-  }
-  void integer(std::int64_t v) {
-    separate();
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
-    comma_ = true;
-  }
-  void boolean(bool v) {
-    separate();
-    out_ += v ? "true" : "false";
-    comma_ = true;
-  }
-  void time(timestamp_ms t) {
-    separate();
-    char buf[48];
-    buf[0] = '"';
-    std::size_t n = format_timestamp_to(t, buf + 1);
-    buf[n + 1] = '"';
-    out_.append(buf, n + 2);
-    comma_ = true;
-  }
-
-  // key + value shorthands
-  void field(std::string_view k, std::string_view v) {
-    key(k);
-    string(v);
-  }
-  void field_if(std::string_view k, std::string_view v) {
-    if (!v.empty()) field(k, v);
-  }
-  void field(std::string_view k, std::int64_t v) {
-    key(k);
-    integer(v);
-  }
-  void time_field(std::string_view k, timestamp_ms t) {
-    key(k);
-    time(t);
-  }
-  template <typename Value>
-  void map_if(std::string_view k, const std::map<std::string, Value>& m) {
-    if (m.empty()) return;
-    key(k);
-    begin_object();
-    for (const auto& [mk, mv] : m) {
-      if constexpr (std::is_same_v<Value, std::string>)
-        field(mk, mv);
-      else
-        field(mk, static_cast<std::int64_t>(mv));
-    }
-    end_object();
-  }
-
- private:
-  void separate() {
-    if (comma_) out_ += ',';
-  }
-
-  // A JSON string literal: runs of bytes that need nothing are appended in one go.
-  void quoted(std::string_view s) {
-    out_ += '"';
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* end = p + s.size();
-    const auto* run = p;
-    auto flush = [&](const unsigned char* upto) {
-      out_.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(upto - run));
-    };
-    while (p < end) {
-      const unsigned char c = *p;
-      if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-        ++p;
-        continue;
-      }
-      if (c >= 0x80) {
-        std::size_t n = utf8_sequence(p, end);
-        if (n > 0) {  // well-formed: copied with the run
-          p += n;
-          continue;
-        }
-        flush(p);
-        out_ += "\xEF\xBF\xBD";
-        p += invalid_sequence_length(p, end);
-        run = p;
-        continue;
-      }
-      flush(p);
-      switch (c) {
-        case '"':
-          out_ += "\\\"";
-          break;
-        case '\\':
-          out_ += "\\\\";
-          break;
-        case '\b':
-          out_ += "\\b";
-          break;
-        case '\t':
-          out_ += "\\t";
-          break;
-        case '\n':
-          out_ += "\\n";
-          break;
-        case '\f':
-          out_ += "\\f";
-          break;
-        case '\r':
-          out_ += "\\r";
-          break;
-        default: {
-          static constexpr char hex[] = "0123456789abcdef";
-          const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-          out_.append(esc, sizeof esc);
-        }
-      }
-      run = ++p;
-    }
-    flush(p);
-    out_ += '"';
-  }
-
-  // Well-formed UTF-8 per Unicode's table 3-7 (what nlohmann's decoder accepts): the length of the
-  // sequence starting at p, or 0 when it is not well-formed.
-  static std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
-    return valid_prefix(p, end) == expected_length(*p) ? expected_length(*p) : 0;
-  }
-  static std::size_t expected_length(unsigned char lead) {
-    if (lead >= 0xC2 && lead <= 0xDF) return 2;
-    if (lead >= 0xE0 && lead <= 0xEF) return 3;
-    if (lead >= 0xF0 && lead <= 0xF4) return 4;
-    return 1;  // an ASCII byte, or a lead that can never start a sequence
-  }
-  // How many bytes from p belong to a well-formed (possibly unfinished) sequence, lead included;
-  // 0 when the lead byte itself is invalid.
-  static std::size_t valid_prefix(const unsigned char* p, const unsigned char* end) {
-    const unsigned char lead = *p;
-    const std::size_t want = expected_length(lead);
-    if (lead >= 0x80 && want == 1) return 0;
-    std::size_t i = 1;
-    for (; i < want && p + i < end; ++i) {
-      unsigned char lo = 0x80, hi = 0xBF;
-      if (i == 1) {
-        if (lead == 0xE0) lo = 0xA0;
-        if (lead == 0xED) hi = 0x9F;
-        if (lead == 0xF0) lo = 0x90;
-        if (lead == 0xF4) hi = 0x8F;
-      }
-      if (p[i] < lo || p[i] > hi) break;
-    }
-    return i;
-  }
-  // The bytes one U+FFFD stands for, as nlohmann's replace handler counts them: an invalid lead
-  // byte alone; otherwise the valid start of the sequence (the byte that broke it is read again).
-  static std::size_t invalid_sequence_length(const unsigned char* p, const unsigned char* end) {
-    const std::size_t n = valid_prefix(p, end);
-    return n == 0 ? 1 : n;
-  }
-
-  std::string out_;
-  bool comma_ = false;
-};
-
 // A guess at the encoded size, so the output is allocated once in the common case.
 std::size_t text_bytes(std::string_view s) { return s.size() + 4; }
 
@@ -585,7 +380,6 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 }
 }  // namespace
 
-namespace {
 std::size_t format_timestamp_to(timestamp_ms t, char* buf) {
   std::int64_t days = t >= 0 ? t / 86400000 : (t - 86399999) / 86400000;
   std::int64_t ms_of_day = t - days * 86400000;
@@ -619,7 +413,6 @@ std::size_t format_timestamp_to(timestamp_ms t, char* buf) {
   buf[24] = '\0';
   return 24;
 }
-}  // namespace
 
 std::string format_timestamp(timestamp_ms t) {
   char buf[40];

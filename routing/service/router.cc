@@ -17,12 +17,12 @@
 #include <pthread.h>
 
 #include "core/events/codec.h"
+#include "core/events/json_writer.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "routing/engine/engine.h"
 #include "routing/history/identity.h"
 #include "routing/history/store.h"
-#include "routing/service/json_out.h"
 #include "routing/service/step.h"
 
 namespace omni::routing::service {
@@ -73,11 +73,10 @@ eng::channel to_engine(core::channel c) {
   return eng::channel::chat;
 }
 
-// Streamed (json_out), members in sorted order: the text nlohmann's dump of the tree gave.
+// Streamed (core::json_writer), members in sorted order: the text nlohmann's dump of the tree gave.
 std::string history_json(const std::vector<history::contact_record>& recent,
                          const std::string& current, int limit) {
-  std::string text;
-  json_out w(text);
+  core::json_writer w(64 + 160 * recent.size());
   w.begin_array();
   int written = 0;
   for (const auto& r : recent) {
@@ -96,7 +95,7 @@ std::string history_json(const std::vector<history::contact_record>& recent,
     w.member("subject", cut_utf8(r.subject, 120)).end_object();
   }
   w.end_array();
-  return text;
+  return w.take();
 }
 
 // A bounded set of recently seen ids (oldest forgotten first).

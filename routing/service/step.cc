@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/events/codec.h"
-#include "routing/service/json_out.h"
+#include "core/events/json_writer.h"
 
 namespace omni::routing::service {
 namespace {
@@ -12,7 +12,7 @@ namespace {
 using nlohmann::json;
 namespace eng = engine;
 
-void write_skills(json_out& w, const std::vector<eng::skill_level>& skills) {
+void write_skills(core::json_writer& w, const std::vector<eng::skill_level>& skills) {
   w.begin_array();
   for (const auto& s : skills) w.begin_array().value(s.skill).value(s.proficiency).end_array();
   w.end_array();
@@ -25,7 +25,7 @@ std::vector<eng::skill_level> skills_of(const json& j) {
 }
 
 // nlohmann orders an object's keys by name, not by the channel enum.
-void write_capacity(json_out& w, const std::map<eng::channel, int>& c) {
+void write_capacity(core::json_writer& w, const std::map<eng::channel, int>& c) {
   std::vector<std::pair<std::string_view, int>> sorted;
   for (const auto& [ch, n] : c) sorted.emplace_back(eng::to_string(ch), n);
   std::sort(sorted.begin(), sorted.end());
@@ -34,7 +34,7 @@ void write_capacity(json_out& w, const std::map<eng::channel, int>& c) {
   w.end_object();
 }
 
-void write_strings(json_out& w, const std::vector<std::string>& v) {
+void write_strings(core::json_writer& w, const std::vector<std::string>& v) {
   w.begin_array();
   for (const auto& s : v) w.value(s);
   w.end_array();
@@ -59,8 +59,8 @@ eng::presence presence_of(const json& j) {
   return *p;
 }
 
-// Members in sorted order (json_out).
-void write_input(json_out& w, const eng::input_event& in) {
+// Members in sorted order (core::json_writer).
+void write_input(core::json_writer& w, const eng::input_event& in) {
   w.begin_object();
   std::visit(
       [&w](const auto& e) {
@@ -172,10 +172,9 @@ eng::input_event input_of(const json& j) {
 }  // namespace
 
 std::string encode_step(const step& s) {
-  // Streamed (json_out), keys in sorted order: the same text nlohmann's dump of the tree gave.
-  std::string text;
-  text.reserve(512);
-  json_out w(text);
+  // Streamed (core::json_writer), keys in sorted order: the same text nlohmann's dump of the tree
+  // gave.
+  core::json_writer w(512);
   w.begin_object();
   if (!s.arrivals.empty()) {
     w.key("arrivals").begin_array();
@@ -209,7 +208,7 @@ std::string encode_step(const step& s) {
   w.member("now", static_cast<std::int64_t>(s.now));
   if (!s.seen.empty()) write_strings(w.key("seen"), s.seen);
   w.member("v", 1).end_object();
-  return text;
+  return w.take();
 }
 
 core::result<step> decode_step(std::string_view text) {
