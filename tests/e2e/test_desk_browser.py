@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import Daemon, TempDirTest, artifacts_dir, curl, kcat, topic_messages, wait_for  # noqa: E402
+from omni_testlib import Daemon, TempDirTest, requires, artifacts_dir, curl, kcat, topic_messages, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHROMIUM = os.environ.get("OMNI_CHROMIUM", "/usr/bin/chromium")
@@ -44,9 +44,9 @@ GATEWAY_YAML = f"""gateway:
 """
 
 
-@unittest.skipUnless(os.path.exists(CHROMIUM), f"{CHROMIUM} missing: deploy/install-deps.sh --test")
-@unittest.skipUnless(os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")),
-                     "playwright-core missing: deploy/install-deps.sh --test (npm ci in tests/e2e)")
+@requires(os.path.exists(CHROMIUM), f"{CHROMIUM} missing: deploy/install-deps.sh --test")
+@requires(os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")),
+          "playwright-core missing: deploy/install-deps.sh --test (npm ci in tests/e2e)")
 class DeskInBrowser(TempDirTest):
     def test_offer_accept_reply_complete_with_cyrillic(self):
         d = self.track(Daemon(self.tmp, extra_yaml=GATEWAY_YAML))

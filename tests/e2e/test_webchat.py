@@ -15,7 +15,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import Daemon, TempDirTest, kcat, topic_messages, wait_for  # noqa: E402
+from omni_testlib import Daemon, TempDirTest, requires, kcat, topic_messages, wait_for  # noqa: E402
 
 try:
     import websockets
@@ -73,7 +73,7 @@ def raw_frame(opcode, payload):
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-@unittest.skipIf(websockets is None, "python3-websockets missing: deploy/install-deps.sh --test")
+@requires(websockets is not None, "python3-websockets missing: deploy/install-deps.sh --test")
 class WebChatProtocol(TempDirTest):
     @classmethod
     def setUpClass(cls):

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import Daemon, TempDirTest, artifacts_dir, kcat, topic_messages, wait_for  # noqa: E402
+from omni_testlib import Daemon, TempDirTest, requires, artifacts_dir, kcat, topic_messages, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHROMIUM = os.environ.get("OMNI_CHROMIUM", "/usr/bin/chromium")
@@ -25,9 +25,9 @@ CONNECTORS = """connectors:
 """
 
 
-@unittest.skipUnless(os.path.exists(CHROMIUM), f"{CHROMIUM} missing: deploy/install-deps.sh --test")
-@unittest.skipUnless(os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")),
-                     "playwright-core missing: deploy/install-deps.sh --test (npm ci in tests/e2e)")
+@requires(os.path.exists(CHROMIUM), f"{CHROMIUM} missing: deploy/install-deps.sh --test")
+@requires(os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")),
+          "playwright-core missing: deploy/install-deps.sh --test (npm ci in tests/e2e)")
 class WebChatInBrowser(TempDirTest):
     def test_visitor_writes_in_russian_gets_the_reply_and_keeps_history_over_reload(self):
         d = self.track(Daemon(self.tmp, extra_yaml=CONNECTORS))
