@@ -212,6 +212,8 @@ void engine::build(timestamp now, std::vector<decision>& out, bool keep_state) {
 
 void engine::compute_memberships(std::uint32_t a) {
   agent_rec& ar = agents_[a];
+  ar.chan_staffed = {};  // the new memberships start unstaffed and unable
+  ar.chan_take = {};
   std::vector<std::uint32_t> candidates = unconditional_profiles_;
   for (auto [skill, prof] : ar.skills) {
     auto it = profiles_by_anchor_.find(skill);
@@ -297,7 +299,10 @@ void engine::refresh_agent(std::uint32_t a) {
   for (channel c : all_channels) {
     const std::size_t ci = index_of(c);
     const bool take = can_take(ar, c);
-    const std::int64_t staffed = ar.state == presence::available ? ar.capacity[ci] : 0;
+    const int staffed = ar.state == presence::available ? ar.capacity[ci] : 0;
+    if (!take && !ar.chan_take[ci] && staffed == ar.chan_staffed[ci]) continue;
+    ar.chan_take[ci] = take;
+    ar.chan_staffed[ci] = staffed;
     for (auto& m : ar.memberships[ci]) {
       if (m.staffed != staffed) {
         profiles_[m.profile].staffed_slots += staffed - m.staffed;
@@ -494,36 +499,22 @@ void engine::insert_waiting(std::uint32_t c) {
   sync_head(cr.profile);
   if (p.ranks) p.ranks->insert(key);
   queue_rec& q = queues_[cr.queue];
-  q.by_age.push_back({cr.arrived_at, cr.seq, c});
-  std::push_heap(q.by_age.begin(), q.by_age.end(), std::greater<>{});
-  if (q.by_age.size() > 2 * q.waiting + 64) {
-    // Compact: keep live entries once each; a sorted array is a valid min-heap.
-    const std::uint32_t qi = cr.queue;
-    std::erase_if(q.by_age, [&](const age_entry& e) { return !age_entry_live(e, qi); });
-    std::sort(q.by_age.begin(), q.by_age.end());
-    q.by_age.erase(std::unique(q.by_age.begin(), q.by_age.end()), q.by_age.end());
-  }
-}
-
-bool engine::age_entry_live(const age_entry& e, std::uint32_t q) const {
-  const contact_rec& c = contacts_[e.contact];
-  return !c.id.empty() && c.seq == e.seq && c.state == contact_state::waiting && c.queue == q;
+  cr.age_slot = q.by_age.acquire();
+  q.by_age.set(cr.age_slot, {cr.arrived_at, cr.seq, c});
 }
 
 std::optional<timestamp> engine::oldest_waiting(std::uint32_t q) const {
-  auto& heap = queues_[q].by_age;
-  while (!heap.empty() && !age_entry_live(heap.front(), q)) {
-    std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
-    heap.pop_back();
-  }
-  if (heap.empty()) return std::nullopt;
-  return heap.front().arrived;
+  const auto& order = queues_[q].by_age;
+  if (order.empty()) return std::nullopt;
+  return order.top().key.arrived;
 }
 
 void engine::erase_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
   if (!cr.in_waiting) return;
-  cr.in_waiting = false;  // its age heap entry goes stale lazily
+  cr.in_waiting = false;
+  queues_[cr.queue].by_age.release(cr.age_slot);
+  cr.age_slot = npos;
   profile& p = profiles_[cr.profile];
   p.waiting.release(cr.waiting_slot);
   cr.waiting_slot = npos;
@@ -1678,6 +1669,7 @@ std::string engine::check_invariants() const {
   }
   std::size_t qw = 0, qo = 0, qa = 0;
   for (const auto& q : queues_) {
+    if (q.by_age.size() != q.waiting || !q.by_age.valid()) fail("age index drift " + q.cfg.name);
     qw += q.waiting;
     qo += q.offered;
     qa += q.assigned;

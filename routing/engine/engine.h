@@ -231,10 +231,9 @@ class engine {
     std::vector<std::uint32_t> step_target;  // overflow target queue per step, npos otherwise
     std::uint32_t max_wait_target = npos;
     bool serves[channel_count] = {};
-    // Oldest waiting contact first: a min-heap with lazy deletion (entries whose contact left
-    // the queue are dropped when they surface, or by compaction once stale entries outnumber
-    // live ones). Cheaper than an ordered set on the hot path; mutable for const readers.
-    mutable std::vector<age_entry> by_age;
+    // Oldest waiting contact first: arrivals come in time order, so a slot_order (sorted run,
+    // O(1) append; requeued contacts keep their old arrival and go to its side heap).
+    slot_order<age_entry> by_age;
     std::size_t waiting = 0, offered = 0, assigned = 0;
     std::uint64_t arrived = 0, answered = 0, answered_within_sla = 0, completed = 0, abandoned = 0,
                   expired = 0, overflowed_in = 0, overflowed_out = 0;
@@ -266,6 +265,7 @@ class engine {
     bool dirty = false;
     bool in_waiting = false;            // a member of its profile's waiting heap
     std::uint32_t waiting_slot = npos;  // its slot there while in_waiting
+    std::uint32_t age_slot = npos;      // its slot in its queue's by_age while in_waiting
     std::vector<std::uint32_t> excluded;
     std::optional<timer_key> offer_timer, escalation_timer, max_wait_timer;
     std::optional<history_hint> hint;
@@ -305,6 +305,11 @@ class engine {
     int misses = 0;
     bool dirty = false;
     bool heap_pending = false;  // in pending_agents_ (some membership has heap_dirty)
+    // Per channel, the state refresh_agent() left every membership of that channel in
+    // (staffed capacity, able to take work): a channel that was and stays unable with the
+    // same staffing is skipped without touching its memberships.
+    per_channel chan_staffed{};
+    std::array<bool, channel_count> chan_take{};
     std::uint64_t offers = 0, handled = 0, rejected = 0, missed = 0;
     duration logged_in_ms = 0, busy_ms = 0;
     timestamp accounted_at = 0;
@@ -408,7 +413,6 @@ class engine {
   std::vector<requirement> brute_requirements(const contact_rec& c) const;
   std::size_t position_of(const contact_rec& c) const;
   std::optional<timestamp> oldest_waiting(std::uint32_t q) const;
-  bool age_entry_live(const age_entry& e, std::uint32_t q) const;
   bool eligible_brute(const agent_rec& a, const std::vector<requirement>& reqs) const;
 
   engine_config config_;
