@@ -12,7 +12,8 @@
 // (priority, SLA deadline, arrival) and an ordered set of agents who are eligible and can take
 // a contact on that channel now (ordered by the strategy key). A contact looks only at its
 // profile's agent set; a freed agent looks only at the heads of the profiles it is eligible for.
-// Both sets are addressable heaps (slot_heap.h): re-keying touches only the profile's memory.
+// Both sets live in the profile's own arrays (slot_heap.h: slot_heap for contacts, slot_order
+// for agents), so re-keying and head checks never touch the agent or contact record.
 
 #include <array>
 #include <cstdint>
