@@ -296,6 +296,8 @@ class slot_order {
     for (std::size_t s = 0; s < state_.size(); ++s) members += contains(s) ? 1 : 0;
     return v.size() == live_ && members == live_;
   }
+  // Entries held, live and stale (bounded by 2 x size() + 64 through compaction).
+  std::size_t stored() const { return run_.size() - head_ + heap_.size(); }
   const Key* key(std::uint32_t s) const {
     for (std::size_t i = head_; i < run_.size(); ++i) {
       if (run_[i].slot == s && live(run_[i])) return &run_[i].key;
