@@ -62,6 +62,7 @@ std::uint32_t engine::intern_profile(channel c, strategy s, std::vector<requirem
     profiles_by_anchor_[p.reqs.front().skill].push_back(id);
   }
   profiles_.push_back(std::move(p));
+  heads_.emplace_back();
   profile_ids_.emplace(std::move(key), id);
   return id;
 }
@@ -77,10 +78,12 @@ std::uint32_t engine::profile_of(std::uint32_t q, int stage, channel c) const {
 
 void engine::build(timestamp now, std::vector<decision>& out, bool keep_state) {
   now_ = std::max(now_, now);
+  flush_agents();  // no membership may point into the profiles about to go
   std::vector<queue_rec> old_queues = std::move(queues_);
   queues_.clear();
   queue_ids_.clear();
   profiles_.clear();
+  heads_.clear();
   profile_ids_.clear();
   profiles_by_anchor_.clear();
   unconditional_profiles_.clear();
@@ -209,6 +212,8 @@ void engine::build(timestamp now, std::vector<decision>& out, bool keep_state) {
 
 void engine::compute_memberships(std::uint32_t a) {
   agent_rec& ar = agents_[a];
+  ar.chan_staffed = {};  // the new memberships start unstaffed and unable
+  ar.chan_take = {};
   std::vector<std::uint32_t> candidates = unconditional_profiles_;
   for (auto [skill, prof] : ar.skills) {
     auto it = profiles_by_anchor_.find(skill);
@@ -226,9 +231,9 @@ void engine::compute_memberships(std::uint32_t a) {
       auto it = std::lower_bound(ar.skills.begin(), ar.skills.end(), std::make_pair(r.skill, 0));
       m.skill_score += it->second;
     }
-    auto& ms = ar.memberships[index_of(p.chan)];
-    m.slot = static_cast<std::uint32_t>(ms.size());
-    ms.push_back(m);
+    m.slot = profiles_[pid].available.acquire();
+    m.strat = p.strat;
+    ar.memberships[index_of(p.chan)].push_back(m);
   }
 }
 
@@ -237,7 +242,7 @@ void engine::detach_agent(std::uint32_t a) {
   for (auto& ms : ar.memberships) {
     for (auto& m : ms) {
       profile& p = profiles_[m.profile];
-      if (m.in_available) p.available_live--;  // its heap entry goes stale
+      p.available.release(m.slot);  // leaves the heap too
       p.staffed_slots -= m.staffed;
     }
     ms.clear();
@@ -267,52 +272,92 @@ bool engine::can_take(const agent_rec& a, channel c) const {
   return true;
 }
 
-engine::agent_key engine::key_for(const agent_rec& a, std::uint32_t agent, const profile& p,
+engine::agent_key engine::key_for(const agent_rec& a, std::uint32_t agent,
                                   const membership& m) const {
-  switch (p.strat) {
+  switch (m.strat) {
     case strategy::longest_idle:
-      return {a.idle_since, 0, agent, m.slot};
+      return {a.idle_since, 0, agent};
     case strategy::least_occupied: {
       std::int64_t load = 0, cap = 0;
       for (std::size_t i = 0; i < channel_count; ++i) {
         load += a.load[i];
         cap += a.capacity[i];
       }
-      return {cap > 0 ? load * 1'000'000 / cap : 0, a.idle_since, agent, m.slot};
+      return {cap > 0 ? load * 1'000'000 / cap : 0, a.idle_since, agent};
     }
     case strategy::most_skilled:
-      return {-m.skill_score, a.idle_since, agent, m.slot};
+      return {-m.skill_score, a.idle_since, agent};
     case strategy::round_robin:
-      return {static_cast<std::int64_t>(m.rr_stamp), 0, agent, m.slot};
+      return {static_cast<std::int64_t>(m.rr_stamp), 0, agent};
   }
-  return {0, 0, agent, m.slot};
+  return {0, 0, agent};
 }
 
 void engine::refresh_agent(std::uint32_t a) {
   agent_rec& ar = agents_[a];
+  bool changed = false;
   for (channel c : all_channels) {
     const std::size_t ci = index_of(c);
     const bool take = can_take(ar, c);
-    const std::int64_t staffed = ar.state == presence::available ? ar.capacity[ci] : 0;
+    const int staffed = ar.state == presence::available ? ar.capacity[ci] : 0;
+    if (!take && !ar.chan_take[ci] && staffed == ar.chan_staffed[ci]) continue;
+    ar.chan_take[ci] = take;
+    ar.chan_staffed[ci] = staffed;
     for (auto& m : ar.memberships[ci]) {
-      profile& p = profiles_[m.profile];
       if (m.staffed != staffed) {
-        p.staffed_slots += staffed - m.staffed;
+        profiles_[m.profile].staffed_slots += staffed - m.staffed;
         m.staffed = staffed;
       }
       if (take) {
-        const agent_key key = key_for(ar, a, p, m);
+        const agent_key key = key_for(ar, a, m);
         if (m.in_available && key == m.key) continue;
-        if (!m.in_available) p.available_live++;
         m.key = key;
         m.in_available = true;
-        push_available(m.profile, key);  // the old entry, if any, is now stale
       } else if (m.in_available) {
-        p.available_live--;
         m.in_available = false;
+      } else {
+        continue;
+      }
+      m.heap_dirty = true;
+      changed = true;
+    }
+  }
+  if (changed && !ar.heap_pending) {
+    ar.heap_pending = true;
+    pending_agents_.push_back(a);
+  }
+}
+
+void engine::flush_agent(std::uint32_t a) {
+  agent_rec& ar = agents_[a];
+  ar.heap_pending = false;
+  for (auto& ms : ar.memberships) {
+    for (auto& m : ms) {
+      if (!m.heap_dirty) continue;
+      m.heap_dirty = false;
+      auto& heap = profiles_[m.profile].available;
+      if (m.in_available) {
+        heap.set(m.slot, m.key);
+        m.in_heap = true;
+      } else if (m.in_heap) {
+        heap.erase(m.slot);
+        m.in_heap = false;
       }
     }
   }
+}
+
+void engine::flush_agents() {
+  // Index loop: flush_agent() does not add agents, but keep it robust to reallocation.
+  for (std::size_t i = 0; i < pending_agents_.size(); ++i) flush_agent(pending_agents_[i]);
+  pending_agents_.clear();
+}
+
+void engine::sync_head(std::uint32_t profile_id) {
+  const auto& heap = profiles_[profile_id].waiting;
+  waiting_head& h = heads_[profile_id];
+  h.count = static_cast<std::uint32_t>(heap.size());
+  if (!heap.empty()) h.key = heap.top().key;
 }
 
 void engine::account_time(agent_rec& a) {
@@ -330,21 +375,12 @@ void engine::mark_agent(std::uint32_t a) {
   dirty_agents_.push_back(a);
 }
 
-bool engine::agent_entry_live(const agent_key& k, std::uint32_t profile_id) const {
-  const auto& ms = agents_[k.agent].memberships[index_of(profiles_[profile_id].chan)];
-  if (k.slot >= ms.size()) return false;
-  const membership& m = ms[k.slot];
-  return m.profile == profile_id && m.in_available && m.key == k;
-}
-
 namespace {
 
-// Lazy min-heaps: drop entries that are no longer live once they outnumber the live ones.
-// Sorting (and removing duplicates: a record may push the same key again) leaves a valid
-// min-heap, so the cost is O(n log n) once per n/2 pushes. `live` counts `e` already: when it
-// is the only live entry, every other entry is stale and the heap restarts from `e` without
-// checking them (common for agent heaps while every eligible agent is busy: a freed agent's
-// keys would otherwise be scanned, two cache misses each, by the next compaction).
+// Lazy min-heaps (timers): drop entries that are no longer live once they outnumber the live
+// ones. Sorting (and removing duplicates) leaves a valid min-heap, so the cost is O(n log n)
+// once per n/2 pushes. `live` counts `e` already: when it is the only live entry, every other
+// entry is stale and the heap restarts from `e` without checking them.
 template <typename Entry, typename Live>
 void push_lazy(std::vector<Entry>& heap, const Entry& e, std::size_t live, Live&& is_live) {
   if (live == 1) heap.clear();
@@ -364,12 +400,6 @@ void pop_lazy(std::vector<Entry>& heap) {
 }
 
 }  // namespace
-
-void engine::push_available(std::uint32_t profile_id, const agent_key& k) {
-  profile& p = profiles_[profile_id];
-  push_lazy(p.available, k, p.available_live,
-            [&](const agent_key& e) { return agent_entry_live(e, profile_id); });
-}
 
 const engine::membership* engine::find_membership(const agent_rec& a,
                                                   std::uint32_t profile_id) const {
@@ -448,80 +478,47 @@ void engine::apply_capacity(std::uint32_t a, std::vector<decision>& out) {
 
 engine::contact_key engine::key_of(std::uint32_t c) const {
   const contact_rec& cr = contacts_[c];
-  return {-static_cast<std::int64_t>(cr.priority), cr.sla_deadline, cr.seq, c};
+  return {-static_cast<std::int64_t>(cr.priority), cr.sla_deadline, cr.seq, c,
+          cr.excluded.empty() ? 0u : 1u};
 }
 
-bool engine::contact_entry_live(const contact_key& k, std::uint32_t profile_id) const {
-  const contact_rec& cr = contacts_[k.contact];
-  return cr.in_waiting && cr.profile == profile_id && key_of(k.contact) == k;
-}
-
-std::uint32_t engine::best_waiting(std::uint32_t profile_id, std::uint32_t a) {
-  auto& heap = profiles_[profile_id].waiting;
-  std::uint32_t best = npos;
-  std::vector<contact_key> skipped;  // live but excluded for `a`: put back afterwards
-  while (!heap.empty()) {
-    const contact_key top = heap.front();
-    if (!contact_entry_live(top, profile_id)) {
-      pop_lazy(heap);
-      continue;
-    }
-    if (!excluded(contacts_[top.contact], a)) {
-      best = top.contact;
-      break;
-    }
-    pop_lazy(heap);
-    skipped.push_back(top);
-  }
-  for (const contact_key& k : skipped) {
-    heap.push_back(k);
-    std::push_heap(heap.begin(), heap.end(), std::greater<>{});
-  }
-  return best;
+const engine::contact_key* engine::best_waiting(std::uint32_t profile_id, std::uint32_t a) const {
+  const auto* e = profiles_[profile_id].waiting.min_where([&](const auto& x) {
+    return x.key.has_excluded == 0 || !excluded(contacts_[x.key.contact], a);
+  });
+  return e == nullptr ? nullptr : &e->key;
 }
 
 void engine::insert_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
   profile& p = profiles_[cr.profile];
   cr.in_waiting = true;
-  p.waiting_live++;
-  const std::uint32_t pid = cr.profile;
-  push_lazy(p.waiting, key_of(c), p.waiting_live,
-            [&](const contact_key& e) { return contact_entry_live(e, pid); });
-  if (p.ranks) p.ranks->insert(key_of(c));
+  cr.waiting_slot = p.waiting.acquire();
+  const contact_key key = key_of(c);
+  p.waiting.insert(cr.waiting_slot, key);
+  sync_head(cr.profile);
+  if (p.ranks) p.ranks->insert(key);
   queue_rec& q = queues_[cr.queue];
-  q.by_age.push_back({cr.arrived_at, cr.seq, c});
-  std::push_heap(q.by_age.begin(), q.by_age.end(), std::greater<>{});
-  if (q.by_age.size() > 2 * q.waiting + 64) {
-    // Compact: keep live entries once each; a sorted array is a valid min-heap.
-    const std::uint32_t qi = cr.queue;
-    std::erase_if(q.by_age, [&](const age_entry& e) { return !age_entry_live(e, qi); });
-    std::sort(q.by_age.begin(), q.by_age.end());
-    q.by_age.erase(std::unique(q.by_age.begin(), q.by_age.end()), q.by_age.end());
-  }
-}
-
-bool engine::age_entry_live(const age_entry& e, std::uint32_t q) const {
-  const contact_rec& c = contacts_[e.contact];
-  return !c.id.empty() && c.seq == e.seq && c.state == contact_state::waiting && c.queue == q;
+  cr.age_slot = q.by_age.acquire();
+  q.by_age.set(cr.age_slot, {cr.arrived_at, cr.seq, c});
 }
 
 std::optional<timestamp> engine::oldest_waiting(std::uint32_t q) const {
-  auto& heap = queues_[q].by_age;
-  while (!heap.empty() && !age_entry_live(heap.front(), q)) {
-    std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
-    heap.pop_back();
-  }
-  if (heap.empty()) return std::nullopt;
-  return heap.front().arrived;
+  const auto& order = queues_[q].by_age;
+  if (order.empty()) return std::nullopt;
+  return order.top().key.arrived;
 }
 
 void engine::erase_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
   if (!cr.in_waiting) return;
-  cr.in_waiting = false;  // its profile heap entry and age heap entry go stale lazily
+  cr.in_waiting = false;
+  queues_[cr.queue].by_age.release(cr.age_slot);
+  cr.age_slot = npos;
   profile& p = profiles_[cr.profile];
-  p.waiting_live--;
+  p.waiting.release(cr.waiting_slot);
+  cr.waiting_slot = npos;
+  sync_head(cr.profile);
   if (p.ranks) p.ranks->erase(key_of(c));
 }
 
@@ -861,14 +858,16 @@ void engine::match(std::vector<decision>& out) {
     }
     batch.clear();
   }
+  flush_agents();  // between calls the heaps are exact (status queries read them)
 }
 
 void engine::match_contact(std::uint32_t c, std::vector<decision>& out) {
   contact_rec& cr = contacts_[c];
   if (cr.id.empty() || cr.state != contact_state::waiting) return;
+  flush_agents();  // the agent heaps reflect every agent's current state
   const std::uint32_t pid = cr.profile;
   profile& p = profiles_[pid];
-  const auto candidates = static_cast<std::uint32_t>(p.available_live);
+  const auto candidates = static_cast<std::uint32_t>(p.available.size());
   if (!cr.affinity_checked) {
     cr.affinity_checked = true;
     if (auto a = affinity_agent(cr)) {
@@ -877,27 +876,9 @@ void engine::match_contact(std::uint32_t c, std::vector<decision>& out) {
     }
   }
   if (candidates == 0) return;
-  auto& heap = p.available;
-  std::uint32_t best = npos;
-  std::vector<agent_key> skipped;  // live but excluded for this contact: put back afterwards
-  while (!heap.empty()) {
-    const agent_key top = heap.front();
-    if (!agent_entry_live(top, pid)) {
-      pop_lazy(heap);
-      continue;
-    }
-    if (!excluded(cr, top.agent)) {
-      best = top.agent;
-      break;
-    }
-    pop_lazy(heap);
-    skipped.push_back(top);
-  }
-  for (const agent_key& k : skipped) {
-    heap.push_back(k);
-    std::push_heap(heap.begin(), heap.end(), std::greater<>{});
-  }
-  if (best != npos) offer(c, best, reason_code::new_contact, candidates, false, out);
+  const auto* best =
+      p.available.min_where([&](const auto& e) { return !excluded(cr, e.key.agent); });
+  if (best != nullptr) offer(c, best->key.agent, reason_code::new_contact, candidates, false, out);
 }
 
 void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
@@ -909,15 +890,15 @@ void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
     for (channel ch : all_channels) {
       if (!can_take(ar, ch)) continue;
       for (const membership& m : ar.memberships[index_of(ch)]) {
-        const profile& p = profiles_[m.profile];
-        if (p.waiting_live == 0) continue;
-        candidates += static_cast<std::uint32_t>(p.waiting_live);
-        const std::uint32_t c = best_waiting(m.profile, a);
-        if (c == npos) continue;
-        const contact_key k = key_of(c);
-        if (best == npos || k < best_key) {
-          best = c;
-          best_key = k;
+        const waiting_head& h = heads_[m.profile];
+        if (h.count == 0) continue;
+        candidates += h.count;
+        // The head is the best for every agent unless it excludes some (then look deeper).
+        const contact_key* k = h.key.has_excluded == 0 ? &h.key : best_waiting(m.profile, a);
+        if (k == nullptr) continue;
+        if (best == npos || *k < best_key) {
+          best = k->contact;
+          best_key = *k;
         }
       }
     }
@@ -1361,12 +1342,9 @@ std::optional<duration> engine::estimate_wait(std::uint32_t q, std::uint32_t pro
 std::size_t engine::position_of(const contact_rec& c) const {
   const profile& p = profiles_[c.profile];
   if (!p.ranks) {
-    // First query of this profile: index its live waiting keys (the lazy heap may hold a
-    // live key twice; the tree keeps one). O(waiting log waiting) once.
+    // First query of this profile: index its waiting keys. O(waiting log waiting) once.
     p.ranks = std::make_unique<rank_index>();
-    for (const contact_key& k : p.waiting) {
-      if (contact_entry_live(k, c.profile)) p.ranks->insert(k);
-    }
+    for (const auto& e : p.waiting.entries()) p.ranks->insert(e.key);
   }
   return p.ranks->order_of_key(key_of(static_cast<std::uint32_t>(&c - contacts_.data()))) + 1;
 }
@@ -1377,8 +1355,8 @@ std::optional<duration> engine::expected_wait(std::string_view queue, channel ch
   if (q == npos) return std::nullopt;
   const std::uint32_t pid = profile_of(q, 0, chan);
   if (pid == npos) return std::nullopt;
-  if (profiles_[pid].available_live > 0) return duration{0};
-  return estimate_wait(q, pid, profiles_[pid].waiting_live + 1);
+  if (!profiles_[pid].available.empty()) return duration{0};
+  return estimate_wait(q, pid, profiles_[pid].waiting.size() + 1);
 }
 
 std::optional<queue_view> engine::queue_status(std::string_view name, timestamp now) const {
@@ -1578,28 +1556,28 @@ std::string engine::check_invariants() const {
   }
   std::vector<requirement> reqs;
   std::uint32_t reqs_of = npos;
-  // Lazy heaps: sorted, de-duplicated copies; the live entries are recomputed from the records.
+  // Waiting heaps: sorted copies; every member must be a waiting contact of the profile,
+  // holding that slot and exactly that key.
   std::size_t queued_in_profiles = 0;
   std::vector<std::vector<contact_key>> waiting_sorted(profiles_.size());
-  std::vector<std::vector<contact_key>> live_sorted(profiles_.size());
   for (std::uint32_t pid = 0; pid < profiles_.size(); ++pid) {
     const profile& p = profiles_[pid];
-    if (!std::is_heap(p.waiting.begin(), p.waiting.end(), std::greater<>{})) {
-      fail("waiting heap order broken");
+    if (!p.waiting.valid()) fail("waiting heap order broken");
+    if (heads_[pid].count != p.waiting.size() ||
+        (!p.waiting.empty() && heads_[pid].key != p.waiting.top().key)) {
+      fail("waiting head copy drift");
     }
-    auto& sorted = waiting_sorted[pid];
-    sorted = p.waiting;
-    std::sort(sorted.begin(), sorted.end());
-    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    auto& live = live_sorted[pid];
-    for (const contact_key& k : sorted) {
-      const contact_rec& cr = contacts_[k.contact];
+    auto& live = waiting_sorted[pid];
+    for (const auto& e : p.waiting.entries()) {
+      const contact_rec& cr = contacts_[e.key.contact];
       if (!cr.id.empty() && cr.state == contact_state::waiting && cr.profile == pid &&
-          key_of(k.contact) == k) {
-        live.push_back(k);
+          cr.in_waiting && cr.waiting_slot == e.slot && key_of(e.key.contact) == e.key) {
+        live.push_back(e.key);
+      } else {
+        fail("waiting heap holds a stale entry");
       }
     }
-    if (live.size() != p.waiting_live) fail("waiting count drift");
+    std::sort(live.begin(), live.end());
     if (p.ranks) {
       // Exactly the live keys: as many as there are live contacts, each of them live.
       if (p.ranks->size() != live.size()) fail("rank index size drift");
@@ -1651,7 +1629,7 @@ std::string engine::check_invariants() const {
         if (cr.dirty) fail("unmatched dirty contact " + cr.id);
         if (profiles_[cr.profile].ranks) {
           // Brute-force rank: live keys of the profile ordered before this one, + 1.
-          const auto& live = live_sorted[cr.profile];
+          const auto& live = waiting_sorted[cr.profile];
           const auto ahead = std::lower_bound(live.begin(), live.end(), key_of(c)) - live.begin();
           if (position_of(cr) != static_cast<std::size_t>(ahead) + 1) fail("position of " + cr.id);
         }
@@ -1691,20 +1669,20 @@ std::string engine::check_invariants() const {
   }
   std::size_t qw = 0, qo = 0, qa = 0;
   for (const auto& q : queues_) {
+    if (q.by_age.size() != q.waiting || !q.by_age.valid()) fail("age index drift " + q.cfg.name);
     qw += q.waiting;
     qo += q.offered;
     qa += q.assigned;
   }
   if (qw != waiting || qo != offered || qa != assigned) fail("queue counters drift");
   // Agent indexes: exactly the eligible agents who can take work, with current keys.
+  if (!pending_agents_.empty()) fail("agent heaps not flushed");
   for (std::uint32_t pid = 0; pid < profiles_.size(); ++pid) {
     const profile& p = profiles_[pid];
-    if (!std::is_heap(p.available.begin(), p.available.end(), std::greater<>{})) {
-      fail("agent heap order broken");
-    }
-    std::vector<agent_key> sorted = p.available;
+    if (!p.available.valid()) fail("agent heap order broken");
+    std::vector<agent_key> sorted;
+    for (const auto& e : p.available.entries()) sorted.push_back(e.key);
     std::sort(sorted.begin(), sorted.end());
-    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
     std::size_t expected = 0, indexed = 0;
     std::int64_t staffed = 0;
     for (std::uint32_t a = 0; a < agents_.size(); ++a) {
@@ -1718,22 +1696,29 @@ std::string engine::check_invariants() const {
       }
       if (can_take(ar, p.chan)) {
         expected++;
-        const agent_key key = key_for(ar, a, p, *m);
-        if (!m->in_available || m->key != key ||
-            !std::binary_search(sorted.begin(), sorted.end(), key)) {
+        const agent_key key = key_for(ar, a, *m);
+        if (!m->in_available || !m->in_heap || m->heap_dirty || m->key != key ||
+            !p.available.contains(m->slot) || p.available.key(m->slot) == nullptr ||
+            *p.available.key(m->slot) != key) {
           fail("agent index stale for " + ar.id);
         }
       } else if (m->in_available) {
         fail("agent " + ar.id + " indexed but cannot take work");
       }
     }
-    // Live entries recomputed from scratch: the agent can take work and holds that key now.
-    for (const agent_key& k : sorted) {
-      const agent_rec& ar = agents_[k.agent];
+    // Members recomputed from scratch: the agent can take work and holds that key now.
+    for (const auto& e : p.available.entries()) {
+      const agent_rec& ar = agents_[e.key.agent];
       const membership* m = find_membership(ar, pid);
-      if (m != nullptr && can_take(ar, p.chan) && key_for(ar, k.agent, p, *m) == k) indexed++;
+      if (m != nullptr && m->slot == e.slot && can_take(ar, p.chan) &&
+          key_for(ar, e.key.agent, *m) == e.key) {
+        indexed++;
+      }
     }
-    if (expected != p.available_live || indexed != expected) fail("agent index size drift");
+    if (expected != p.available.size() || indexed != expected) fail("agent index size drift");
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      fail("agent indexed twice");
+    }
     if (staffed != p.staffed_slots) fail("staffed slots drift");
   }
   return err;

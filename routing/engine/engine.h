@@ -12,6 +12,8 @@
 // (priority, SLA deadline, arrival) and an ordered set of agents who are eligible and can take
 // a contact on that channel now (ordered by the strategy key). A contact looks only at its
 // profile's agent set; a freed agent looks only at the heads of the profiles it is eligible for.
+// Both sets live in the profile's own arrays (slot_heap.h: slot_heap for contacts, slot_order
+// for agents), so re-keying and head checks never touch the agent or contact record.
 
 #include <array>
 #include <cstdint>
@@ -35,6 +37,7 @@
 #include "routing/engine/decision.h"
 #include "routing/engine/events.h"
 #include "routing/engine/id_table.h"
+#include "routing/engine/slot_heap.h"
 #include "routing/engine/types.h"
 
 namespace omni::routing::engine {
@@ -160,7 +163,6 @@ class engine {
     std::int64_t a = 0;
     std::int64_t b = 0;
     std::uint32_t agent = 0;
-    std::uint32_t slot = 0;  // index of the membership in the agent's list (O(1) liveness)
     auto operator<=>(const agent_key&) const = default;
   };
   // Ordering of waiting contacts: higher priority, earlier SLA deadline, earlier arrival.
@@ -169,15 +171,17 @@ class engine {
     timestamp sla_deadline = 0;
     std::uint64_t seq = 0;
     std::uint32_t contact = 0;
+    // 1 when the contact excludes some agent (rejected/missed it). Never decides the order
+    // (`contact` is unique); it lets a freed agent skip the contact record when it is 0.
+    std::uint32_t has_excluded = 0;
     auto operator<=>(const contact_key&) const = default;
   };
 
-  // Both orders are binary min-heaps in flat vectors with lazy deletion: an entry is live
-  // while its agent/contact still holds exactly that key in this profile (checked against the
-  // record when the entry surfaces); anything else is dropped when it reaches the top or by
-  // compaction once stale entries outnumber live ones. A re-keyed agent or contact just
-  // pushes its new key (O(1) expected: keys mostly grow with time), no node allocation, no
-  // tree rebalancing. The *_live counters are the exact sizes.
+  // Both orders live in the profile's own arrays, each member (an agent's membership, a
+  // waiting contact) owning a slot there, so no update or top check touches the agent or
+  // contact record. Waiting contacts: an addressable 4-ary min-heap (slot_heap; exact, insert
+  // / removal O(log n)). Available agents: a slot_order (keys mostly grow: a re-key appends
+  // to a sorted run in O(1); per-slot versions mark the old entry stale).
   // Exact rank of a waiting contact among its profile's live waiting keys in O(log n): an
   // order-statistics red-black tree (libstdc++ policy-based data structures).
   using rank_index =
@@ -187,12 +191,10 @@ class engine {
   struct profile {
     channel chan = channel::email;
     strategy strat = strategy::longest_idle;
-    std::vector<requirement> reqs;  // sorted by skill id
-    std::vector<agent_key> available;
-    std::vector<contact_key> waiting;
-    std::size_t available_live = 0;  // agents eligible and able to take work on chan now
-    std::size_t waiting_live = 0;    // contacts waiting in this profile
-    std::int64_t staffed_slots = 0;  // capacity of logged-in eligible agents on chan
+    std::vector<requirement> reqs;    // sorted by skill id
+    slot_order<agent_key> available;  // agents eligible and able to take work on chan now
+    slot_heap<contact_key> waiting;   // contacts waiting in this profile
+    std::int64_t staffed_slots = 0;   // capacity of logged-in eligible agents on chan
     std::uint64_t rr_clock = 0;
     // The live waiting keys again, ordered with ranks; built by the first position query of
     // the profile and kept in step from then on (the decision path of profiles nobody asks
@@ -230,10 +232,9 @@ class engine {
     std::vector<std::uint32_t> step_target;  // overflow target queue per step, npos otherwise
     std::uint32_t max_wait_target = npos;
     bool serves[channel_count] = {};
-    // Oldest waiting contact first: a min-heap with lazy deletion (entries whose contact left
-    // the queue are dropped when they surface, or by compaction once stale entries outnumber
-    // live ones). Cheaper than an ordered set on the hot path; mutable for const readers.
-    mutable std::vector<age_entry> by_age;
+    // Oldest waiting contact first: arrivals come in time order, so a slot_order (sorted run,
+    // O(1) append; requeued contacts keep their old arrival and go to its side heap).
+    slot_order<age_entry> by_age;
     std::size_t waiting = 0, offered = 0, assigned = 0;
     std::uint64_t arrived = 0, answered = 0, answered_within_sla = 0, completed = 0, abandoned = 0,
                   expired = 0, overflowed_in = 0, overflowed_out = 0;
@@ -263,16 +264,25 @@ class engine {
     bool affinity_checked = false;
     bool max_wait_passed = false;
     bool dirty = false;
-    bool in_waiting = false;  // counted in its profile's waiting_live
+    bool in_waiting = false;            // a member of its profile's waiting heap
+    std::uint32_t waiting_slot = npos;  // its slot there while in_waiting
+    std::uint32_t age_slot = npos;      // its slot in its queue's by_age while in_waiting
     std::vector<std::uint32_t> excluded;
     std::optional<timer_key> offer_timer, escalation_timer, max_wait_timer;
     std::optional<history_hint> hint;
   };
 
+  // An agent's place in one profile. `in_available`/`key` are the agent's current state
+  // (eligible and able to take work on the channel, with that strategy key); the profile's
+  // heap is brought in line with them by flush_agent() before anything reads the heap
+  // (`in_heap` = what the heap holds now, `heap_dirty` = it may differ).
   struct membership {
     std::uint32_t profile = npos;
-    std::uint32_t slot = 0;  // own index in agent_rec::memberships[channel]
+    std::uint32_t slot = npos;                // the agent's slot in the profile's available heap
+    strategy strat = strategy::longest_idle;  // the profile's, kept here (no profile access)
     bool in_available = false;
+    bool in_heap = false;
+    bool heap_dirty = false;
     agent_key key;
     std::uint64_t rr_stamp = 0;
     std::int64_t skill_score = 0;
@@ -295,6 +305,12 @@ class engine {
     timestamp idle_since = 0;
     int misses = 0;
     bool dirty = false;
+    bool heap_pending = false;  // in pending_agents_ (some membership has heap_dirty)
+    // Per channel, the state refresh_agent() left every membership of that channel in
+    // (staffed capacity, able to take work): a channel that was and stays unable with the
+    // same staffing is skipped without touching its memberships.
+    per_channel chan_staffed{};
+    std::array<bool, channel_count> chan_take{};
     std::uint64_t offers = 0, handled = 0, rejected = 0, missed = 0;
     duration logged_in_ms = 0, busy_ms = 0;
     timestamp accounted_at = 0;
@@ -318,17 +334,21 @@ class engine {
   // Agents.
   bool can_take(const agent_rec& a, channel c) const;
   bool satisfies(const agent_rec& a, const std::vector<requirement>& reqs) const;
-  agent_key key_for(const agent_rec& a, std::uint32_t agent, const profile& p,
-                    const membership& m) const;
+  agent_key key_for(const agent_rec& a, std::uint32_t agent, const membership& m) const;
+  // Recomputes the agent's memberships (agent-local); the profiles' heaps follow at the next
+  // flush_agents(). Deferring lets an agent that is freed and offered work within the same
+  // match() leave the heaps untouched, while every reader of a heap flushes first, so the
+  // decisions are those of eager updates.
   void refresh_agent(std::uint32_t a);
+  void flush_agent(std::uint32_t a);
+  void flush_agents();
+  void sync_head(std::uint32_t profile);
   void account_time(agent_rec& a);
   void set_presence(std::uint32_t a, presence p, reason_code why, std::vector<decision>& out);
   void return_offers(std::uint32_t a, bool include_assigned, reason_code why,
                      std::vector<decision>& out);
   void mark_agent(std::uint32_t a);
   const membership* find_membership(const agent_rec& a, std::uint32_t profile) const;
-  bool agent_entry_live(const agent_key& k, std::uint32_t profile) const;
-  void push_available(std::uint32_t profile, const agent_key& k);
 
   // Ids.
   std::uint32_t find_agent(std::string_view id) const;
@@ -342,9 +362,8 @@ class engine {
   void erase_waiting(std::uint32_t c);
   void count(const contact_rec& c, int delta, bool totals);
   contact_key key_of(std::uint32_t c) const;
-  bool contact_entry_live(const contact_key& k, std::uint32_t profile) const;
-  // Best live waiting contact of `profile` not excluded for agent `a` (npos: none).
-  std::uint32_t best_waiting(std::uint32_t profile, std::uint32_t a);
+  // Key of the best waiting contact of `profile` not excluded for agent `a` (nullptr: none).
+  const contact_key* best_waiting(std::uint32_t profile, std::uint32_t a) const;
   void mark_contact(std::uint32_t c);
   void release_from_agent(std::uint32_t c);
   void finish(std::uint32_t c, contact_state terminal);
@@ -395,7 +414,6 @@ class engine {
   std::vector<requirement> brute_requirements(const contact_rec& c) const;
   std::size_t position_of(const contact_rec& c) const;
   std::optional<timestamp> oldest_waiting(std::uint32_t q) const;
-  bool age_entry_live(const age_entry& e, std::uint32_t q) const;
   bool eligible_brute(const agent_rec& a, const std::vector<requirement>& reqs) const;
 
   engine_config config_;
@@ -412,6 +430,13 @@ class engine {
   std::uint32_t default_queue_ = 0;
 
   std::vector<profile> profiles_;
+  // Per profile, a copy of the waiting heap's top and size in one dense array: a freed agent
+  // compares the heads of its ~10-25 profiles without touching each profile's heap memory.
+  struct waiting_head {
+    contact_key key;  // valid when count > 0
+    std::uint32_t count = 0;
+  };
+  std::vector<waiting_head> heads_;
   std::map<std::tuple<channel, strategy, std::vector<requirement>>, std::uint32_t> profile_ids_;
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> profiles_by_anchor_;
   std::vector<std::uint32_t> unconditional_profiles_;
@@ -440,6 +465,7 @@ class engine {
 
   std::vector<std::uint32_t> dirty_contacts_;
   std::vector<std::uint32_t> dirty_agents_;
+  std::vector<std::uint32_t> pending_agents_;  // heap_pending agents
 
   engine_totals totals_;
 };
