@@ -16,7 +16,7 @@ fail=0
 need() { if ! grep -q -- "$2" <<<"$1"; then echo "missing: $2"; fail=1; fi; }
 need "$info" "Package: omniroute"
 need "$info" "Architecture: amd64"
-for lib in librdkafka1 libyaml-cpp0.7 libspdlog1.10 libsqlite3-0 libsystemd0 libphonenumber8 libssl3 systemd; do
+for lib in librdkafka1 libyaml-cpp0.7 libspdlog1.10 libsqlite3-0 libsystemd0 libphonenumber8 libssl3 libjemalloc2 systemd; do
   need "$info" "Depends:.*$lib"
 done
 for f in ./usr/bin/omniroute ./usr/lib/systemd/system/omniroute.service ./usr/lib/sysusers.d/omniroute.conf \
