@@ -251,8 +251,9 @@ TEST(router_step_test, steps_round_trip_and_split_on_utf8_boundaries) {
   EXPECT_EQ(core::joined_attribute(attrs, "step"), text);
 }
 
-// The streamed step (core::json_writer) is exactly nlohmann's dump of the same document: every input kind,
-// optional members present and absent, strings that need escaping, and invalid UTF-8 (replaced).
+// The streamed step (core::json_writer) is exactly nlohmann's dump of the same document: every
+// input kind, optional members present and absent, strings that need escaping, and invalid UTF-8
+// (replaced).
 TEST(router_step_test, streamed_step_is_nlohmanns_dump_of_it) {
   step s;
   s.now = 1'764'000'000'123;
