@@ -244,6 +244,26 @@ result<json> parse_envelope(std::string_view text, std::string_view schema) {
 // A guess at the encoded size, so the output is allocated once in the common case.
 std::size_t text_bytes(std::string_view s) { return s.size() + 4; }
 
+// What a contact's encoding costs before its envelope (keys, quotes, brackets) and escapes: the
+// bytes of all its strings, and how many items each list and map holds. encode() reserves from it,
+// clamp_to_limits() bounds the record size with it.
+struct contact_size {
+  std::size_t strings = 0;
+  std::size_t identities = 0, attachments = 0, attributes = 0;
+};
+contact_size size_of(const contact& c) {
+  contact_size z{c.id.size() + c.provider.size() + c.source_id.size() + c.domain.size() +
+                     c.conversation.size() + c.to.size() + c.subject.size() + c.text.size() +
+                     c.language.size() + c.customer.display_name.size() + c.customer.tier.size(),
+                 c.customer.identities.size(), c.attachments.size(), c.attributes.size()};
+  for (const auto& i : c.customer.identities) z.strings += i.kind.size() + i.value.size();
+  for (const auto& a : c.attachments)
+    z.strings += a.name.size() + a.content_type.size() + a.ref.size();
+  for (const auto& [k, v] : c.attributes) z.strings += k.size() + v.size();
+  return z;
+}
+constexpr std::size_t contact_string_fields = 11;  // the top-level strings size_of() adds up
+
 }  // namespace
 
 // ---- enums ------------------------------------------------------------------------------------
@@ -535,15 +555,9 @@ bool cut_utf8(std::string& s, std::size_t max) {
 // identity, an attachment or an attribute fits in the fixed allowances); the encoding itself only
 // for a contact whose strings could come near the limit.
 std::size_t record_excess(const contact& c) {
-  std::size_t raw = c.id.size() + c.provider.size() + c.source_id.size() + c.domain.size() +
-                    c.conversation.size() + c.to.size() + c.subject.size() + c.text.size() +
-                    c.language.size() + c.customer.display_name.size() + c.customer.tier.size();
-  for (const auto& i : c.customer.identities) raw += i.kind.size() + i.value.size();
-  for (const auto& a : c.attachments) raw += a.name.size() + a.content_type.size() + a.ref.size();
-  for (const auto& [k, v] : c.attributes) raw += k.size() + v.size();
-  const std::size_t items =
-      c.customer.identities.size() + c.attachments.size() + c.attributes.size();
-  if (1024 + 6 * raw + 96 * items <= codec_limits::max_record_bytes) return 0;
+  const contact_size z = size_of(c);
+  const std::size_t items = z.identities + z.attachments + z.attributes;
+  if (1024 + 6 * z.strings + 96 * items <= codec_limits::max_record_bytes) return 0;
   const std::size_t size = encode(c).size();
   return size > codec_limits::max_record_bytes ? size - codec_limits::max_record_bytes : 0;
 }
@@ -655,15 +669,9 @@ void clamp_to_limits(contact& c) {
 
 // Keys in sorted order (see json_writer).
 std::string encode(const contact& c) {
-  std::size_t expect = 320 + text_bytes(c.id) + text_bytes(c.provider) + text_bytes(c.source_id) +
-                       text_bytes(c.domain) + text_bytes(c.conversation) + text_bytes(c.to) +
-                       text_bytes(c.subject) + text_bytes(c.text) + text_bytes(c.language) +
-                       text_bytes(c.customer.display_name) + text_bytes(c.customer.tier);
-  for (const auto& i : c.customer.identities) expect += 24 + i.kind.size() + i.value.size();
-  for (const auto& a : c.attachments)
-    expect += 64 + a.name.size() + a.content_type.size() + a.ref.size();
-  for (const auto& [k, v] : c.attributes) expect += 6 + k.size() + v.size();
-  json_writer w(expect);
+  const contact_size z = size_of(c);
+  json_writer w(320 + text_bytes({}) * contact_string_fields + z.strings + 24 * z.identities +
+                64 * z.attachments + 6 * z.attributes);
   w.begin_object();
   if (!c.attachments.empty()) {
     w.key("attachments");
