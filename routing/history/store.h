@@ -10,7 +10,8 @@
 // logged, recorded in the `merges` table and reported to the caller.
 //
 // Owned by the router service. Thread-safe (one connection behind a mutex; statements prepared
-// once and cached).
+// once and cached). WAL checkpoints, the only writes that wait for the disk, run on a thread of
+// the store's own (`omni-history`, with a second connection), not inside a caller's commit.
 
 #include <filesystem>
 #include <map>

@@ -519,7 +519,8 @@ struct router::impl {
 
   // ---- turning consumed messages into steps ----------------------------------------------------
 
-  std::optional<step> contact_step(domain_state& d, const core::contact& c, eng::timestamp now) {
+  // Takes the decoded contact apart: the strings only the engine input needs are moved into it.
+  std::optional<step> contact_step(domain_state& d, core::contact& c, eng::timestamp now) {
     step s;
     s.now = now;
     s.seen.push_back(c.id);
@@ -562,11 +563,11 @@ struct router::impl {
     a.item.id = c.id;
     a.item.chan = to_engine(c.chan);
     a.item.provider = c.provider;
-    a.item.to = c.to;
-    a.item.subject = c.subject;
-    a.item.text = cut_utf8(c.text, routed_text);
-    a.item.language = c.language;
-    a.item.attributes = c.attributes;
+    a.item.to = std::move(c.to);
+    a.item.subject = std::move(c.subject);
+    a.item.text = c.text.size() <= routed_text ? std::move(c.text) : cut_utf8(c.text, routed_text);
+    a.item.language = std::move(c.language);
+    a.item.attributes = std::move(c.attributes);
     a.item.customer_tier = c.customer.tier;
     if (history) resolve_customer(d, c, now, m, a);
     a.item.customer_id = m.customer_id;
