@@ -436,6 +436,7 @@ def main():
         for rnd in range(args.rounds):
             nginx_run = None
             if not args.no_nginx:
+                utc, load = time.strftime("%H:%M:%S", time.gmtime()), os.getloadavg()[0]
                 nginx = None
                 try:
                     nginx_port = free_port()
@@ -445,8 +446,7 @@ def main():
                 finally:
                     if nginx is not None:
                         nginx.stop()
-                nginx_run.update(name="nginx", round=rnd, utc=time.strftime("%H:%M:%S", time.gmtime()),
-                                 load_avg=os.getloadavg()[0])
+                nginx_run.update(name="nginx", round=rnd, utc=utc, load_avg=load)
                 report["runs"].append(nginx_run)
             for binary in binaries:
                 utc, load = time.strftime("%H:%M:%S", time.gmtime()), os.getloadavg()[0]
