@@ -8,6 +8,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include <pthread.h>
 
 #include "config/reader.h"
 #include "connectors/publisher.h"
@@ -276,9 +279,19 @@ struct application::impl {
     return std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
   }
 
+  // Named threads: their own lines in top -H, perf and tests/bench/webhook_load.py --cpu.
+  // omni-io runs the shared context (acceptor, admin, timers); omni-http-N one connection context.
   void start_io_threads() {
-    for (unsigned i = 0; i < io_thread_count(); ++i) io_threads.emplace_back([this] { ioc.run(); });
-    for (auto& c : connection_contexts) io_threads.emplace_back([&c = *c] { c.run(); });
+    for (unsigned i = 0; i < io_thread_count(); ++i)
+      io_threads.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "omni-io");
+        ioc.run();
+      });
+    for (std::size_t i = 0; i < connection_contexts.size(); ++i)
+      io_threads.emplace_back([&c = *connection_contexts[i], i] {
+        pthread_setname_np(pthread_self(), ("omni-http-" + std::to_string(i)).c_str());
+        c.run();
+      });
   }
 
   std::optional<std::string> start_public() {

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <pthread.h>
+
 #include "core/bus/handles.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -141,6 +143,7 @@ result<std::unique_ptr<producer>> producer::create(const settings& s,
   p->rk.reset(rk);
   impl* raw = p.get();
   p->poller = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "omni-kafka-dr");  // delivery reports run here
     while (!raw->stop.load(std::memory_order_relaxed)) rd_kafka_poll(raw->rk.get(), 100);
   });
   return std::unique_ptr<producer>(new producer(std::move(p)));

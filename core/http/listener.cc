@@ -1,6 +1,8 @@
 #include "core/http/listener.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <condition_variable>
 #include <ctime>
 #include <fstream>
@@ -617,35 +619,61 @@ class connection : public connection_base,
         bump(stats().responses_5xx);
     }
     keep_alive_ = keep_alive_ && !r.close && !stopping_ && !owner_->stopping.load();
-    res_.emplace();
-    auto& res = *res_;
-    res.version(version_);
-    res.result(static_cast<unsigned>(r.status));
-    if (!cfg().server_name.empty()) res.set(bhttp::field::server, cfg().server_name);
-    res.set(bhttp::field::date, http_date());
+    write_head(r);
+    if (!head_ && r.status != 204 && r.status != 304) body_ = std::move(r.body);
+    const std::array<asio::const_buffer, 2> out{asio::buffer(head_out_), asio::buffer(body_)};
+    lowest().expires_after(cfg().write_timeout);
+    asio::async_write(stream_, out,
+                      beast::bind_front_handler(&connection::on_write, this->shared_from_this()));
+  }
+
+  // The status line and header fields, byte for byte what Beast's serializer wrote for the
+  // response this listener used to build (a bhttp::response with Server, Date, Content-Type, the
+  // handler's fields, Content-Length, then keep_alive()), written into one buffer the connection
+  // reuses: no field list allocated and no serializer per response.
+  void write_head(const response& r) {
+    std::string& h = head_out_;
+    h.clear();
+    const auto code = static_cast<unsigned>(r.status);
+    char status_line[] = "HTTP/X.Y ### ";
+    status_line[5] = static_cast<char>('0' + version_ / 10);
+    status_line[7] = static_cast<char>('0' + version_ % 10);
+    status_line[9] = static_cast<char>('0' + code / 100);
+    status_line[10] = static_cast<char>('0' + code / 10 % 10);
+    status_line[11] = static_cast<char>('0' + code % 10);
+    h.append(status_line, sizeof status_line - 1);
+    h += bhttp::obsolete_reason(static_cast<bhttp::status>(code));
+    h += "\r\n";
+    auto field = [&h](std::string_view name, std::string_view value) {
+      h += name;
+      h += ": ";
+      h += value;
+      h += "\r\n";
+    };
+    if (!cfg().server_name.empty()) field("Server", cfg().server_name);
+    field("Date", http_date());
     if (!r.content_type.empty() && valid_field_value(r.content_type)) {
-      res.set(bhttp::field::content_type, r.content_type);
+      field("Content-Type", r.content_type);
     }
     for (const auto& f : r.headers) {
       if (valid_field_name(f.name) && valid_field_value(f.value) && !reserved_field(f.name)) {
-        res.insert(f.name, f.value);
+        field(f.name, f.value);
       }
     }
-    if (r.status == 204 || r.status == 304) {
-      // No body and no Content-Length for these (RFC 9110 8.6).
-    } else {
-      const std::size_t length = r.body.size();
-      if (!head_) res.body() = std::move(r.body);
-      res.content_length(length);
+    if (r.status != 204 && r.status != 304) {  // no body and no Content-Length (RFC 9110 8.6)
+      char digits[24];
+      const auto end = std::to_chars(digits, digits + sizeof digits, r.body.size()).ptr;
+      field("Content-Length", std::string_view(digits, static_cast<std::size_t>(end - digits)));
     }
-    res.keep_alive(keep_alive_);
-    lowest().expires_after(cfg().write_timeout);
-    bhttp::async_write(stream_, res,
-                       beast::bind_front_handler(&connection::on_write, this->shared_from_this()));
+    // What Beast's keep_alive() adds: HTTP/1.1 keeps alive unless told to close, HTTP/1.0 the
+    // other way round.
+    if (version_ >= 11 && !keep_alive_) field("Connection", "close");
+    if (version_ < 11 && keep_alive_) field("Connection", "keep-alive");
+    h += "\r\n";
   }
 
   void on_write(error_code ec, std::size_t) {
-    res_.reset();
+    std::string().swap(body_);  // a large body is not kept for the connection's life
     if (ec) {
       if (ec == beast::error::timeout) bump(stats().timeouts);
       return close_now();
@@ -707,7 +735,8 @@ class connection : public connection_base,
   std::shared_ptr<void> slot_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> res_;
+  std::string head_out_;  // the response head being written; its buffer is reused
+  std::string body_;      // the response body being written
   std::weak_ptr<detail::responder_state> pending_;
   state state_ = state::handshake;
   std::uint64_t request_seq_ = 0;

@@ -4,7 +4,9 @@ Kafka, against nginx answering `return 200;` on the same machine, both driven by
 request (a POST of a real Telegram update, unique update_id per request, secret header).
 
     tests/bench/webhook_load.py --build-dir build/bench [--results DIR] [--duration 20]
-                                [--connections 256] [--threads 2]
+                                [--connections 256] [--threads 2] [--strict]
+                                [--cpu] [--no-nginx] [--binary BIN ...] [--rounds N]
+                                [--perf PREFIX]
 
 Reports req/s and latency p50/p99 for both, the ratio webhook/nginx, and checks afterwards that
 omni.contacts holds one contact per 200 (Kafka high watermarks, then unique source ids). The goal
@@ -19,6 +21,12 @@ the contacts the benchmark produces and compete with ingest for the same cores.
 
 wrk, nginx and the daemon share the machine's cores: the figures are for that setup, not for a
 dedicated load generator. Needs: wrk, nginx (Debian packages; deploy/install-deps.sh --bench), kcat, curl.
+
+Comparing two builds on a shared machine: req/s moves with whatever else runs; the daemon's CPU time
+per request moves far less. `--cpu` reads the daemon's utime + stime (/proc/PID/stat) just before
+and just after wrk and divides by the requests wrk completed, and prints the same per thread
+(/proc/PID/task/*/stat, grouped by thread name). `--binary OLD --binary NEW --rounds 3 --no-nginx
+--cpu` alternates the binaries (OLD, NEW, OLD, NEW, ...) for a back-to-back comparison.
 """
 import argparse
 import json
@@ -261,6 +269,44 @@ def unique_source_ids(bootstrap, topic):
     return total, len(seen)
 
 
+def clock_ticks():
+    return os.sysconf("SC_CLK_TCK")
+
+
+def stat_cpu_ticks(path):
+    """utime + stime (clock ticks) from a /proc stat file; the name field may hold spaces."""
+    fields = open(path).read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_snapshot(pid):
+    """The process's CPU ticks (every thread, ended ones included) and {tid: (name, ticks)}."""
+    total = stat_cpu_ticks(f"/proc/{pid}/stat")
+    threads = {}
+    task_dir = f"/proc/{pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            name = open(f"{task_dir}/{tid}/comm").read().strip()
+            threads[tid] = (name, stat_cpu_ticks(f"{task_dir}/{tid}/stat"))
+        except OSError:  # the thread ended meanwhile
+            continue
+    return total, threads
+
+
+def cpu_per_request(before, after, requests):
+    """Daemon CPU (µs) per request, in all and by thread name (threads of one name summed:
+    rdk:broker* are grouped by their full name, the unnamed io threads share the binary's)."""
+    ticks = clock_ticks()
+    us = lambda t: t / ticks * 1e6 / max(requests, 1)
+    by_name = {}
+    for tid, (name, t1) in after[1].items():
+        t0 = before[1].get(tid, (name, 0))[1]
+        by_name[name] = by_name.get(name, 0) + (t1 - t0)
+    return {"cpu_s": (after[0] - before[0]) / ticks, "us_per_request": us(after[0] - before[0]),
+            "threads_us_per_request": {n: round(us(t), 2) for n, t in
+                                       sorted(by_name.items(), key=lambda kv: -kv[1]) if t > 0}}
+
+
 def machine():
     model = ""
     try:
@@ -277,57 +323,31 @@ def fmt(v, spec=".2f"):
     return "n/a" if v is None else format(v, spec)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--build-dir", default="build/bench")
-    ap.add_argument("--results", help="directory for webhook_load.json/.txt (default BUILD_DIR/results)")
-    ap.add_argument("--duration", type=int, default=int(os.environ.get("OMNI_BENCH_DURATION", "20")))
-    ap.add_argument("--connections", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--strict", action="store_true", help="exit 1 when the goal is missed")
-    args = ap.parse_args()
-
-    binary = os.path.join(args.build_dir, "daemon", "omniroute")
-    results = args.results or os.path.join(args.build_dir, "results")
-    missing = [t for t in ("wrk", "nginx", "kcat", "curl") if not shutil.which(t)]
-    if missing:
-        raise SystemExit(f"missing {' '.join(missing)}: run deploy/install-deps.sh --bench")
-    if not os.access(binary, os.X_OK):
-        raise SystemExit(f"{binary} not found: build the bench preset first (make bench)")
-    os.makedirs(results, exist_ok=True)
-    try:  # wrk's 256 sockets, nginx's and the daemon's (children inherit the limit)
-        import resource
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
-        if soft < want:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ImportError, ValueError, OSError):
-        pass
-
-    env = machine()
-    log(f"machine: {env['cpus']} CPU(s) {env['cpu_model']}; wrk, nginx and omniroute share them; "
-        f"compile jobs running at start: {env['compile_jobs_at_start']}")
-    tmp = tempfile.mkdtemp(prefix="omni-bench-")
-    daemon = nginx = None
-    report = {"benchmark": "webhook_load", "machine": env,
-              "settings": {"duration_s": args.duration, "connections": args.connections,
-                           "threads": args.threads, "request": "POST Telegram message update, ~450 B, "
-                           "unique update_id, secret header (same request to both servers)"},
-              "goal": {"ratio_min": GOAL_RATIO, "p99_ms_max": GOAL_P99_MS}}
+def measure_webhook(binary, args, tmp):
+    """One daemon from `binary`: wrk against the webhook, then the contacts check. Returns the wrk
+    figures with "contacts" (and "cpu" with --cpu) added."""
+    run_dir = tempfile.mkdtemp(prefix="daemon-", dir=tmp)
+    daemon = None
     try:
-        nginx_port = free_port()
-        nginx = start_nginx(tmp, nginx_port)
-        log(f"nginx on 127.0.0.1:{nginx_port}")
-        report["nginx"] = run_wrk(f"http://127.0.0.1:{nginx_port}{PATH}", args, 1_000_000_000)
-        nginx.stop()
-        nginx = None
-
-        daemon, admin, http, bootstrap = start_daemon(binary, tmp, args.connections)
-        log(f"omniroute on 127.0.0.1:{http} (admin {admin}), embedded Kafka at {bootstrap}")
+        daemon, admin, http, bootstrap = start_daemon(binary, run_dir, args.connections)
+        log(f"{binary}: omniroute on 127.0.0.1:{http} (admin {admin}), embedded Kafka at {bootstrap}")
         before = high_watermarks(bootstrap, "omni.contacts")
-        report["webhook"] = run_wrk(f"http://127.0.0.1:{http}{PATH}", args, 1_000_000_000)
+        cpu_before = cpu_snapshot(daemon.proc.pid) if args.cpu else None
+        perf = None
+        if args.perf:  # the daemon's profile over the wrk run (a sampler costs a little CPU too)
+            out = os.path.abspath(f"{args.perf}.{len(os.listdir(tmp))}")
+            perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p", str(daemon.proc.pid),
+                                     "-o", out, "--", "sleep", str(args.duration)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log(f"perf record -g of the daemon into {out}")
+        w = run_wrk(f"http://127.0.0.1:{http}{PATH}", args, 1_000_000_000)
+        if perf is not None:
+            perf.wait(timeout=60)
         if not daemon.alive():
             raise SystemExit(f"omniroute died under load:\n{daemon.tail()}")
+        if args.cpu:
+            w["cpu"] = cpu_per_request(cpu_before, cpu_snapshot(daemon.proc.pid), w["requests"])
+        w["binary"] = binary
         # Requests still in flight when wrk stopped may be stored after it stopped listening: wait
         # until the watermark is stable before counting.
         last = [None]
@@ -344,60 +364,154 @@ def main():
         retained = last[0] - watermarks(bootstrap, "omni.contacts", -2)
         total, unique = unique_source_ids(bootstrap, "omni.contacts")
         status, metrics = http_get(f"http://127.0.0.1:{admin}/metrics")
-        report["webhook"]["daemon_metrics"] = {
+        w["daemon_metrics"] = {
             l.split(" ")[0]: float(l.split(" ")[1]) for l in metrics.splitlines()
             if l.startswith(("omniroute_webhook_requests_total", "omniroute_http_responses_total",
                              "omniroute_http_timeouts_total", "omniroute_http_connections_rejected_total"))}
-        ok = report["webhook"]["status_200"]
-        report["contacts"] = {"stored": stored, "retained_by_broker": retained,
-                              "messages_read_back": total, "unique_source_ids": unique,
-                              "responses_200": ok, "in_flight_bound": args.connections}
-        code = daemon.stop()
+        ok = w["status_200"]
+        c = {"stored": stored, "retained_by_broker": retained, "messages_read_back": total,
+             "unique_source_ids": unique, "responses_200": ok, "in_flight_bound": args.connections}
+        # Every 200 must be a stored contact (ack after delivery). Requests wrk abandoned at the end
+        # of the run can be stored without wrk reading their 200, so stored may exceed the 200s by at
+        # most the number of open connections; duplicates would show as messages > unique ids.
+        c["check_passed"] = (ok is not None and stored >= ok and stored - ok <= args.connections
+                             and unique == total == retained)
+        w["contacts"] = c
+        w["daemon_exit"] = daemon.stop()
         daemon = None
-        report["webhook"]["daemon_exit"] = code
+        return w
     finally:
-        for p in (nginx, daemon):
-            if p is not None:
-                p.stop()
+        if daemon is not None:
+            daemon.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build-dir", default="build/bench")
+    ap.add_argument("--results", help="directory for webhook_load.json/.txt (default BUILD_DIR/results)")
+    ap.add_argument("--duration", type=int, default=int(os.environ.get("OMNI_BENCH_DURATION", "20")))
+    ap.add_argument("--connections", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--strict", action="store_true", help="exit 1 when the goal is missed")
+    ap.add_argument("--binary", action="append",
+                    help="daemon binary (default BUILD_DIR/daemon/omniroute); repeat to compare "
+                         "binaries back to back")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run nginx (unless --no-nginx) and every --binary this many times, alternated")
+    ap.add_argument("--cpu", action="store_true",
+                    help="report the daemon's CPU time per request, in all and per thread")
+    ap.add_argument("--no-nginx", action="store_true", help="skip the nginx yardstick")
+    ap.add_argument("--perf", metavar="PREFIX",
+                    help="perf record -g the daemon during wrk into PREFIX.N (N: the run's number)")
+    args = ap.parse_args()
+
+    binaries = args.binary or [os.path.join(args.build_dir, "daemon", "omniroute")]
+    results = args.results or os.path.join(args.build_dir, "results")
+    missing = [t for t in ("wrk", "nginx", "kcat", "curl") if not shutil.which(t)]
+    if missing:
+        raise SystemExit(f"missing {' '.join(missing)}: run deploy/install-deps.sh --bench")
+    for binary in binaries:
+        if not os.access(binary, os.X_OK):
+            raise SystemExit(f"{binary} not found: build the bench preset first (make bench)")
+    os.makedirs(results, exist_ok=True)
+    try:  # wrk's 256 sockets, nginx's and the daemon's (children inherit the limit)
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+    env = machine()
+    log(f"machine: {env['cpus']} CPU(s) {env['cpu_model']}; wrk, nginx and omniroute share them; "
+        f"compile jobs running at start: {env['compile_jobs_at_start']}")
+    tmp = tempfile.mkdtemp(prefix="omni-bench-")
+    report = {"benchmark": "webhook_load", "machine": env,
+              "settings": {"duration_s": args.duration, "connections": args.connections,
+                           "threads": args.threads, "request": "POST Telegram message update, ~450 B, "
+                           "unique update_id, secret header (same request to both servers)"},
+              "goal": {"ratio_min": GOAL_RATIO, "p99_ms_max": GOAL_P99_MS}, "runs": []}
+    try:
+        for rnd in range(args.rounds):
+            nginx_run = None
+            if not args.no_nginx:
+                utc, load = time.strftime("%H:%M:%S", time.gmtime()), os.getloadavg()[0]
+                nginx = None
+                try:
+                    nginx_port = free_port()
+                    nginx = start_nginx(tmp, nginx_port)
+                    log(f"nginx on 127.0.0.1:{nginx_port}")
+                    nginx_run = run_wrk(f"http://127.0.0.1:{nginx_port}{PATH}", args, 1_000_000_000)
+                finally:
+                    if nginx is not None:
+                        nginx.stop()
+                nginx_run.update(name="nginx", round=rnd, utc=utc, load_avg=load)
+                report["runs"].append(nginx_run)
+            for binary in binaries:
+                utc, load = time.strftime("%H:%M:%S", time.gmtime()), os.getloadavg()[0]
+                w = measure_webhook(binary, args, tmp)
+                w.update(name="webhook", round=rnd, utc=utc, load_avg=load)
+                if nginx_run and nginx_run["rps"]:
+                    w["ratio"] = w["rps"] / nginx_run["rps"]
+                report["runs"].append(w)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    n, w, c = report["nginx"], report["webhook"], report["contacts"]
-    ratio = w["rps"] / n["rps"] if n["rps"] else 0.0
+    webhooks = [r for r in report["runs"] if r["name"] == "webhook"]
+    # The last round's figures under the keys a single run always had.
+    n = next((r for r in reversed(report["runs"]) if r["name"] == "nginx"), None)
+    w = webhooks[-1]
+    report["webhook"], report["contacts"] = w, w["contacts"]
+    if n:
+        report["nginx"] = n
+    ratio = w.get("ratio")
     report["ratio"] = ratio
-    # Every 200 must be a stored contact (ack after delivery). Requests wrk abandoned at the end of
-    # the run can be stored without wrk reading their 200, so stored may exceed the 200s by at most
-    # the number of open connections; duplicates would show as messages > unique ids.
-    contacts_ok = (ok is not None and c["stored"] >= ok and c["stored"] - ok <= args.connections
-                   and c["unique_source_ids"] == c["messages_read_back"] == c["retained_by_broker"])
-    goal_met = ratio >= GOAL_RATIO and (w["p99_ms"] or 1e9) < GOAL_P99_MS
-    report["contacts"]["check_passed"] = contacts_ok
+    goal_met = ratio is not None and ratio >= GOAL_RATIO and (w["p99_ms"] or 1e9) < GOAL_P99_MS
     report["goal_met"] = goal_met
+    contacts_ok = all(r["contacts"]["check_passed"] for r in webhooks)
 
     lines = [
         "webhook load benchmark (wrk -t{threads} -c{connections} -d{duration}s --latency, same POST to both)".format(
             **vars(args)),
         f"machine: {env['cpus']} CPU(s), {env['cpu_model']}; wrk + server share them "
         f"(compile jobs at start: {env['compile_jobs_at_start']}, load avg {env['load_avg_at_start'][0]:.2f})",
-        f"{'':10}{'req/s':>12}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'max ms':>10}{'non-2xx':>10}{'sock err':>10}",
+        f"{'':10}{'UTC':>10}{'load':>6}{'req/s':>10}{'ratio':>7}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}"
+        f"{'max ms':>8}{'non-2xx':>8}{'sockerr':>8}{'µs/req':>8}  binary",
     ]
-    for name, r in (("nginx", n), ("webhook", w)):
+    for r in report["runs"]:
         errs = sum(r["socket_errors"].values()) if r["socket_errors"] else 0
-        lines.append(f"{name:10}{r['rps']:>12.0f}{fmt(r['p50_ms']):>10}{fmt(r['p90_ms']):>10}"
-                     f"{fmt(r['p99_ms']):>10}{fmt(r['max_ms']):>10}{r['non_2xx']:>10}{errs:>10}")
-    lines += [
-        f"ratio webhook/nginx: {ratio:.3f} (goal >= {GOAL_RATIO}); webhook p99 {fmt(w['p99_ms'])} ms "
-        f"(goal < {GOAL_P99_MS:g} ms) -> goal {'MET' if goal_met else 'MISSED'}",
-        f"contacts: {c['stored']} stored on omni.contacts (high watermarks), {ok} responses 200 (+{c['stored'] - (ok or 0)} stored after wrk stopped reading) -> "
-        f"{'OK' if contacts_ok else 'MISMATCH'}; read back the {c['retained_by_broker']} the embedded broker "
-        f"retains: {c['messages_read_back']} messages, {c['unique_source_ids']} unique source ids",
-    ]
+        cpu = r.get("cpu", {}).get("us_per_request")
+        lines.append(f"{r['name']:10}{r['utc']:>10}{r['load_avg']:>6.2f}{r['rps']:>10.0f}"
+                     f"{fmt(r.get('ratio'), '.3f'):>7}{fmt(r['p50_ms']):>8}{fmt(r['p90_ms']):>8}"
+                     f"{fmt(r['p99_ms']):>8}{fmt(r['max_ms']):>8}{r['non_2xx']:>8}{errs:>8}"
+                     f"{fmt(cpu, '.1f'):>8}  {r.get('binary', '')}")
+    if args.cpu:
+        lines.append("daemon CPU per request by thread name (µs):")
+        for r in webhooks:
+            threads = r["cpu"]["threads_us_per_request"]
+            lines.append(f"  {r['binary']} @{r['utc']}: " +
+                         ", ".join(f"{k} {v:.1f}" for k, v in list(threads.items())[:8]))
+    if ratio is not None:
+        lines.append(
+            f"ratio webhook/nginx: {ratio:.3f} (goal >= {GOAL_RATIO}); webhook p99 {fmt(w['p99_ms'])} ms "
+            f"(goal < {GOAL_P99_MS:g} ms) -> goal {'MET' if goal_met else 'MISSED'}")
+    for r in webhooks:
+        c, ok = r["contacts"], r["contacts"]["responses_200"]
+        lines.append(
+            f"contacts: {c['stored']} stored on omni.contacts (high watermarks), {ok} responses 200 "
+            f"(+{c['stored'] - (ok or 0)} stored after wrk stopped reading) -> "
+            f"{'OK' if c['check_passed'] else 'MISMATCH'}; read back the {c['retained_by_broker']} the "
+            f"embedded broker retains: {c['messages_read_back']} messages, {c['unique_source_ids']} "
+            f"unique source ids")
     summary = "\n".join(lines)
     print(summary)
     with open(os.path.join(results, "webhook_load.json"), "w") as f:
         json.dump(report, f, indent=2)
     with open(os.path.join(results, "webhook_load.txt"), "w") as f:
-        f.write(summary + "\n\n--- nginx ---\n" + n["command"] + "\n" + n["raw"] +
-                "\n--- webhook ---\n" + w["command"] + "\n" + w["raw"])
+        f.write(summary + "\n")
+        for r in report["runs"]:
+            f.write(f"\n--- {r['name']} {r.get('binary', '')} ---\n{r['command']}\n{r['raw']}")
     if not contacts_ok:
         return 1
     return 1 if args.strict and not goal_met else 0

@@ -5,6 +5,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "core/events/codec.h"
 
@@ -43,6 +44,12 @@ TEST(contact_id, deterministic_and_distinct) {
   EXPECT_EQ(contact_id("x", "y").size(), 32u);
   // Pinned: a change to the id function would split dedupe across an upgrade.
   EXPECT_EQ(contact_id("imap", "<a@b>"), contact_id("imap", "<a@b>"));
+  // The first 128 bits of SHA-256("telegram" 0x1f "1"), as hashlib computes them; the same on
+  // another thread (each thread reuses its own digest context).
+  EXPECT_EQ(contact_id("telegram", "1"), "1808fa41c5454ab01fabd8d40f44276f");
+  std::string other;
+  std::thread([&] { other = contact_id("imap", "<a@b>"); }).join();
+  EXPECT_EQ(other, "c5d730068cde5f498fc42442f5600373");
 }
 
 TEST(timestamps, format_and_parse) {

@@ -212,6 +212,68 @@ TEST_P(http_listener, routes_exact_prefix_404_405_and_head) {
   EXPECT_GE(stats().responses_4xx.load(), 3u);
 }
 
+// The listener writes the response head itself (no Beast serializer): these are the bytes Beast
+// wrote for the same responses (checked against the Beast-serialized listener), Date masked.
+TEST_P(http_listener, response_head_bytes) {
+  start(quick_settings(), [](listener& l) {
+    l.add(method::post, "/fields", [](request, responder r) {
+      response res = response::json(201, R"({"ok":true})");
+      res.headers.add("X-Custom", "v");
+      res.headers.add("content-length", "999");  // the listener's own: ignored
+      res.headers.add("Bad Name", "x");          // invalid field name: dropped
+      r.send(std::move(res));
+    });
+    l.add(method::get, "/empty", [](request, responder r) {
+      response res;
+      res.status = 204;
+      res.body = "dropped";
+      r.send(std::move(res));
+    });
+    l.add(method::get, "/close", [](request, responder r) {
+      response res = response::text(299, "x");
+      res.content_type.clear();
+      res.close = true;
+      r.send(std::move(res));
+    });
+  });
+  auto masked = [](std::string raw) {
+    auto at = raw.find("\r\nDate: ");
+    if (at != std::string::npos) raw.replace(at + 8, raw.find("\r\n", at + 2) - at - 8, "D");
+    return raw;
+  };
+  // One connection per request: raw_socket accumulates what it read.
+  auto exchange = [&](std::string_view req, std::string_view until) {
+    raw_socket s(port());
+    EXPECT_TRUE(s.write(req));
+    if (until.empty()) {
+      EXPECT_TRUE(s.wait_closed());
+      return masked(s.received());
+    }
+    return masked(s.read_until(until));
+  };
+  EXPECT_EQ(exchange("POST /fields HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "true}"),
+            "HTTP/1.1 201 Created\r\nServer: omniroute\r\nDate: D\r\n"
+            "Content-Type: application/json\r\nX-Custom: v\r\nContent-Length: 11\r\n\r\n"
+            R"({"ok":true})");
+  EXPECT_EQ(exchange("GET /empty HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\n"),
+            "HTTP/1.1 204 No Content\r\nServer: omniroute\r\nDate: D\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+  EXPECT_EQ(exchange("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\n"),
+            "HTTP/1.1 200 OK\r\nServer: omniroute\r\nDate: D\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\n");
+  EXPECT_EQ(exchange("GET /close HTTP/1.1\r\nHost: x\r\n\r\n", ""),
+            "HTTP/1.1 299 <unknown-status>\r\nServer: omniroute\r\nDate: D\r\n"
+            "Content-Length: 1\r\nConnection: close\r\n\r\nx");
+  // HTTP/1.0: kept alive only when asked, and then told so.
+  EXPECT_EQ(exchange("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "hi"),
+            "HTTP/1.0 200 OK\r\nServer: omniroute\r\nDate: D\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n"
+            "Connection: keep-alive\r\n\r\nhi");
+  EXPECT_EQ(exchange("GET /hello HTTP/1.0\r\n\r\n", ""),
+            "HTTP/1.0 200 OK\r\nServer: omniroute\r\nDate: D\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\nhi");
+}
+
 // A reload adds and removes connectors while the listener serves.
 TEST_P(http_listener, routes_change_while_serving_and_a_routed_request_keeps_its_handler) {
   start(quick_settings());
