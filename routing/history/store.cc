@@ -1,19 +1,13 @@
 #include "routing/history/store.h"
 
-#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <unordered_map>
 
 #include "core/log/log.h"
-#include "core/metrics/metrics.h"
 
 namespace omni::routing::history {
 
@@ -120,18 +114,6 @@ constexpr const char* select_recent =
 
 }  // namespace
 
-// WAL checkpoints (copying committed pages from the WAL into the database file) run on a thread of
-// their own with its own connection. SQLite's default runs one inside the COMMIT that takes the
-// WAL past 1,000 pages, on the caller's thread: with synchronous=NORMAL that checkpoint is the only
-// place that waits for the disk (two fsyncs of the WAL, one of the database), 5-150 ms on the
-// reference machine, and the router's thread would stall for it with a batch of contacts waiting.
-// A commit that finds the WAL at checkpoint_pages wakes the checkpointer instead; a PASSIVE
-// checkpoint never blocks the writer. Should the WAL still reach inline_checkpoint_pages (the
-// checkpointer cannot keep up or cannot run), the committing thread checkpoints itself, as SQLite
-// would: the WAL stays bounded either way.
-constexpr int checkpoint_pages = 1000;  // SQLite's own wal_autocheckpoint default
-constexpr int inline_checkpoint_pages = 16 * checkpoint_pages;
-
 struct store::impl {
   sqlite3* db = nullptr;
   mutable std::recursive_mutex mutex;  // a batch holds it across the calls inside it
@@ -139,97 +121,9 @@ struct store::impl {
   mutable std::unordered_map<const char*, sqlite3_stmt*> prepared;
   int batch_depth = 0;
 
-  // The checkpointer (above): its connection is used by its thread only.
-  sqlite3* checkpoint_db = nullptr;
-  std::thread checkpointer;
-  std::mutex checkpoint_mutex;
-  std::condition_variable checkpoint_wake;
-  bool checkpoint_due = false;
-  bool checkpoint_stop = false;
-  core::metrics::counter& background_checkpoints = core::metrics::global().counter_of(
-      "omniroute_history_checkpoints_total",
-      "SQLite WAL checkpoints of the history store, by the thread that ran them.",
-      {{"thread", "checkpointer"}});
-  core::metrics::counter& inline_checkpoints = core::metrics::global().counter_of(
-      "omniroute_history_checkpoints_total",
-      "SQLite WAL checkpoints of the history store, by the thread that ran them.",
-      {{"thread", "writer"}});
-  core::metrics::histogram& checkpoint_seconds = core::metrics::global().histogram_of(
-      "omniroute_history_checkpoint_seconds",
-      "Time one background WAL checkpoint of the history store took (disk syncs included).");
-
   ~impl() {
-    stop_checkpointer();
     for (auto& [sql, stmt] : prepared) sqlite3_finalize(stmt);
-    sqlite3_close(db);  // the last connection: SQLite checkpoints and removes the WAL
-  }
-
-  // Called by SQLite after every commit on `db` (the writer), with the WAL's size in pages.
-  static int on_commit(void* self, sqlite3* db, const char*, int pages) {
-    auto& d = *static_cast<impl*>(self);
-    if (pages >= inline_checkpoint_pages) {
-      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      d.inline_checkpoints.inc();
-    } else if (pages >= checkpoint_pages && d.checkpoint_db) {
-      {
-        std::lock_guard lock(d.checkpoint_mutex);
-        d.checkpoint_due = true;
-      }
-      d.checkpoint_wake.notify_one();
-    }
-    return SQLITE_OK;
-  }
-
-  void run_checkpointer() {
-    std::unique_lock lock(checkpoint_mutex);
-    for (;;) {
-      checkpoint_wake.wait(lock, [&] { return checkpoint_due || checkpoint_stop; });
-      if (checkpoint_stop) return;
-      checkpoint_due = false;
-      lock.unlock();
-      const auto started = std::chrono::steady_clock::now();
-      const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                               nullptr, nullptr);
-      if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-        logger().warn("history: WAL checkpoint failed: {}", sqlite3_errmsg(checkpoint_db));
-      checkpoint_seconds.observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      background_checkpoints.inc();
-      lock.lock();
-    }
-  }
-
-  // Opens the checkpointer's connection and starts its thread; on failure the writer keeps
-  // SQLite's inline checkpoints (logged).
-  void start_checkpointer(const std::filesystem::path& file) {
-    if (sqlite3_open_v2(file.c_str(), &checkpoint_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
-      logger().warn("history: no background checkpoints ({}); the writer checkpoints itself",
-                    sqlite3_errmsg(checkpoint_db));
-      sqlite3_close(checkpoint_db);
-      checkpoint_db = nullptr;
-      sqlite3_wal_autocheckpoint(db, checkpoint_pages);
-      return;
-    }
-    sqlite3_wal_hook(db, &impl::on_commit, this);  // replaces SQLite's inline auto-checkpoint
-    checkpointer = std::thread([this] {
-      pthread_setname_np(pthread_self(), "omni-history");
-      run_checkpointer();
-    });
-  }
-
-  void stop_checkpointer() {
-    if (checkpointer.joinable()) {
-      {
-        std::lock_guard lock(checkpoint_mutex);
-        checkpoint_stop = true;
-      }
-      checkpoint_wake.notify_one();
-      checkpointer.join();
-    }
-    if (checkpoint_db) sqlite3_wal_hook(db, nullptr, nullptr);
-    sqlite3_close(checkpoint_db);
-    checkpoint_db = nullptr;
+    sqlite3_close(db);
   }
 
   // The cached statement for `sql` (a null statement when it does not prepare: its run() fails
@@ -305,13 +199,20 @@ core::result<std::unique_ptr<store>> store::open(const std::filesystem::path& fi
     return core::error{"cannot open " + file.string() + ": " + sqlite3_errmsg(p->db),
                        "node.state_dir"};
   sqlite3_busy_timeout(p->db, 5000);
+  // Checkpoint the WAL every 250 pages (SQLite's default is 1,000). With synchronous=NORMAL the
+  // checkpoint, inside the COMMIT that reaches the limit, is the writer's only wait for the disk
+  // (fdatasync of the WAL, then of the database); its time grows with the dirty WAL pages, and the
+  // router's batch waits for it. router_load.py at 2,000 contacts/s, 2026-12-02: p99 34-38 ms at
+  // 1,000 pages, 23-26 ms at 250, 20-27 ms at 100 (with a lower sustained rate). Checkpointing on
+  // a thread of its own was tried and was worse (p99 220-330 ms): the WAL appends of the router's
+  // commits waited in the kernel behind the other thread's fdatasync of the same file.
+  sqlite3_wal_autocheckpoint(p->db, 250);
   char* err = nullptr;
   if (sqlite3_exec(p->db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     return core::error{"cannot initialize " + file.string() + ": " + msg, "node.state_dir"};
   }
-  p->start_checkpointer(file);
   return std::unique_ptr<store>(new store(std::move(p)));
 }
 

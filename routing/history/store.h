@@ -10,8 +10,7 @@
 // logged, recorded in the `merges` table and reported to the caller.
 //
 // Owned by the router service. Thread-safe (one connection behind a mutex; statements prepared
-// once and cached). WAL checkpoints, the only writes that wait for the disk, run on a thread of
-// the store's own (`omni-history`, with a second connection), not inside a caller's commit.
+// once and cached).
 
 #include <filesystem>
 #include <map>

@@ -1,9 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
 
-#include "core/metrics/metrics.h"
 #include "routing/history/identity.h"
 #include "routing/history/store.h"
 
@@ -253,40 +251,6 @@ TEST_F(store_test, a_batch_is_one_transaction_seen_by_others_only_when_it_ends) 
   other->reset();
   reopen();
   EXPECT_EQ(s_->recent(customer, 5).size(), 1u);
-}
-
-// Commits never wait for a checkpoint's disk syncs: the WAL is checkpointed by the store's own
-// thread (omniroute_history_checkpoints_total{thread="checkpointer"}), not inside the writer's
-// COMMIT (thread="writer" is only the fallback for a WAL the checkpointer cannot keep up with).
-TEST_F(store_test, wal_checkpoints_run_on_the_stores_own_thread) {
-  auto& metrics = core::metrics::global();
-  const std::string help =
-      "SQLite WAL checkpoints of the history store, by the thread that ran them.";
-  auto& background =
-      metrics.counter_of("omniroute_history_checkpoints_total", help, {{"thread", "checkpointer"}});
-  auto& in_writer =
-      metrics.counter_of("omniroute_history_checkpoints_total", help, {{"thread", "writer"}});
-  const auto background_before = background.value();
-  const auto writer_before = in_writer.value();
-  const std::string customer = resolve({{"email", "many@example.ru"}}).customer_id;
-  // ~1 KB per row, 100 rows a batch: a checkpoint is due every ~40 batches (1,000 WAL pages).
-  int written = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (background.value() == background_before && std::chrono::steady_clock::now() < deadline) {
-    store::batch b(*s_);
-    for (int i = 0; i < 100; ++i, ++written) {
-      auto r = contact("w" + std::to_string(written), customer, 1000 + written);
-      r.subject.append(1000, 'x');
-      ASSERT_TRUE(s_->record_arrival(r));
-    }
-  }
-  EXPECT_GT(background.value(), background_before) << written << " rows written";
-  EXPECT_EQ(in_writer.value(), writer_before);
-  // Nothing is lost to the checkpoints: every row is there after a restart.
-  reopen();
-  for (int i = 0; i < written; i += 97)
-    EXPECT_TRUE(s_->contact("w" + std::to_string(i))) << "w" << i;
-  EXPECT_TRUE(s_->contact("w" + std::to_string(written - 1)));
 }
 
 TEST_F(store_test, unwritable_state_dir_is_a_clear_error) {
