@@ -315,6 +315,7 @@ void engine::refresh_agent(std::uint32_t a) {
       if (take) {
         const agent_key key = key_for(ar, a, m);
         if (m.in_available && key == m.key(a)) continue;
+        if (m.revivable && key != m.key(a)) m.revivable = false;
         m.store(key);
         m.in_available = true;
       } else if (m.in_available) {
@@ -345,8 +346,11 @@ void engine::flush_agent(std::uint32_t a) {
       m.heap_dirty = false;
       auto& heap = profiles_[m.profile].available;
       if (m.in_available) {
-        heap.set(m.slot, m.key(a));
+        if (m.in_heap || !m.revivable || !heap.revive(m.slot)) heap.set(m.slot, m.key(a));
         m.in_heap = true;
+        // Only round-robin keys come back unchanged (the stamp of a profile the agent was not
+        // offered from); other keys carry "idle since", so reviving would never apply.
+        m.revivable = m.strat == strategy::round_robin;
       } else if (m.in_heap) {
         heap.erase(m.slot);
         m.in_heap = false;

@@ -291,9 +291,13 @@ class engine {
     std::uint32_t profile = npos;
     std::uint32_t slot = npos;                // the agent's slot in the profile's available heap
     strategy strat = strategy::longest_idle;  // the profile's, kept here (no profile access)
-    bool in_available = false;
-    bool in_heap = false;
-    bool heap_dirty = false;
+    bool in_available : 1 = false;
+    bool in_heap : 1 = false;
+    bool heap_dirty : 1 = false;
+    // Round-robin only: the heap's last entry for this slot was stored with the key held here
+    // now, so when the agent comes back with its stamp unchanged flush_agent() revives that
+    // entry (slot_order::revive) instead of storing a copy.
+    bool revivable : 1 = false;
     std::int32_t staffed = 0;
     // The strategy key's (a, b) as last stored (see key()). most_skilled keeps -skill score in
     // `a` from login on; round_robin keeps its stamp in `b` (its key's b is always 0).

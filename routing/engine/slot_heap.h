@@ -228,6 +228,9 @@ namespace omni::routing::engine {
 // version in this structure's own array (never the owner's record). Stale entries are dropped
 // when they reach the front, or by a linear compaction (no sort: the run stays sorted) once
 // they outnumber live ones. top() is the smaller of the run's and the heap's first live entry.
+// An erased slot's entry stays (stale) until dropped; revive() makes it live again in O(1)
+// when the owner knows the key has not changed since that entry was stored (an agent back to
+// a round-robin order with its old stamp), instead of storing a copy (usually on the heap).
 //
 // Owned by one engine profile (its available agents); used from the engine's thread only.
 template <typename Key>
@@ -255,15 +258,16 @@ class slot_order {
   }
   void release(std::uint32_t s) {
     erase(s);
+    state_[s] = ((state_[s] >> 2) + 1) << 2;  // new version: a later owner revives nothing
     free_.push_back(s);
   }
-  bool contains(std::uint32_t s) const { return (state_[s] & 1u) != 0; }
+  bool contains(std::uint32_t s) const { return (state_[s] & member_bit) != 0; }
 
   // Inserts the slot with `k` or moves it to `k`. O(1) when `k` is not below the run's end.
   void set(std::uint32_t s, const Key& k) {
     if (!contains(s)) live_++;
-    state_[s] = ((state_[s] >> 1) + 1) << 1 | 1u;  // new version, member
-    const entry e{k, s, state_[s] >> 1};
+    state_[s] = ((state_[s] >> 2) + 1) << 2 | stored_bit | member_bit;  // new version
+    const entry e{k, s, state_[s] >> 2};
     if (run_.size() == head_ || !(k < run_.back().key)) {
       run_.push_back(e);
     } else {
@@ -274,13 +278,26 @@ class slot_order {
   }
   void erase(std::uint32_t s) {
     if (!contains(s)) return;
-    state_[s] = ((state_[s] >> 1) + 1) << 1;  // new version, not a member
+    state_[s] &= ~member_bit;  // same version: its entry stays, stale, revivable
     live_--;
     if (live_ == 0) {
+      for (std::size_t i = head_; i < run_.size(); ++i) forget(run_[i]);
+      for (const entry& e : heap_) forget(e);
       run_.clear();
       heap_.clear();
       head_ = 0;
     }
+  }
+
+  // Makes a non-member slot a member again with the key of its last set(), when that entry
+  // is still stored (not dropped or compacted away since erase()); O(1). Returns false (and
+  // changes nothing) otherwise: the caller then set()s. The caller guarantees the key it
+  // means is the one of the slot's last set().
+  bool revive(std::uint32_t s) {
+    if (contains(s) || (state_[s] & stored_bit) == 0) return false;
+    state_[s] |= member_bit;
+    live_++;
+    return true;
   }
 
   // The smallest member; requires !empty().
@@ -329,9 +346,17 @@ class slot_order {
     }
     if (!std::is_heap(heap_.begin(), heap_.end(), later)) return false;
     const auto v = entries();
-    std::size_t members = 0;
-    for (std::size_t s = 0; s < state_.size(); ++s) members += contains(s) ? 1 : 0;
-    return v.size() == live_ && members == live_;
+    std::size_t members = 0, with_entry = 0, current = 0;
+    for (std::size_t s = 0; s < state_.size(); ++s) {
+      members += contains(s) ? 1 : 0;
+      with_entry += (state_[s] & stored_bit) != 0 ? 1 : 0;
+      if (contains(s) && (state_[s] & stored_bit) == 0) return false;
+    }
+    // Exactly one stored entry carries the current version of each slot marked stored.
+    auto is_current = [&](const entry& e) { return state_[e.slot] >> 2 == e.version; };
+    for (std::size_t i = head_; i < run_.size(); ++i) current += is_current(run_[i]) ? 1 : 0;
+    for (const entry& e : heap_) current += is_current(e) ? 1 : 0;
+    return v.size() == live_ && members == live_ && current == with_entry;
   }
   // Entries held, live and stale (bounded by 2 x size() + 64 through compaction).
   std::size_t stored() const { return run_.size() - head_ + heap_.size(); }
@@ -347,10 +372,19 @@ class slot_order {
 
  private:
   static bool later(const entry& a, const entry& b) { return b.key < a.key; }
-  bool live(const entry& e) const { return state_[e.slot] == (e.version << 1 | 1u); }
+  static constexpr std::uint32_t member_bit = 1u;
+  static constexpr std::uint32_t stored_bit = 2u;  // the current version's entry is stored
+  bool live(const entry& e) const {
+    return state_[e.slot] == (e.version << 2 | stored_bit | member_bit);
+  }
+  // A stale entry leaves the structure: if it carries its slot's current version (an erased,
+  // revivable member), the slot can no longer be revived.
+  void forget(const entry& e) const {
+    if (state_[e.slot] >> 2 == e.version) state_[e.slot] &= ~stored_bit;
+  }
 
   void drop_stale_fronts() const {
-    while (head_ < run_.size() && !live(run_[head_])) head_++;
+    while (head_ < run_.size() && !live(run_[head_])) forget(run_[head_++]);
     if (head_ == run_.size()) {
       run_.clear();
       head_ = 0;
@@ -359,6 +393,7 @@ class slot_order {
       head_ = 0;
     }
     while (!heap_.empty() && !live(heap_.front())) {
+      forget(heap_.front());
       std::pop_heap(heap_.begin(), heap_.end(), later);
       heap_.pop_back();
     }
@@ -366,19 +401,29 @@ class slot_order {
   void compact() {
     std::size_t n = 0;
     for (std::size_t i = head_; i < run_.size(); ++i) {
-      if (live(run_[i])) run_[n++] = run_[i];
+      if (live(run_[i])) {
+        run_[n++] = run_[i];
+      } else {
+        forget(run_[i]);
+      }
     }
     run_.resize(n);
     head_ = 0;
-    std::erase_if(heap_, [&](const entry& e) { return !live(e); });
+    std::erase_if(heap_, [&](const entry& e) {
+      if (live(e)) return false;
+      forget(e);
+      return true;
+    });
     std::make_heap(heap_.begin(), heap_.end(), later);
   }
 
   // Mutable: top() (a const read) drops stale entries it meets at the fronts.
   mutable std::vector<entry> run_;  // sorted by key from head_
   mutable std::size_t head_ = 0;
-  mutable std::vector<entry> heap_;   // min-heap of keys that arrived out of order
-  std::vector<std::uint32_t> state_;  // slot -> version << 1 | member
+  mutable std::vector<entry> heap_;  // min-heap of keys that arrived out of order
+  // slot -> version << 2 | stored_bit | member_bit; mutable: dropping a stale entry at a
+  // front (top(), a const read) clears its slot's stored_bit.
+  mutable std::vector<std::uint32_t> state_;
   std::vector<std::uint32_t> free_;
   std::size_t live_ = 0;
 };
