@@ -68,7 +68,7 @@ std::uint32_t engine::intern_profile(channel c, strategy s, std::vector<requirem
 }
 
 std::uint32_t engine::find_queue(std::string_view name) const {
-  auto it = queue_ids_.find(std::string(name));
+  auto it = queue_ids_.find(name);
   return it == queue_ids_.end() ? npos : it->second;
 }
 
@@ -227,12 +227,16 @@ void engine::compute_memberships(std::uint32_t a) {
     if (!satisfies(ar, p.reqs)) continue;
     membership m;
     m.profile = pid;
-    for (const auto& r : p.reqs) {
-      auto it = std::lower_bound(ar.skills.begin(), ar.skills.end(), std::make_pair(r.skill, 0));
-      m.skill_score += it->second;
+    m.strat = p.strat;
+    if (p.strat == strategy::most_skilled) {
+      std::int64_t score = 0;
+      for (const auto& r : p.reqs) {
+        auto it = std::lower_bound(ar.skills.begin(), ar.skills.end(), std::make_pair(r.skill, 0));
+        score += it->second;
+      }
+      m.a = -score;  // constant: the key's first number
     }
     m.slot = profiles_[pid].available.acquire();
-    m.strat = p.strat;
     ar.memberships[index_of(p.chan)].push_back(m);
   }
 }
@@ -286,9 +290,9 @@ engine::agent_key engine::key_for(const agent_rec& a, std::uint32_t agent,
       return {cap > 0 ? load * 1'000'000 / cap : 0, a.idle_since, agent};
     }
     case strategy::most_skilled:
-      return {-m.skill_score, a.idle_since, agent};
+      return {m.a, a.idle_since, agent};  // m.a = -skill score
     case strategy::round_robin:
-      return {static_cast<std::int64_t>(m.rr_stamp), 0, agent};
+      return {m.b, 0, agent};  // m.b = the round-robin stamp
   }
   return {0, 0, agent};
 }
@@ -310,8 +314,9 @@ void engine::refresh_agent(std::uint32_t a) {
       }
       if (take) {
         const agent_key key = key_for(ar, a, m);
-        if (m.in_available && key == m.key) continue;
-        m.key = key;
+        if (m.in_available && key == m.key(a)) continue;
+        if (m.revivable && key != m.key(a)) m.revivable = false;
+        m.store(key);
         m.in_available = true;
       } else if (m.in_available) {
         m.in_available = false;
@@ -319,6 +324,7 @@ void engine::refresh_agent(std::uint32_t a) {
         continue;
       }
       m.heap_dirty = true;
+      ar.dirty_chans |= static_cast<std::uint8_t>(1u << ci);
       changed = true;
     }
   }
@@ -331,14 +337,20 @@ void engine::refresh_agent(std::uint32_t a) {
 void engine::flush_agent(std::uint32_t a) {
   agent_rec& ar = agents_[a];
   ar.heap_pending = false;
-  for (auto& ms : ar.memberships) {
-    for (auto& m : ms) {
+  const std::uint8_t chans = ar.dirty_chans;
+  ar.dirty_chans = 0;
+  for (std::size_t ci = 0; ci < channel_count; ++ci) {
+    if ((chans & (1u << ci)) == 0) continue;
+    for (auto& m : ar.memberships[ci]) {
       if (!m.heap_dirty) continue;
       m.heap_dirty = false;
       auto& heap = profiles_[m.profile].available;
       if (m.in_available) {
-        heap.set(m.slot, m.key);
+        if (m.in_heap || !m.revivable || !heap.revive(m.slot)) heap.set(m.slot, m.key(a));
         m.in_heap = true;
+        // Only round-robin keys come back unchanged (the stamp of a profile the agent was not
+        // offered from); other keys carry "idle since", so reviving would never apply.
+        m.revivable = m.strat == strategy::round_robin;
       } else if (m.in_heap) {
         heap.erase(m.slot);
         m.in_heap = false;
@@ -478,13 +490,14 @@ void engine::apply_capacity(std::uint32_t a, std::vector<decision>& out) {
 
 engine::contact_key engine::key_of(std::uint32_t c) const {
   const contact_rec& cr = contacts_[c];
-  return {-static_cast<std::int64_t>(cr.priority), cr.sla_deadline, cr.seq, c,
-          cr.excluded.empty() ? 0u : 1u};
+  // Contact indexes stay below 2^31 (excluded_bit): 2^31 records would not fit in memory.
+  return {cr.sla_deadline, cr.seq, cr.priority,
+          c | (cr.excluded.empty() ? 0u : contact_key::excluded_bit)};
 }
 
 const engine::contact_key* engine::best_waiting(std::uint32_t profile_id, std::uint32_t a) const {
   const auto* e = profiles_[profile_id].waiting.min_where([&](const auto& x) {
-    return x.key.has_excluded == 0 || !excluded(contacts_[x.key.contact], a);
+    return !x.key.has_excluded() || !excluded(contacts_[x.key.contact()], a);
   });
   return e == nullptr ? nullptr : &e->key;
 }
@@ -756,7 +769,8 @@ void engine::offer(std::uint32_t c, std::uint32_t a, reason_code why, std::uint3
     auto it =
         std::lower_bound(ms.begin(), ms.end(), cr.profile,
                          [](const membership& m, std::uint32_t id) { return m.profile < id; });
-    if (it != ms.end() && it->profile == cr.profile) it->rr_stamp = ++p.rr_clock;
+    if (it != ms.end() && it->profile == cr.profile)
+      it->b = static_cast<std::int64_t>(++p.rr_clock);
   }
   const channel_config& cc = config_.channels[ci];
   if (cc.auto_accept) {
@@ -894,10 +908,10 @@ void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
         if (h.count == 0) continue;
         candidates += h.count;
         // The head is the best for every agent unless it excludes some (then look deeper).
-        const contact_key* k = h.key.has_excluded == 0 ? &h.key : best_waiting(m.profile, a);
+        const contact_key* k = !h.key.has_excluded() ? &h.key : best_waiting(m.profile, a);
         if (k == nullptr) continue;
         if (best == npos || *k < best_key) {
-          best = k->contact;
+          best = k->contact();
           best_key = *k;
         }
       }
@@ -1569,9 +1583,9 @@ std::string engine::check_invariants() const {
     }
     auto& live = waiting_sorted[pid];
     for (const auto& e : p.waiting.entries()) {
-      const contact_rec& cr = contacts_[e.key.contact];
+      const contact_rec& cr = contacts_[e.key.contact()];
       if (!cr.id.empty() && cr.state == contact_state::waiting && cr.profile == pid &&
-          cr.in_waiting && cr.waiting_slot == e.slot && key_of(e.key.contact) == e.key) {
+          cr.in_waiting && cr.waiting_slot == e.slot && key_of(e.key.contact()) == e.key) {
         live.push_back(e.key);
       } else {
         fail("waiting heap holds a stale entry");
@@ -1697,7 +1711,7 @@ std::string engine::check_invariants() const {
       if (can_take(ar, p.chan)) {
         expected++;
         const agent_key key = key_for(ar, a, *m);
-        if (!m->in_available || !m->in_heap || m->heap_dirty || m->key != key ||
+        if (!m->in_available || !m->in_heap || m->heap_dirty || m->key(a) != key ||
             !p.available.contains(m->slot) || p.available.key(m->slot) == nullptr ||
             *p.available.key(m->slot) != key) {
           fail("agent index stale for " + ar.id);

@@ -166,16 +166,26 @@ class engine {
     auto operator<=>(const agent_key&) const = default;
   };
   // Ordering of waiting contacts: higher priority, earlier SLA deadline, earlier arrival.
+  // 24 bytes, so a waiting-heap entry (key + slot) is 32: two sibling groups per 128 bytes.
   struct contact_key {
-    std::int64_t neg_priority = 0;
+    static constexpr std::uint32_t excluded_bit = 0x80000000u;
     timestamp sla_deadline = 0;
-    std::uint64_t seq = 0;
-    std::uint32_t contact = 0;
-    // 1 when the contact excludes some agent (rejected/missed it). Never decides the order
-    // (`contact` is unique); it lets a freed agent skip the contact record when it is 0.
-    std::uint32_t has_excluded = 0;
-    auto operator<=>(const contact_key&) const = default;
+    std::uint64_t seq = 0;  // unique per contact: decides every tie before `tagged`
+    std::int32_t priority = 0;
+    // The contact's index, with excluded_bit set when the contact excludes some agent
+    // (rejected/missed it): a freed agent skips the contact record when the bit is clear.
+    std::uint32_t tagged = 0;
+    std::uint32_t contact() const { return tagged & ~excluded_bit; }
+    bool has_excluded() const { return (tagged & excluded_bit) != 0; }
+    bool operator==(const contact_key&) const = default;
+    bool operator<(const contact_key& o) const {
+      if (priority != o.priority) return priority > o.priority;
+      if (sla_deadline != o.sla_deadline) return sla_deadline < o.sla_deadline;
+      if (seq != o.seq) return seq < o.seq;
+      return tagged < o.tagged;
+    }
   };
+  static_assert(sizeof(slot_heap<contact_key>::entry) == 32, "see contact_key");
 
   // Both orders live in the profile's own arrays, each member (an agent's membership, a
   // waiting contact) owning a slot there, so no update or top check touches the agent or
@@ -244,7 +254,6 @@ class engine {
 
   struct contact_rec {
     std::string id;
-    std::string customer_id;
     channel chan = channel::email;
     contact_state state = contact_state::waiting;
     std::uint32_t queue = npos;
@@ -269,51 +278,73 @@ class engine {
     std::uint32_t age_slot = npos;      // its slot in its queue's by_age while in_waiting
     std::vector<std::uint32_t> excluded;
     std::optional<timer_key> offer_timer, escalation_timer, max_wait_timer;
+    std::string customer_id;  // read on arrival and completion only
     std::optional<history_hint> hint;
   };
 
-  // An agent's place in one profile. `in_available`/`key` are the agent's current state
+  // An agent's place in one profile. `in_available`/key are the agent's current state
   // (eligible and able to take work on the channel, with that strategy key); the profile's
   // heap is brought in line with them by flush_agent() before anything reads the heap
-  // (`in_heap` = what the heap holds now, `heap_dirty` = it may differ).
+  // (`in_heap` = what the heap holds now, `heap_dirty` = it may differ). 32 bytes (two per
+  // cache line): refresh_agent() walks every membership of a channel on each agent change.
   struct membership {
     std::uint32_t profile = npos;
     std::uint32_t slot = npos;                // the agent's slot in the profile's available heap
     strategy strat = strategy::longest_idle;  // the profile's, kept here (no profile access)
-    bool in_available = false;
-    bool in_heap = false;
-    bool heap_dirty = false;
-    agent_key key;
-    std::uint64_t rr_stamp = 0;
-    std::int64_t skill_score = 0;
-    std::int64_t staffed = 0;
-  };
+    bool in_available : 1 = false;
+    bool in_heap : 1 = false;
+    bool heap_dirty : 1 = false;
+    // Round-robin only: the heap's last entry for this slot was stored with the key held here
+    // now, so when the agent comes back with its stamp unchanged flush_agent() revives that
+    // entry (slot_order::revive) instead of storing a copy.
+    bool revivable : 1 = false;
+    std::int32_t staffed = 0;
+    // The strategy key's (a, b) as last stored (see key()). most_skilled keeps -skill score in
+    // `a` from login on; round_robin keeps its stamp in `b` (its key's b is always 0).
+    std::int64_t a = 0;
+    std::int64_t b = 0;
 
+    agent_key key(std::uint32_t agent) const {
+      if (strat == strategy::round_robin || strat == strategy::longest_idle) return {a, 0, agent};
+      return {a, b, agent};
+    }
+    void store(const agent_key& k) {
+      a = k.a;
+      if (strat != strategy::round_robin) b = k.b;
+    }
+  };
+  static_assert(sizeof(membership) == 32);
+
+  // Fields in order of use on the decision path (an agent's change touches the first few
+  // cache lines only); login-time and status-only fields last.
   struct agent_rec {
-    std::string id;
+    std::string id;  // compared by every lookup, copied into every decision
     presence state = presence::offline;
-    std::vector<std::pair<std::uint32_t, int>> skills;  // sorted by skill id
-    per_channel capacity{};
-    per_channel cap_override{-1, -1, -1, -1, -1};
-    per_channel load{};
-    per_channel offered{};
-    std::array<bool, channel_count> in_wrap{};
-    std::array<timestamp, channel_count> wrap_until{};
-    std::array<std::optional<timer_key>, channel_count> wrap_timer;
-    std::array<std::vector<membership>, channel_count> memberships;  // sorted by profile
-    std::vector<std::uint32_t> contacts;
-    timestamp idle_since = 0;
-    int misses = 0;
     bool dirty = false;
     bool heap_pending = false;  // in pending_agents_ (some membership has heap_dirty)
+    // Bit i: some membership of channel i may have heap_dirty. flush_agent() walks only
+    // those channels (an agent's other channels' memberships are cache lines it need not load).
+    std::uint8_t dirty_chans = 0;
+    std::array<bool, channel_count> in_wrap{};
+    std::array<bool, channel_count> chan_take{};
+    int misses = 0;
+    per_channel capacity{};
+    per_channel load{};
+    per_channel offered{};
     // Per channel, the state refresh_agent() left every membership of that channel in
     // (staffed capacity, able to take work): a channel that was and stays unable with the
-    // same staffing is skipped without touching its memberships.
+    // same staffing is skipped without touching its memberships (chan_take above).
     per_channel chan_staffed{};
-    std::array<bool, channel_count> chan_take{};
+    timestamp idle_since = 0;
+    timestamp accounted_at = 0;
+    std::array<std::vector<membership>, channel_count> memberships;  // sorted by profile
+    std::vector<std::uint32_t> contacts;
     std::uint64_t offers = 0, handled = 0, rejected = 0, missed = 0;
     duration logged_in_ms = 0, busy_ms = 0;
-    timestamp accounted_at = 0;
+    std::vector<std::pair<std::uint32_t, int>> skills;  // sorted by skill id
+    per_channel cap_override{-1, -1, -1, -1, -1};
+    std::array<timestamp, channel_count> wrap_until{};
+    std::array<std::optional<timer_key>, channel_count> wrap_timer;
   };
 
   struct affinity_rec {
@@ -426,7 +457,12 @@ class engine {
   std::vector<std::string> skill_names_;
 
   std::vector<queue_rec> queues_;
-  std::unordered_map<std::string, std::uint32_t> queue_ids_;
+  // Transparent hash: find_queue() looks up a string_view without building a std::string.
+  struct name_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::uint32_t, name_hash, std::equal_to<>> queue_ids_;
   std::uint32_t default_queue_ = 0;
 
   std::vector<profile> profiles_;

@@ -7,31 +7,64 @@
 // no compaction. The top is always a current member. Keys need a strict total order
 // (operator<) for the order of equal-priority members to be deterministic.
 //
+// Layout: the entries live in a 64-byte-aligned array whose first `pad` (3) entries are unused,
+// so the four children of every node start at a multiple of four entries from the array's
+// start. With 32-byte entries (the engine's waiting contacts) a node's children are then
+// exactly two cache lines: a sift-down level reads two lines, never three.
+//
 // Owned by one engine profile (one per agent order and one per waiting-contact order); used
 // from the engine's thread only.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <new>
+#include <span>
 #include <vector>
 
 namespace omni::routing::engine {
+
+// std::allocator with a larger alignment (operator new with std::align_val_t).
+template <typename T, std::size_t Align>
+struct aligned_allocator {
+  using value_type = T;
+  template <typename U>
+  struct rebind {
+    using other = aligned_allocator<U, Align>;
+  };
+  aligned_allocator() = default;
+  template <typename U>
+  aligned_allocator(const aligned_allocator<U, Align>&) {}
+  T* allocate(std::size_t n) {
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{Align}));
+  }
+  void deallocate(T* p, std::size_t n) {
+    ::operator delete (p, n * sizeof(T), std::align_val_t{Align});
+  }
+  friend bool operator==(const aligned_allocator&, const aligned_allocator&) { return true; }
+};
 
 template <typename Key>
 class slot_heap {
  public:
   static constexpr std::uint32_t npos = 0xffffffffu;
   static constexpr std::uint32_t arity = 4;
+  // Unused entries before the root: children of logical node i are 4i+1..4i+4, stored at
+  // 4(i+1)+0..3, a multiple of four (see the layout note above).
+  static constexpr std::uint32_t pad = arity - 1;
 
   struct entry {
     Key key;
     std::uint32_t slot = npos;
   };
 
-  bool empty() const { return heap_.empty(); }
-  std::size_t size() const { return heap_.size(); }
-  const entry& top() const { return heap_.front(); }
+  slot_heap() : store_(pad) {}
+
+  bool empty() const { return size() == 0; }
+  std::size_t size() const { return store_.size() - pad; }
+  const entry& top() const { return store_[pad]; }
   // Every member, in heap order (not sorted).
-  const std::vector<entry>& entries() const { return heap_; }
+  std::span<const entry> entries() const { return {store_.data() + pad, size()}; }
 
   // A fresh slot, not in the heap yet (reuses released slots).
   std::uint32_t acquire() {
@@ -50,13 +83,13 @@ class slot_heap {
   }
 
   bool contains(std::uint32_t s) const { return pos_[s] != npos; }
-  const Key& key(std::uint32_t s) const { return heap_[pos_[s]].key; }
+  const Key& key(std::uint32_t s) const { return at(pos_[s]).key; }
 
   // Inserts a slot that is not a member (the caller knows: this skips reading its position,
   // a cache miss when the heap has many slots). O(log n).
   void insert(std::uint32_t s, const Key& k) {
-    const auto i = static_cast<std::uint32_t>(heap_.size());
-    heap_.push_back({k, s});
+    const auto i = static_cast<std::uint32_t>(size());
+    store_.push_back({k, s});
     sift_up(i);
   }
 
@@ -67,8 +100,8 @@ class slot_heap {
       insert(s, k);
       return;
     }
-    const bool up = k < heap_[i].key;
-    heap_[i].key = k;
+    const bool up = k < at(i).key;
+    at(i).key = k;
     if (up) {
       sift_up(i);
     } else {
@@ -81,14 +114,14 @@ class slot_heap {
     const std::uint32_t i = pos_[s];
     if (i == npos) return;
     pos_[s] = npos;
-    const auto last = static_cast<std::uint32_t>(heap_.size() - 1);
+    const auto last = static_cast<std::uint32_t>(size() - 1);
     if (i == last) {
-      heap_.pop_back();
+      store_.pop_back();
       return;
     }
-    heap_[i] = heap_[last];
-    heap_.pop_back();
-    if (i > 0 && heap_[i].key < heap_[(i - 1) / arity].key) {
+    at(i) = store_.back();
+    store_.pop_back();
+    if (i > 0 && at(i).key < at((i - 1) / arity).key) {
       sift_up(i);
     } else {
       sift_down(i);
@@ -100,13 +133,14 @@ class slot_heap {
   // costs O(k log k) for k rejected members (k = 0 in the common case).
   template <typename Ok>
   const entry* min_where(Ok&& ok) const {
-    if (heap_.empty()) return nullptr;
-    if (ok(heap_[0])) return &heap_[0];
-    auto later = [&](std::uint32_t a, std::uint32_t b) { return heap_[b].key < heap_[a].key; };
+    if (empty()) return nullptr;
+    if (ok(at(0))) return &at(0);
+    auto later = [&](std::uint32_t a, std::uint32_t b) { return at(b).key < at(a).key; };
     std::vector<std::uint32_t> frontier;
+    const std::size_t n = size();
     auto push_children = [&](std::uint32_t i) {
       const std::size_t first = static_cast<std::size_t>(i) * arity + 1;
-      const std::size_t end = std::min(first + arity, heap_.size());
+      const std::size_t end = std::min(first + arity, n);
       for (std::size_t c = first; c < end; ++c) {
         frontier.push_back(static_cast<std::uint32_t>(c));
         std::push_heap(frontier.begin(), frontier.end(), later);
@@ -117,7 +151,7 @@ class slot_heap {
       std::pop_heap(frontier.begin(), frontier.end(), later);
       const std::uint32_t i = frontier.back();
       frontier.pop_back();
-      if (ok(heap_[i])) return &heap_[i];
+      if (ok(at(i))) return &at(i);
       push_children(i);
     }
     return nullptr;
@@ -129,54 +163,57 @@ class slot_heap {
     for (std::size_t s = 0; s < pos_.size(); ++s) {
       if (pos_[s] == npos) continue;
       members++;
-      if (pos_[s] >= heap_.size() || heap_[pos_[s]].slot != s) return false;
+      if (pos_[s] >= size() || at(pos_[s]).slot != s) return false;
     }
-    if (members != heap_.size()) return false;
-    for (std::size_t i = 1; i < heap_.size(); ++i) {
-      if (heap_[i].key < heap_[(i - 1) / arity].key) return false;
+    if (members != size()) return false;
+    for (std::size_t i = 1; i < size(); ++i) {
+      if (at(i).key < at((i - 1) / arity).key) return false;
     }
     return true;
   }
 
   std::size_t bytes() const {
-    return heap_.capacity() * sizeof(entry) + (pos_.capacity() + free_.capacity()) * 4;
+    return store_.capacity() * sizeof(entry) + (pos_.capacity() + free_.capacity()) * 4;
   }
 
  private:
+  entry& at(std::size_t i) { return store_[i + pad]; }
+  const entry& at(std::size_t i) const { return store_[i + pad]; }
   void place(std::uint32_t i, const entry& e) {
-    heap_[i] = e;
+    at(i) = e;
     pos_[e.slot] = i;
   }
   void sift_up(std::uint32_t i) {
-    const entry e = heap_[i];
+    const entry e = at(i);
     while (i > 0) {
       const std::uint32_t parent = (i - 1) / arity;
-      if (!(e.key < heap_[parent].key)) break;
-      place(i, heap_[parent]);
+      if (!(e.key < at(parent).key)) break;
+      place(i, at(parent));
       i = parent;
     }
     place(i, e);
   }
   void sift_down(std::uint32_t i) {
-    const entry e = heap_[i];
-    const std::size_t n = heap_.size();
+    const entry e = at(i);
+    const std::size_t n = size();
     for (;;) {
       const std::size_t first = static_cast<std::size_t>(i) * arity + 1;
       if (first >= n) break;
       const std::size_t end = std::min(first + arity, n);
       std::size_t best = first;
       for (std::size_t c = first + 1; c < end; ++c) {
-        if (heap_[c].key < heap_[best].key) best = c;
+        if (at(c).key < at(best).key) best = c;
       }
-      if (!(heap_[best].key < e.key)) break;
-      place(i, heap_[best]);
+      if (!(at(best).key < e.key)) break;
+      place(i, at(best));
       i = static_cast<std::uint32_t>(best);
     }
     place(i, e);
   }
 
-  std::vector<entry> heap_;
-  std::vector<std::uint32_t> pos_;  // slot -> index in heap_, npos when not a member
+  // pad unused entries, then the heap (logical index i at store_[i + pad]).
+  std::vector<entry, aligned_allocator<entry, 64>> store_;
+  std::vector<std::uint32_t> pos_;  // slot -> logical index in the heap, npos when not a member
   std::vector<std::uint32_t> free_;
 };
 
@@ -191,6 +228,9 @@ namespace omni::routing::engine {
 // version in this structure's own array (never the owner's record). Stale entries are dropped
 // when they reach the front, or by a linear compaction (no sort: the run stays sorted) once
 // they outnumber live ones. top() is the smaller of the run's and the heap's first live entry.
+// An erased slot's entry stays (stale) until dropped; revive() makes it live again in O(1)
+// when the owner knows the key has not changed since that entry was stored (an agent back to
+// a round-robin order with its old stamp), instead of storing a copy (usually on the heap).
 //
 // Owned by one engine profile (its available agents); used from the engine's thread only.
 template <typename Key>
@@ -218,15 +258,16 @@ class slot_order {
   }
   void release(std::uint32_t s) {
     erase(s);
+    state_[s] = ((state_[s] >> 2) + 1) << 2;  // new version: a later owner revives nothing
     free_.push_back(s);
   }
-  bool contains(std::uint32_t s) const { return (state_[s] & 1u) != 0; }
+  bool contains(std::uint32_t s) const { return (state_[s] & member_bit) != 0; }
 
   // Inserts the slot with `k` or moves it to `k`. O(1) when `k` is not below the run's end.
   void set(std::uint32_t s, const Key& k) {
     if (!contains(s)) live_++;
-    state_[s] = ((state_[s] >> 1) + 1) << 1 | 1u;  // new version, member
-    const entry e{k, s, state_[s] >> 1};
+    state_[s] = ((state_[s] >> 2) + 1) << 2 | stored_bit | member_bit;  // new version
+    const entry e{k, s, state_[s] >> 2};
     if (run_.size() == head_ || !(k < run_.back().key)) {
       run_.push_back(e);
     } else {
@@ -237,13 +278,26 @@ class slot_order {
   }
   void erase(std::uint32_t s) {
     if (!contains(s)) return;
-    state_[s] = ((state_[s] >> 1) + 1) << 1;  // new version, not a member
+    state_[s] &= ~member_bit;  // same version: its entry stays, stale, revivable
     live_--;
     if (live_ == 0) {
+      for (std::size_t i = head_; i < run_.size(); ++i) forget(run_[i]);
+      for (const entry& e : heap_) forget(e);
       run_.clear();
       heap_.clear();
       head_ = 0;
     }
+  }
+
+  // Makes a non-member slot a member again with the key of its last set(), when that entry
+  // is still stored (not dropped or compacted away since erase()); O(1). Returns false (and
+  // changes nothing) otherwise: the caller then set()s. The caller guarantees the key it
+  // means is the one of the slot's last set().
+  bool revive(std::uint32_t s) {
+    if (contains(s) || (state_[s] & stored_bit) == 0) return false;
+    state_[s] |= member_bit;
+    live_++;
+    return true;
   }
 
   // The smallest member; requires !empty().
@@ -292,9 +346,17 @@ class slot_order {
     }
     if (!std::is_heap(heap_.begin(), heap_.end(), later)) return false;
     const auto v = entries();
-    std::size_t members = 0;
-    for (std::size_t s = 0; s < state_.size(); ++s) members += contains(s) ? 1 : 0;
-    return v.size() == live_ && members == live_;
+    std::size_t members = 0, with_entry = 0, current = 0;
+    for (std::size_t s = 0; s < state_.size(); ++s) {
+      members += contains(s) ? 1 : 0;
+      with_entry += (state_[s] & stored_bit) != 0 ? 1 : 0;
+      if (contains(s) && (state_[s] & stored_bit) == 0) return false;
+    }
+    // Exactly one stored entry carries the current version of each slot marked stored.
+    auto is_current = [&](const entry& e) { return state_[e.slot] >> 2 == e.version; };
+    for (std::size_t i = head_; i < run_.size(); ++i) current += is_current(run_[i]) ? 1 : 0;
+    for (const entry& e : heap_) current += is_current(e) ? 1 : 0;
+    return v.size() == live_ && members == live_ && current == with_entry;
   }
   // Entries held, live and stale (bounded by 2 x size() + 64 through compaction).
   std::size_t stored() const { return run_.size() - head_ + heap_.size(); }
@@ -310,10 +372,19 @@ class slot_order {
 
  private:
   static bool later(const entry& a, const entry& b) { return b.key < a.key; }
-  bool live(const entry& e) const { return state_[e.slot] == (e.version << 1 | 1u); }
+  static constexpr std::uint32_t member_bit = 1u;
+  static constexpr std::uint32_t stored_bit = 2u;  // the current version's entry is stored
+  bool live(const entry& e) const {
+    return state_[e.slot] == (e.version << 2 | stored_bit | member_bit);
+  }
+  // A stale entry leaves the structure: if it carries its slot's current version (an erased,
+  // revivable member), the slot can no longer be revived.
+  void forget(const entry& e) const {
+    if (state_[e.slot] >> 2 == e.version) state_[e.slot] &= ~stored_bit;
+  }
 
   void drop_stale_fronts() const {
-    while (head_ < run_.size() && !live(run_[head_])) head_++;
+    while (head_ < run_.size() && !live(run_[head_])) forget(run_[head_++]);
     if (head_ == run_.size()) {
       run_.clear();
       head_ = 0;
@@ -322,6 +393,7 @@ class slot_order {
       head_ = 0;
     }
     while (!heap_.empty() && !live(heap_.front())) {
+      forget(heap_.front());
       std::pop_heap(heap_.begin(), heap_.end(), later);
       heap_.pop_back();
     }
@@ -329,19 +401,29 @@ class slot_order {
   void compact() {
     std::size_t n = 0;
     for (std::size_t i = head_; i < run_.size(); ++i) {
-      if (live(run_[i])) run_[n++] = run_[i];
+      if (live(run_[i])) {
+        run_[n++] = run_[i];
+      } else {
+        forget(run_[i]);
+      }
     }
     run_.resize(n);
     head_ = 0;
-    std::erase_if(heap_, [&](const entry& e) { return !live(e); });
+    std::erase_if(heap_, [&](const entry& e) {
+      if (live(e)) return false;
+      forget(e);
+      return true;
+    });
     std::make_heap(heap_.begin(), heap_.end(), later);
   }
 
   // Mutable: top() (a const read) drops stale entries it meets at the fronts.
   mutable std::vector<entry> run_;  // sorted by key from head_
   mutable std::size_t head_ = 0;
-  mutable std::vector<entry> heap_;   // min-heap of keys that arrived out of order
-  std::vector<std::uint32_t> state_;  // slot -> version << 1 | member
+  mutable std::vector<entry> heap_;  // min-heap of keys that arrived out of order
+  // slot -> version << 2 | stored_bit | member_bit; mutable: dropping a stale entry at a
+  // front (top(), a const read) clears its slot's stored_bit.
+  mutable std::vector<std::uint32_t> state_;
   std::vector<std::uint32_t> free_;
   std::size_t live_ = 0;
 };

@@ -24,6 +24,7 @@ void check_against_reference(std::uint64_t seed) {
   Order order;
   std::set<key> ref;
   std::map<std::uint32_t, std::int64_t> value_of;  // members only
+  std::map<std::uint32_t, std::int64_t> last_set;  // value of each live slot's last set()
   std::vector<std::uint32_t> slots;
   std::int64_t clock = 0;
   for (int step = 0; step < 5'000; ++step) {
@@ -39,8 +40,18 @@ void check_against_reference(std::uint64_t seed) {
           rng() % 5 == 0 ? clock - static_cast<std::int64_t>(rng() % 1000) : ++clock;
       if (auto it = value_of.find(s); it != value_of.end()) ref.erase({it->second, s});
       value_of[s] = v;
+      last_set[s] = v;
       ref.insert({v, s});
       order.set(s, key{v, s});
+    } else if (op < 85 && !value_of.contains(s) && last_set.contains(s)) {
+      // Back with the key of its last set(): revive when that entry is still stored, else
+      // store it again (slot_order); slot_heap has no revive and always stores.
+      const std::int64_t v = last_set[s];
+      bool revived = false;
+      if constexpr (requires { order.revive(s); }) revived = order.revive(s);
+      if (!revived) order.set(s, key{v, s});
+      value_of[s] = v;
+      ref.insert({v, s});
     } else if (op < 95) {
       if (auto it = value_of.find(s); it != value_of.end()) {
         ref.erase({it->second, s});
@@ -53,6 +64,7 @@ void check_against_reference(std::uint64_t seed) {
         value_of.erase(it);
       }
       order.release(s);
+      last_set.erase(s);
       std::erase(slots, s);
     }
     ASSERT_EQ(order.size(), ref.size()) << "step " << step;
@@ -90,6 +102,30 @@ TEST(slot_heap, matches_an_ordered_set) {
 
 TEST(slot_order, matches_an_ordered_set) {
   for (std::uint64_t seed = 1; seed <= 5; ++seed) check_against_reference<slot_order<key>>(seed);
+}
+
+TEST(slot_order, revive_restores_an_erased_slot_while_its_entry_is_stored) {
+  slot_order<key> order;
+  const std::uint32_t a = order.acquire();
+  const std::uint32_t b = order.acquire();
+  order.set(a, key{1, a});
+  order.set(b, key{2, b});
+  order.erase(a);
+  EXPECT_TRUE(order.revive(a));  // its entry is still stored
+  EXPECT_EQ(order.size(), 2u);
+  EXPECT_EQ(order.top().key, (key{1, a}));
+  EXPECT_FALSE(order.revive(a));  // already a member
+  order.erase(a);
+  EXPECT_EQ(order.top().key, (key{2, b}));  // drops a's stale entry at the front
+  EXPECT_FALSE(order.revive(a));
+  order.set(a, key{3, a});
+  EXPECT_EQ(order.size(), 2u);
+  order.release(b);
+  const std::uint32_t c = order.acquire();  // b's slot again
+  EXPECT_EQ(c, b);
+  EXPECT_FALSE(order.revive(c));  // a new owner revives nothing
+  EXPECT_EQ(order.size(), 1u);
+  EXPECT_TRUE(order.valid());
 }
 
 TEST(slot_order, growing_keys_stay_in_the_run_and_stale_entries_are_bounded) {
