@@ -25,176 +25,65 @@
 #include <vector>
 
 #include "routing/engine/engine.h"
+#include "tests/bench/engine_world.h"
 
 namespace omni::routing::engine {
 namespace {
 
-constexpr int skill_count = 200;
-constexpr int queue_count = 500;
-constexpr int waiting_per_agent = 10;
+using bench::bench_config;
+using bench::name;
+using bench::world;
 
 std::size_t heap_in_use() { return mallinfo2().uordblks; }
 
-// prefix + number, built by append (GCC 12 -O3 warns falsely on "x" + std::to_string(n)).
-std::string name(const char* prefix, std::uint64_t n) {
-  std::string s(prefix);
-  s.append(std::to_string(n));
-  return s;
-}
-
-engine_config bench_config() {
-  engine_config c;
-  c.default_queue = "q0";
-  for (int i = 0; i < queue_count; ++i) {
-    queue_config q;
-    q.name = name("q", i);
-    q.required_skills.push_back({name("s", i % skill_count), 1 + (i / skill_count)});
-    q.channels = {channel::chat, channel::email};
-    q.agent_strategy = static_cast<strategy>(i % 4);
-    q.escalation.push_back({minutes(5), escalation_kind::raise_priority, "", 1, "", 1});
-    c.queues.push_back(std::move(q));
-  }
-  return c;
-}
-
-// One populated engine per agent count, built once and shared by the benchmarks.
-struct world {
-  std::unique_ptr<engine> eng;
-  timestamp now = 0;
-  std::mt19937_64 rng{12345};
-  std::uint64_t next_contact = 0;
-  std::vector<std::pair<std::string, std::string>> assigned;  // (contact, agent)
-  std::vector<decision> out;
+// One populated engine per agent count, built once and shared by the benchmarks, with the
+// memory it took per agent and per waiting contact.
+struct measured_world {
+  world w;
   double bytes_per_agent = 0;
   double bytes_per_contact = 0;
-
-  std::uint64_t routing_decisions() const {
-    std::uint64_t n = 0;
-    for (const auto& d : out) {
-      n += d.kind == decision_kind::offer || d.kind == decision_kind::assign ? 1 : 0;
-    }
-    return n;
-  }
-  void arrive(bool accept) {
-    contact_arrived e;
-    e.item.id = name("c", next_contact++);
-    e.item.chan = channel::chat;
-    e.queue = name("q", rng() % queue_count);
-    e.priority = static_cast<int>(rng() % 3);
-    out.clear();
-    eng->handle(e, now, out);
-    if (accept) accept_offers();
-  }
-  void accept_offers() {
-    // Copy: handle() clears `out` through the caller's reuse below.
-    std::vector<decision> offers;
-    for (const auto& d : out) {
-      if (d.kind == decision_kind::offer) offers.push_back(d);
-    }
-    for (const auto& d : offers) {
-      out.clear();
-      eng->handle(offer_accepted{d.contact, d.agent}, now, out);
-      assigned.emplace_back(d.contact, d.agent);
-    }
-  }
 };
 
-world& world_for(int agents, bool with_waiting) {
-  static std::map<std::pair<int, bool>, std::unique_ptr<world>> worlds;
-  auto& w = worlds[{agents, with_waiting}];
-  if (w) return *w;
-  w = std::make_unique<world>();
-  const std::size_t heap0 = heap_in_use();
-  w->eng = std::make_unique<engine>(bench_config());
-  const std::size_t heap1 = heap_in_use();
-  std::mt19937_64 rng(777);
-  for (int a = 0; a < agents; ++a) {
-    agent_login l;
-    l.agent = name("a", a);
-    for (int k = 0; k < 4; ++k) {
-      l.skills.push_back({name("s", rng() % skill_count), 3 + static_cast<int>(rng() % 8)});
+world& world_for(int agents, bool with_waiting, const measured_world** measured = nullptr) {
+  static std::map<std::pair<int, bool>, std::unique_ptr<measured_world>> worlds;
+  auto& m = worlds[{agents, with_waiting}];
+  if (!m) {
+    m = std::make_unique<measured_world>();
+    const std::size_t heap1 = heap_in_use();
+    m->w.login_agents(agents);
+    m->bytes_per_agent = static_cast<double>(heap_in_use() - heap1) / agents;
+    if (with_waiting) {
+      // Fill every agent, then queue 10 waiting contacts per agent.
+      m->w.occupy_agents(agents);
+      const std::size_t heap3 = heap_in_use();
+      const auto before = m->w.eng->totals().waiting;
+      m->w.queue_waiting(agents);
+      m->bytes_per_contact = static_cast<double>(heap_in_use() - heap3) /
+                             static_cast<double>(m->w.eng->totals().waiting - before);
     }
-    // One chat at a time keeps "busy agents + 10x waiting" exact.
-    l.capacity = {{channel::chat, 1},
-                  {channel::email, 0},
-                  {channel::voice, 0},
-                  {channel::messenger, 0},
-                  {channel::sms, 0}};
-    w->out.clear();
-    w->eng->handle(l, w->now, w->out);
   }
-  const std::size_t heap2 = heap_in_use();
-  w->bytes_per_agent = static_cast<double>(heap2 - heap1) / agents;
-  if (with_waiting) {
-    // Fill every agent, then queue 10 waiting contacts per agent.
-    for (int i = 0; i < agents * 2; ++i) {
-      w->now += 1;
-      w->arrive(true);
-    }
-    const std::size_t heap3 = heap_in_use();
-    const auto before = w->eng->totals().waiting;
-    while (w->eng->totals().waiting < static_cast<std::uint64_t>(agents) * waiting_per_agent) {
-      w->now += 1;
-      w->arrive(true);
-    }
-    w->bytes_per_contact = static_cast<double>(heap_in_use() - heap3) /
-                           static_cast<double>(w->eng->totals().waiting - before);
-  }
-  (void)heap0;
-  return *w;
+  if (measured) *measured = m.get();
+  return m->w;
 }
 
-// Agent side: an agent completes; the engine picks the best waiting contact among the queues
-// the agent serves and offers it; the agent accepts; a new contact arrives (and waits).
-// Decisions per iteration: offer + assign.
 void bm_agent_frees(benchmark::State& state) {
-  world& w = world_for(static_cast<int>(state.range(0)), true);
+  const measured_world* m = nullptr;
+  world& w = world_for(static_cast<int>(state.range(0)), true, &m);
   std::uint64_t decisions = 0;
-  for (auto _ : state) {
-    const std::size_t i = w.rng() % w.assigned.size();
-    auto [contact_id, agent_id] = w.assigned[i];
-    w.assigned[i] = w.assigned.back();
-    w.assigned.pop_back();
-    w.now += 1;
-    w.out.clear();
-    w.eng->handle(contact_completed{contact_id, agent_id, "done"}, w.now, w.out);
-    decisions += w.routing_decisions();
-    const std::size_t offers = w.routing_decisions();
-    w.accept_offers();
-    decisions += offers;
-    w.arrive(false);
-    decisions += w.routing_decisions();
-  }
+  for (auto _ : state) decisions += w.agent_frees();
   state.counters["decisions/s"] =
       benchmark::Counter(static_cast<double>(decisions), benchmark::Counter::kIsRate);
   state.counters["ns/decision"] = benchmark::Counter(
       static_cast<double>(decisions), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["waiting"] = static_cast<double>(w.eng->totals().waiting);
-  state.counters["bytes/agent"] = w.bytes_per_agent;
-  state.counters["bytes/waiting_contact"] = w.bytes_per_contact;
+  state.counters["bytes/agent"] = m->bytes_per_agent;
+  state.counters["bytes/waiting_contact"] = m->bytes_per_contact;
 }
 
-// Contact side: agents mostly idle; a contact arrives, the engine picks the best eligible
-// available agent by the queue's strategy and offers; accept; complete.
-// Decisions per iteration: offer + assign.
 void bm_contact_arrives(benchmark::State& state) {
   world& w = world_for(static_cast<int>(state.range(0)), false);
   std::uint64_t decisions = 0;
-  for (auto _ : state) {
-    w.now += 1;
-    w.arrive(false);
-    decisions += w.routing_decisions();
-    const std::size_t offers = w.routing_decisions();
-    w.accept_offers();
-    decisions += offers;
-    while (!w.assigned.empty()) {
-      auto [contact_id, agent_id] = w.assigned.back();
-      w.assigned.pop_back();
-      w.out.clear();
-      w.eng->handle(contact_completed{contact_id, agent_id, "done"}, w.now, w.out);
-      decisions += w.routing_decisions();
-    }
-  }
+  for (auto _ : state) decisions += w.contact_arrives();
   state.counters["decisions/s"] =
       benchmark::Counter(static_cast<double>(decisions), benchmark::Counter::kIsRate);
   state.counters["ns/decision"] = benchmark::Counter(
