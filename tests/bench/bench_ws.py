@@ -1,5 +1,6 @@
-"""Shared by the WebSocket load benchmarks (desk_load.py, webchat_load.py): free ports, a process's
-RSS, starting `omniroute serve` on a generated config, and a minimal RFC 6455 client on asyncio
+"""Shared by the load benchmarks: a process's CPU time in all and per thread name (also
+router_load.py and webhook_load.py); for the WebSocket ones (desk_load.py, webchat_load.py) free
+ports, a process's RSS, starting `omniroute serve` on a generated config, and a minimal RFC 6455 client on asyncio
 (text frames, masking, ping/pong), so nothing beyond Python is needed to hold thousands of sockets."""
 import asyncio
 import base64
@@ -26,6 +27,27 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def stat_cpu_ticks(path):
+    """utime + stime (clock ticks) from a /proc stat file; the name field may hold spaces."""
+    fields = open(path).read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_snapshot(pid):
+    """The process's CPU ticks (every thread, ended ones included) and {tid: (name, ticks)} of
+    its live threads. Divide by os.sysconf("SC_CLK_TCK") for seconds."""
+    total = stat_cpu_ticks(f"/proc/{pid}/stat")
+    threads = {}
+    task_dir = f"/proc/{pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            name = open(f"{task_dir}/{tid}/comm").read().strip()
+            threads[tid] = (name, stat_cpu_ticks(f"{task_dir}/{tid}/stat"))
+        except OSError:  # the thread ended meanwhile
+            continue
+    return total, threads
 
 
 def raise_nofile(at_least):

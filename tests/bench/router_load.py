@@ -26,6 +26,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_ws import cpu_snapshot  # noqa: E402
+
 PARTITIONS = 6
 
 
@@ -140,19 +143,10 @@ routing:
         """CPU time (user + system) of the daemon, or of its threads named `thread` (the router
         thread is omni-router): a figure that the other load on a shared machine disturbs far
         less than rates do."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        task_dir = f"/proc/{self.proc.pid}/task"
-        for tid in os.listdir(task_dir) if thread else ["."]:
-            base = f"{task_dir}/{tid}" if thread else f"/proc/{self.proc.pid}"
-            try:
-                if thread and open(f"{base}/comm").read().strip() != thread:
-                    continue
-                fields = open(f"{base}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:  # the thread ended meanwhile
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+        total, threads = cpu_snapshot(self.proc.pid)
+        if thread:
+            total = sum(t for name, t in threads.values() if name == thread)
+        return total / os.sysconf("SC_CLK_TCK")
 
     def close(self):
         self.proc.terminate()

@@ -41,6 +41,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_ws import cpu_snapshot  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "telegram_update.lua")
 CONNECTOR = "bench"
@@ -271,26 +274,6 @@ def unique_source_ids(bootstrap, topic):
 
 def clock_ticks():
     return os.sysconf("SC_CLK_TCK")
-
-
-def stat_cpu_ticks(path):
-    """utime + stime (clock ticks) from a /proc stat file; the name field may hold spaces."""
-    fields = open(path).read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def cpu_snapshot(pid):
-    """The process's CPU ticks (every thread, ended ones included) and {tid: (name, ticks)}."""
-    total = stat_cpu_ticks(f"/proc/{pid}/stat")
-    threads = {}
-    task_dir = f"/proc/{pid}/task"
-    for tid in os.listdir(task_dir):
-        try:
-            name = open(f"{task_dir}/{tid}/comm").read().strip()
-            threads[tid] = (name, stat_cpu_ticks(f"{task_dir}/{tid}/stat"))
-        except OSError:  # the thread ended meanwhile
-            continue
-    return total, threads
 
 
 def cpu_per_request(before, after, requests):
