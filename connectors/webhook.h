@@ -35,6 +35,13 @@ struct webhook_mapping {
   // Set when the request was understood but carries nothing to route (a delivery status, an
   // unknown event type): answered 200 and counted as ignored with this reason.
   std::string ignored;
+
+  // One contact, moved in (a braced list would copy it: initializer_list elements are const).
+  static webhook_mapping of(core::contact c) {
+    webhook_mapping m;
+    m.contacts.push_back(std::move(c));
+    return m;
+  }
 };
 
 class webhook_provider {

@@ -10,7 +10,7 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libssl-dev libsqlite3-dev libsystemd-dev libphonenumber-dev libgmime-3.0-dev libxml2-dev
-  libgtest-dev libgmock-dev libjwt-dev libjemalloc-dev
+  libgtest-dev libgmock-dev libjwt-dev libjemalloc-dev libsimdjson-dev
 )
 # chromium + fonts: the desk page's browser test (Cyrillic needs a font that covers it).
 # dovecot-imapd + openssl: the IMAP connector's tests run a real Dovecot (TLS with a generated cert).

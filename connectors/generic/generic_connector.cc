@@ -1,6 +1,7 @@
 #include "connectors/generic/generic_connector.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "connectors/payload.h"
 #include "core/events/codec.h"
@@ -8,7 +9,7 @@
 namespace omni::connectors::generic {
 
 namespace http = core::http;
-using json = payload::json;
+using json = nlohmann::json;
 
 namespace {
 
@@ -97,7 +98,7 @@ core::result<core::contact> provider::one(const json& in, core::timestamp_ms now
 
 core::result<webhook_mapping> provider::map(const http::request& req,
                                             core::timestamp_ms now) const {
-  auto doc = payload::parse(req.body);
+  auto doc = payload::parse_tree(req.body);
   if (!doc) return doc.err();
   webhook_mapping out;
   if (doc->is_object()) {

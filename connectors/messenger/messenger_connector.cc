@@ -24,12 +24,11 @@ using meta::hub_handshake;
 using meta::hub_signature;
 using meta::tally;
 
-bool is_true(const node& n) { return n.raw() && n.raw()->is_boolean() && n.raw()->get<bool>(); }
+bool is_true(const node& n) { return n.boolean().value_or(false); }
 
 std::string number_text(const node& n) {
   if (auto t = n.text()) return *t;
-  if (n.exists() && n.raw()->is_number()) return n.raw()->dump();
-  return "";
+  return n.number_text().value_or("");
 }
 
 void append_line(std::string& text, const std::string& line) {
@@ -103,9 +102,8 @@ struct entry_context {
 
 // The kind of a messaging[] event that is neither a message nor a postback (for counting).
 std::string event_kind(const node& ev) {
-  for (const auto& [key, value] : ev.raw()->items())
-    if (key != "sender" && key != "recipient" && key != "timestamp") return key;
-  return "empty";
+  std::string kind = ev.first_key_except({"sender", "recipient", "timestamp"});
+  return kind.empty() ? "empty" : kind;
 }
 
 // One messaging[] event. nullopt with `ignored` set: understood, nothing to route.

@@ -108,13 +108,14 @@ core::result<webhook_mapping> provider::map(const core::http::request& req,
     }
   }
   if (node loc = msg["location"]; loc.is_object() && c.text.empty()) {
-    c.text = "Location: " + loc["latitude"].raw()->dump() + ", " + loc["longitude"].raw()->dump();
+    c.text = "Location: " + loc["latitude"].number_text().value_or("?") + ", " +
+             loc["longitude"].number_text().value_or("?");
   }
   add_attachments(msg, c);
   if (auto username = from["username"].text()) c.attributes["telegram_username"] = *username;
   c.attributes["telegram_update"] = kind;
   if (auto mid = msg["message_id"].text()) c.attributes["telegram_message_id"] = *mid;
-  return webhook_mapping{{std::move(c)}, ""};
+  return webhook_mapping::of(std::move(c));
 }
 
 }  // namespace omni::connectors::telegram

@@ -161,7 +161,7 @@ core::result<webhook_mapping> provider::map_sms(const form& params, core::timest
   if (const std::string* a = find(params, "AccountSid")) c.attributes["twilio_account_sid"] = *a;
   if (const std::string* m = find(params, "MessagingServiceSid"))
     c.attributes["twilio_messaging_service_sid"] = *m;
-  return webhook_mapping{{std::move(c)}, ""};
+  return webhook_mapping::of(std::move(c));
 }
 
 core::result<webhook_mapping> provider::map_voice(const form& params,
@@ -196,7 +196,7 @@ core::result<webhook_mapping> provider::map_voice(const form& params,
   c.attributes["twilio_call_status"] = *status;
   if (direction) c.attributes["twilio_direction"] = *direction;
   if (const std::string* a = find(params, "AccountSid")) c.attributes["twilio_account_sid"] = *a;
-  return webhook_mapping{{std::move(c)}, ""};
+  return webhook_mapping::of(std::move(c));
 }
 
 core::result<bool> line::start() {

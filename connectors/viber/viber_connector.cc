@@ -45,8 +45,7 @@ std::optional<std::string> e164(std::string_view number) {
 namespace {
 
 std::string number_text(const node& n) {
-  const auto* v = n.raw();
-  return v && v->is_number() ? v->dump() : "?";
+  return n.number_text().value_or("?");
 }
 
 std::string content_type_for(std::string_view file_name) {
@@ -141,7 +140,7 @@ core::result<webhook_mapping> provider::map(const http::request& req,
   if (auto country = sender["country"].text()) c.attributes["viber_country"] = *country;
   if (auto t = m["tracking_data"].text(); t && !t->empty())
     c.attributes["viber_tracking_data"] = *t;
-  return webhook_mapping{{std::move(c)}, ""};
+  return webhook_mapping::of(std::move(c));
 }
 
 }  // namespace omni::connectors::viber

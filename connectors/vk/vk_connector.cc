@@ -13,9 +13,9 @@ namespace http = core::http;
 namespace {
 
 // Only a body that parses as a JSON object can carry a secret or be a confirmation.
-std::optional<payload::json> parse_object(const http::request& req) {
+std::optional<payload::document> parse_object(const http::request& req) {
   auto doc = payload::parse(req.body);
-  if (!doc || !doc->is_object()) return std::nullopt;
+  if (!doc || !node(*doc).is_object()) return std::nullopt;
   return std::move(*doc);
 }
 
@@ -195,9 +195,8 @@ core::result<webhook_mapping> provider::map(const http::request& req,
   c.text = msg["text"].text_or("");
   c.language = language_of(object["client_info"]);
   if (node geo = msg["geo"]["coordinates"]; geo.is_object() && c.text.empty()) {
-    auto lat = geo["latitude"].raw(), lon = geo["longitude"].raw();
-    if (lat && lon && lat->is_number() && lon->is_number())
-      c.text = "Location: " + lat->dump() + ", " + lon->dump();
+    auto lat = geo["latitude"].number_text(), lon = geo["longitude"].number_text();
+    if (lat && lon) c.text = "Location: " + *lat + ", " + *lon;
   }
   add_attachments(msg, c);
   c.attributes["vk_event"] = *type;
@@ -207,7 +206,7 @@ core::result<webhook_mapping> provider::map(const http::request& req,
   if (auto p = msg["payload"].text())
     c.attributes["vk_payload"] = *p;  // a keyboard button's payload
   if (auto v = root["v"].text()) c.attributes["vk_api_version"] = *v;
-  return webhook_mapping{{std::move(c)}, ""};
+  return webhook_mapping::of(std::move(c));
 }
 
 }  // namespace omni::connectors::vk

@@ -23,8 +23,7 @@ using meta::tally;
 // A number or a numeric string as written (coordinates, prices).
 std::string number_text(const node& n) {
   if (auto t = n.text()) return *t;
-  if (n.exists() && n.raw()->is_number()) return n.raw()->dump();
-  return "";
+  return n.number_text().value_or("");
 }
 
 void append_line(std::string& text, const std::string& line) {
@@ -50,8 +49,7 @@ void add_media(const node& media, const std::string& type, core::contact& c) {
   std::string mime = media["mime_type"].text_or("");
   std::string name = media["filename"].text_or("");
   if (name.empty()) {
-    bool voice = media["voice"].raw() && media["voice"].raw()->is_boolean() &&
-                 media["voice"].raw()->get<bool>();
+    bool voice = media["voice"].boolean().value_or(false);
     name = (voice ? std::string("voice") : type) + extension_for(mime);
   }
   c.attachments.push_back({std::move(name), mime.empty() ? "application/octet-stream" : mime, -1,
@@ -229,8 +227,7 @@ core::result<std::optional<core::contact>> map_message(const node& msg,
   if (auto ts = msg["timestamp"].text()) c.attributes["whatsapp_timestamp"] = *ts;
   if (node context = msg["context"]; context.is_object()) {
     if (auto reply_to = context["id"].text()) c.attributes["whatsapp_reply_to"] = *reply_to;
-    if (context["forwarded"].raw() && context["forwarded"].raw()->is_boolean() &&
-        context["forwarded"].raw()->get<bool>())
+    if (context["forwarded"].boolean().value_or(false))
       c.attributes["whatsapp_forwarded"] = "true";
     if (auto product = context["referred_product"]["product_retailer_id"].text())
       c.attributes["whatsapp_referred_product"] = *product;
