@@ -1,5 +1,8 @@
 #include "core/events/json_writer.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace omni::core {
 
 json_writer& json_writer::time(timestamp_ms t) {
@@ -13,6 +16,21 @@ json_writer& json_writer::time(timestamp_ms t) {
   return *this;
 }
 
+namespace {
+// True when none of the eight bytes at p needs care in a string literal: none is a control
+// character, '"', '\\' or the start of a multi-byte sequence (bit tricks of "Bit Twiddling Hacks":
+// a byte is zero / below n exactly when the borrow reaches its top bit).
+bool plain_ascii8(const unsigned char* p) {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL, tops = 0x8080808080808080ULL;
+  std::uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  auto has_zero = [&](std::uint64_t v) { return (v - ones) & ~v & tops; };
+  const std::uint64_t care = (w & tops) | ((w - ones * 0x20) & ~w & tops) |
+                             has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'));
+  return care == 0;
+}
+}  // namespace
+
 // A JSON string literal: runs of bytes that need nothing are appended in one go.
 void json_writer::quoted(std::string_view s) {
   out_ += '"';
@@ -23,12 +41,20 @@ void json_writer::quoted(std::string_view s) {
     out_.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(upto - run));
   };
   while (p < end) {
+    if (end - p >= 8 && plain_ascii8(p)) {  // the common case, eight bytes at a time
+      p += 8;
+      continue;
+    }
     const unsigned char c = *p;
     if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
       ++p;
       continue;
     }
     if (c >= 0x80) {
+      if (c >= 0xC2 && c <= 0xDF && end - p >= 2 && (p[1] & 0xC0) == 0x80) {
+        p += 2;  // two-byte sequence (Cyrillic, Greek, accented Latin), well-formed
+        continue;
+      }
       std::size_t n = utf8_sequence(p, end);
       if (n > 0) {  // well-formed: copied with the run
         p += n;

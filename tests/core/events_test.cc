@@ -803,6 +803,20 @@ TEST(streaming_encoder, every_byte_pair_matches_the_tree_encoder) {
   }
 }
 
+TEST(streaming_encoder, every_byte_at_every_place_of_an_ascii_run_matches_the_tree_encoder) {
+  // Plain ASCII is skipped eight bytes at a time: each byte value, at each offset of a run longer
+  // than two such steps, must still be seen (escaped, kept or replaced) exactly as byte by byte.
+  for (int b = 0; b < 0x100; ++b) {
+    outbound o;
+    for (std::size_t at = 0; at < 19; ++at) {
+      std::string s(19, 'q');
+      s[at] = static_cast<char>(b);
+      o.text += s;
+    }
+    ASSERT_EQ(encode(o), reference::encode(o)) << std::hex << b;
+  }
+}
+
 TEST(streaming_encoder, decode_of_encode_is_the_same_event) {
   std::uint32_t salt = 0;
   for (const auto& s : tricky_valid_strings()) {
