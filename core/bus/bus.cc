@@ -123,7 +123,7 @@ result<std::unique_ptr<producer>> producer::create(const settings& s,
   // Defaults an operator may override through kafka.client ...
   const std::map<std::string, std::string> defaults{
       {"message.timeout.ms", std::to_string(s.delivery_timeout.count())},
-      {"linger.ms", "1"},
+      {"linger.ms", "2"},  // p99 at 256 webhook connections: 9-14 ms with 2, 13-43 ms with 1
       {"partitioner", "murmur2_random"},  // the Java client's partitioner: same key, same partition
   };
   for (const auto& [k, v] : defaults) {
