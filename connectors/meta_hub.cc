@@ -51,4 +51,14 @@ std::string describe(const tally& ignored) {
   return out.empty() ? "nothing to route" : "not routed: " + out;
 }
 
+std::string number_text(const payload::node& n) {
+  if (auto t = n.text()) return *t;
+  return n.number_text().value_or("");
+}
+
+void append_line(std::string& text, const std::string& line) {
+  if (line.empty()) return;
+  text += text.empty() ? line : "\n" + line;
+}
+
 }  // namespace omni::connectors::meta

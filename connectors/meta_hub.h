@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/payload.h"
 #include "core/http/message.h"
 
 namespace omni::connectors::meta {
@@ -27,5 +28,11 @@ using tally = std::map<std::string, int>;
 void count_ignored(const std::string& connector, const tally& ignored);
 // "not routed: 2 status, 1 echo", or "nothing to route".
 std::string describe(const tally& ignored);
+
+// Payload helpers both mappers use: a number or a numeric string as written (coordinates, prices;
+// "" when neither), and `line` appended to a contact's text on a line of its own (nothing if
+// empty).
+std::string number_text(const payload::node& n);
+void append_line(std::string& text, const std::string& line);
 
 }  // namespace omni::connectors::meta

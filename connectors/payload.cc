@@ -98,7 +98,6 @@ void node::append_path(std::string_view piece) {
 bool node::exists() const { return present_ && !element_of(element_).is_null(); }
 bool node::is_object() const { return present_ && element_of(element_).is_object(); }
 bool node::is_array() const { return present_ && element_of(element_).is_array(); }
-bool node::is_number() const { return present_ && element_of(element_).is_number(); }
 
 std::string_view node::type_name() const {
   if (!present_) return "absent";

@@ -58,7 +58,6 @@ class node {
   bool exists() const;  // present and not null
   bool is_object() const;
   bool is_array() const;
-  bool is_number() const;
   // "object", "array", "string", "number", "boolean", "null", or "absent".
   std::string_view type_name() const;
   std::string_view path() const {

@@ -18,23 +18,15 @@ std::string_view to_string(platform p) {
 
 namespace {
 
+using meta::append_line;
 using meta::count_ignored;
 using meta::describe;
 using meta::hub_handshake;
 using meta::hub_signature;
+using meta::number_text;
 using meta::tally;
 
 bool is_true(const node& n) { return n.boolean().value_or(false); }
-
-std::string number_text(const node& n) {
-  if (auto t = n.text()) return *t;
-  return n.number_text().value_or("");
-}
-
-void append_line(std::string& text, const std::string& line) {
-  if (line.empty()) return;
-  text += text.empty() ? line : "\n" + line;
-}
 
 // The file name in an attachment URL's path ("https://cdn/.../123_n.jpg?oh=..." -> "123_n.jpg").
 std::string file_name_of(std::string_view url) {

@@ -44,9 +44,7 @@ std::optional<std::string> e164(std::string_view number) {
 
 namespace {
 
-std::string number_text(const node& n) {
-  return n.number_text().value_or("?");
-}
+std::string number_text(const node& n) { return n.number_text().value_or("?"); }
 
 std::string content_type_for(std::string_view file_name) {
   auto dot = file_name.rfind('.');

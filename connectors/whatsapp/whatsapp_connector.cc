@@ -14,22 +14,13 @@ using payload::node;
 
 namespace {
 
+using meta::append_line;
 using meta::count_ignored;
 using meta::describe;
 using meta::hub_handshake;
 using meta::hub_signature;
+using meta::number_text;
 using meta::tally;
-
-// A number or a numeric string as written (coordinates, prices).
-std::string number_text(const node& n) {
-  if (auto t = n.text()) return *t;
-  return n.number_text().value_or("");
-}
-
-void append_line(std::string& text, const std::string& line) {
-  if (line.empty()) return;
-  text += text.empty() ? line : "\n" + line;
-}
 
 std::string extension_for(std::string_view mime) {
   mime = mime.substr(0, mime.find(';'));
@@ -227,8 +218,7 @@ core::result<std::optional<core::contact>> map_message(const node& msg,
   if (auto ts = msg["timestamp"].text()) c.attributes["whatsapp_timestamp"] = *ts;
   if (node context = msg["context"]; context.is_object()) {
     if (auto reply_to = context["id"].text()) c.attributes["whatsapp_reply_to"] = *reply_to;
-    if (context["forwarded"].boolean().value_or(false))
-      c.attributes["whatsapp_forwarded"] = "true";
+    if (context["forwarded"].boolean().value_or(false)) c.attributes["whatsapp_forwarded"] = "true";
     if (auto product = context["referred_product"]["product_retailer_id"].text())
       c.attributes["whatsapp_referred_product"] = *product;
   }
