@@ -492,7 +492,7 @@ engine::contact_key engine::key_of(std::uint32_t c) const {
   const contact_rec& cr = contacts_[c];
   // Contact indexes stay below 2^31 (excluded_bit): 2^31 records would not fit in memory.
   return {cr.sla_deadline, cr.seq, cr.priority,
-          c | (cr.excluded.empty() ? 0u : contact_key::excluded_bit)};
+          c | (cr.has_excluded() ? contact_key::excluded_bit : 0u)};
 }
 
 const engine::contact_key* engine::best_waiting(std::uint32_t profile_id, std::uint32_t a) const {
@@ -563,7 +563,9 @@ void engine::mark_contact(std::uint32_t c) {
 }
 
 bool engine::excluded(const contact_rec& c, std::uint32_t a) const {
-  return std::find(c.excluded.begin(), c.excluded.end(), a) != c.excluded.end();
+  if (!c.has_excluded()) return false;
+  const auto& ex = c.more->excluded;
+  return std::find(ex.begin(), ex.end(), a) != ex.end();
 }
 
 void engine::release_from_agent(std::uint32_t c) {
@@ -821,7 +823,7 @@ void engine::miss_or_reject(std::uint32_t c, bool timeout, std::vector<decision>
   } else {
     ar.rejected++;
   }
-  cr.excluded.push_back(a);
+  cr.extra().excluded.push_back(a);
   release_from_agent(c);
   requeue(c, timeout ? reason_code::offer_timeout : reason_code::rejected, out);
   if (timeout && ar.misses >= config_.max_consecutive_misses && ar.state == presence::available) {
@@ -833,18 +835,19 @@ std::optional<std::uint32_t> engine::affinity_agent(const contact_rec& c) const 
   if (!config_.affinity.enabled || !queues_[c.queue].cfg.affinity) return std::nullopt;
   std::optional<std::uint32_t> agent;
   timestamp at = 0;
-  if (!c.customer_id.empty()) {
-    auto it = affinity_.find(c.customer_id);
+  const std::optional<history_hint>* hint = c.more ? &c.more->hint : nullptr;
+  if (c.more && !c.more->customer_id.empty()) {
+    auto it = affinity_.find(c.more->customer_id);
     if (it != affinity_.end()) {
       agent = it->second.agent;
       at = it->second.at;
     }
   }
-  if (c.hint && (!agent || c.hint->at > at)) {
-    const std::uint32_t hinted = find_agent(c.hint->agent);
+  if (hint && *hint && (!agent || (*hint)->at > at)) {
+    const std::uint32_t hinted = find_agent((*hint)->agent);
     if (hinted != npos) {
       agent = hinted;
-      at = c.hint->at;
+      at = (*hint)->at;
     }
   }
   if (!agent || now_ - at > config_.affinity.window || excluded(c, *agent)) return std::nullopt;
@@ -935,14 +938,14 @@ engine::timer_key engine::add_timer(timestamp due, timer_kind kind, std::uint32_
   return k;
 }
 
-void engine::cancel_timer(std::optional<timer_key>& t) {
+void engine::cancel_timer(timer_handle& t) {
   if (!t) return;
-  timers_live_[static_cast<std::size_t>(t->kind)]--;  // its heap entry goes stale
+  timers_live_[static_cast<std::size_t>(t.kind())]--;  // its heap entry goes stale
   t.reset();
 }
 
 bool engine::timer_live(const timer_entry& t) const {
-  const std::optional<timer_key>* owner = nullptr;
+  const timer_handle* owner = nullptr;
   switch (t.key.kind) {
     case timer_kind::offer_timeout:
       owner = &contacts_[t.target].offer_timer;
@@ -977,6 +980,11 @@ std::optional<timestamp> engine::next_deadline() const {
 
 void engine::advance(timestamp now, std::vector<decision>& out) {
   now_ = std::max(now_, now);
+  // A heap's front is due no later than any entry behind it, live or stale: when every front
+  // is later than now, nothing can fire and the fronts' owners need not be read.
+  bool maybe_due = false;
+  for (const auto& heap : timers_) maybe_due |= !heap.empty() && heap.front().key.due <= now_;
+  if (!maybe_due) return;
   for (const timer_entry* next = next_timer(); next != nullptr && next->key.due <= now_;
        next = next_timer()) {
     const timer_entry t = *next;
@@ -1198,7 +1206,11 @@ input_result engine::on(const contact_arrived& e, std::vector<decision>&) {
   contact_rec& cr = contacts_[c];
   cr = contact_rec{};
   cr.id = in.id;
-  cr.customer_id = in.customer_id;
+  if (!in.customer_id.empty() || e.last_agent) {
+    contact_more& more = cr.extra();
+    more.customer_id = in.customer_id;
+    more.hint = e.last_agent;
+  }
   cr.chan = in.chan;
   cr.state = contact_state::waiting;
   cr.queue = q;
@@ -1210,7 +1222,6 @@ input_result engine::on(const contact_arrived& e, std::vector<decision>&) {
   cr.queue_entered_at = now_;
   cr.sla_deadline = now_ + queues_[q].cfg.sla_threshold;
   cr.profile = profile_of(q, 0, in.chan);
-  cr.hint = e.last_agent;
   contact_ids_.insert(id_hash, c);
   queues_[q].arrived++;
   totals_.arrived++;
@@ -1273,9 +1284,9 @@ input_result engine::on(const contact_completed& e, std::vector<decision>&) {
   q.completed++;
   q.handle_time[ci] = (1 - handle_time_weight) * q.handle_time[ci] +
                       handle_time_weight * static_cast<double>(now_ - cr.assigned_at);
-  if (!cr.customer_id.empty() && config_.affinity.enabled) {
-    affinity_[cr.customer_id] = {a, now_};
-    affinity_order_.emplace_back(now_, cr.customer_id);
+  if (cr.more && !cr.more->customer_id.empty() && config_.affinity.enabled) {
+    affinity_[cr.more->customer_id] = {a, now_};
+    affinity_order_.emplace_back(now_, cr.more->customer_id);
     while (!affinity_order_.empty() &&
            now_ - affinity_order_.front().first > config_.affinity.window) {
       auto it = affinity_.find(affinity_order_.front().second);
@@ -1319,9 +1330,10 @@ input_result engine::on(const contact_abandoned& e, std::vector<decision>& out) 
 // ---------------------------------------------------------------------------------------------
 // Decisions and views.
 
-std::string engine::rule_name(const contact_rec& c) const {
-  if (c.rule == -2) return "preclassified";
-  if (c.rule < 0 || static_cast<std::size_t>(c.rule) >= config_.rules.size()) return "default";
+const std::string& engine::rule_name(const contact_rec& c) const {
+  static const std::string preclassified = "preclassified", fallback = "default";
+  if (c.rule == -2) return preclassified;
+  if (c.rule < 0 || static_cast<std::size_t>(c.rule) >= config_.rules.size()) return fallback;
   return config_.rules[static_cast<std::size_t>(c.rule)].name;
 }
 
@@ -1464,7 +1476,9 @@ std::optional<contact_view> engine::contact_status(std::string_view id, timestam
   v.arrived_at = c.arrived_at;
   v.queue_entered_at = c.queue_entered_at;
   v.sla_deadline = c.sla_deadline;
-  for (std::uint32_t a : c.excluded) v.excluded_agents.push_back(agents_[a].id);
+  if (c.more) {
+    for (std::uint32_t a : c.more->excluded) v.excluded_agents.push_back(agents_[a].id);
+  }
   if (c.state == contact_state::waiting) {
     v.position = position_of(c);
     v.expected_wait = estimate_wait(c.queue, c.profile, *v.position);
@@ -1601,19 +1615,19 @@ std::string engine::check_invariants() const {
     }
     queued_in_profiles += live.size();
   }
-  std::vector<timer_key> timer_keys;
+  std::vector<std::uint64_t> timer_keys;  // as the owners' handles
   for (std::size_t k = 0; k < timer_kind_count; ++k) {
     if (!std::is_heap(timers_[k].begin(), timers_[k].end(), std::greater<>{})) {
       fail("timer heap order broken");
     }
-    for (const timer_entry& t : timers_[k]) timer_keys.push_back(t.key);
+    for (const timer_entry& t : timers_[k]) timer_keys.push_back(timer_handle(t.key).value());
   }
   std::sort(timer_keys.begin(), timer_keys.end());
   std::array<std::size_t, timer_kind_count> timers_held{};
-  auto check_timer = [&](const std::optional<timer_key>& t, const std::string& who) {
+  auto check_timer = [&](const timer_handle& t, const std::string& who) {
     if (!t) return;
-    timers_held[static_cast<std::size_t>(t->kind)]++;
-    if (!std::binary_search(timer_keys.begin(), timer_keys.end(), *t)) {
+    timers_held[static_cast<std::size_t>(t.kind())]++;
+    if (!std::binary_search(timer_keys.begin(), timer_keys.end(), t.value())) {
       fail("timer of " + who + " not scheduled");
     }
   };

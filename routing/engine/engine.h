@@ -220,6 +220,24 @@ class engine {
     timer_kind kind = timer_kind::offer_timeout;
     auto operator<=>(const timer_key&) const = default;
   };
+  // A pending timer as its owner (contact or agent) holds it: (seq, kind) in 8 bytes, 0 when
+  // none. The heap entry is live while its owner's handle equals it (seq is unique).
+  class timer_handle {
+   public:
+    timer_handle() = default;
+    timer_handle(const timer_key& k)  // NOLINT(google-explicit-constructor): add_timer's result
+        : v_(k.seq | (static_cast<std::uint64_t>(k.kind) << 62)) {}
+    explicit operator bool() const { return v_ != 0; }
+    void reset() { v_ = 0; }
+    timer_kind kind() const { return static_cast<timer_kind>(v_ >> 62); }
+    std::uint64_t value() const { return v_; }
+    bool operator==(const timer_key& k) const { return v_ == timer_handle(k).v_; }
+
+   private:
+    std::uint64_t v_ = 0;  // seq (from 1, below 2^62) | kind << 62
+  };
+  static_assert(timer_kind_count <= 4, "timer_handle keeps the kind in two bits");
+
   // A pending timer: live while its owner (contact or agent) still holds `key`.
   struct timer_entry {
     timer_key key;
@@ -252,34 +270,47 @@ class engine {
     std::array<double, channel_count> handle_time{};  // moving average, ms
   };
 
+  // What few contacts need, or only on arrival and completion: out of line, so a contact record
+  // is 152 bytes (was 328): fewer cache lines per contact on the decision path, and at 10k
+  // agents the 110k records of the benchmark world take 17 MB instead of 36.
+  struct contact_more {
+    std::string customer_id;              // read on arrival and completion only
+    std::optional<history_hint> hint;     // read by the affinity check on arrival
+    std::vector<std::uint32_t> excluded;  // agents who rejected or missed the contact
+  };
+
   struct contact_rec {
     std::string id;
-    channel chan = channel::email;
-    contact_state state = contact_state::waiting;
     std::uint32_t queue = npos;
     std::uint32_t profile = npos;
+    std::uint32_t agent = npos;
+    std::uint32_t waiting_slot = npos;  // its slot in its profile's waiting heap while in_waiting
+    std::uint32_t age_slot = npos;      // its slot in its queue's by_age while in_waiting
+    int priority = 0;
+    std::uint64_t seq = 0;
+    timestamp sla_deadline = 0;
+    timestamp arrived_at = 0;
+    timestamp queue_entered_at = 0;
+    timestamp assigned_at = 0;
+    timer_handle offer_timer, escalation_timer, max_wait_timer;
     int stage = 0;
     int rule = -1;       // -1 default, -2 preclassified
     int base_extra = 0;  // rule + boost + tier
     int raised = 0;      // escalation raises
-    int priority = 0;
-    std::uint64_t seq = 0;
-    timestamp arrived_at = 0;
-    timestamp queue_entered_at = 0;
-    timestamp sla_deadline = 0;
-    timestamp assigned_at = 0;
-    std::uint32_t agent = npos;
+    channel chan = channel::email;
+    contact_state state = contact_state::waiting;
     bool affinity_offer = false;
     bool affinity_checked = false;
     bool max_wait_passed = false;
     bool dirty = false;
-    bool in_waiting = false;            // a member of its profile's waiting heap
-    std::uint32_t waiting_slot = npos;  // its slot there while in_waiting
-    std::uint32_t age_slot = npos;      // its slot in its queue's by_age while in_waiting
-    std::vector<std::uint32_t> excluded;
-    std::optional<timer_key> offer_timer, escalation_timer, max_wait_timer;
-    std::string customer_id;  // read on arrival and completion only
-    std::optional<history_hint> hint;
+    bool in_waiting = false;  // a member of its profile's waiting heap
+    std::unique_ptr<contact_more> more;
+
+    bool has_excluded() const { return more && !more->excluded.empty(); }
+    contact_more& extra() {
+      if (!more) more = std::make_unique<contact_more>();
+      return *more;
+    }
   };
 
   // An agent's place in one profile. `in_available`/key are the agent's current state
@@ -344,7 +375,7 @@ class engine {
     std::vector<std::pair<std::uint32_t, int>> skills;  // sorted by skill id
     per_channel cap_override{-1, -1, -1, -1, -1};
     std::array<timestamp, channel_count> wrap_until{};
-    std::array<std::optional<timer_key>, channel_count> wrap_timer;
+    std::array<timer_handle, channel_count> wrap_timer;
   };
 
   struct affinity_rec {
@@ -418,7 +449,7 @@ class engine {
 
   // Timers.
   timer_key add_timer(timestamp due, timer_kind kind, std::uint32_t target, std::uint8_t chan);
-  void cancel_timer(std::optional<timer_key>& t);
+  void cancel_timer(timer_handle& t);
   bool timer_live(const timer_entry& t) const;
   // The due timer with the smallest (due, seq) after dropping stale heap tops; nullptr: none.
   const timer_entry* next_timer() const;
@@ -439,7 +470,7 @@ class engine {
 
   decision& emit(std::vector<decision>& out, decision_kind kind, const contact_rec* c,
                  std::uint32_t a, reason_code why);
-  std::string rule_name(const contact_rec& c) const;
+  const std::string& rule_name(const contact_rec& c) const;
   std::optional<duration> estimate_wait(std::uint32_t q, std::uint32_t profile,
                                         std::size_t position) const;
   std::vector<requirement> brute_requirements(const contact_rec& c) const;

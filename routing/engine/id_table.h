@@ -2,9 +2,10 @@
 
 // Internal to the routing engine: string id -> 32-bit slot, as an open-addressing hash table
 // (linear probing, power-of-two size, backward-shift deletion, no tombstones). It stores only
-// the 64-bit hash and the slot; the id itself lives in the owner's record and is compared on
-// every hit (`id_of(slot)`), so lookups are exact. One flat array: a lookup is one hash and
-// usually one cache line, with no node allocation. Owned by the engine; same thread.
+// a 32-bit fold of the id's hash and the slot (8 bytes an entry, eight to a cache line); the id
+// itself lives in the owner's record and is compared on every hit (`id_of(slot)`), so lookups
+// are exact. One flat array: a lookup is one hash and usually one cache line, with no node
+// allocation. Owned by the engine; same thread.
 
 #include <cstdint>
 #include <functional>
@@ -23,10 +24,11 @@ class id_table {
   template <typename IdOf>
   std::uint32_t position(std::string_view id, std::uint64_t h, const IdOf& id_of) const {
     if (slots_.empty()) return npos;
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const std::uint32_t t = tag(h);
+    for (std::size_t i = t & mask_;; i = (i + 1) & mask_) {
       const entry& e = slots_[i];
       if (e.value == npos) return npos;
-      if (e.hash == h && id_of(e.value) == id) return static_cast<std::uint32_t>(i);
+      if (e.tag == t && id_of(e.value) == id) return static_cast<std::uint32_t>(i);
     }
   }
 
@@ -42,9 +44,10 @@ class id_table {
   // The caller guarantees the id is not present.
   void insert(std::uint64_t h, std::uint32_t value) {
     if ((size_ + 1) * 2 > slots_.size()) grow();
-    std::size_t i = h & mask_;
+    const std::uint32_t t = tag(h);
+    std::size_t i = t & mask_;
     while (slots_[i].value != npos) i = (i + 1) & mask_;
-    slots_[i] = {h, value};
+    slots_[i] = {t, value};
     size_++;
   }
 
@@ -53,7 +56,7 @@ class id_table {
     // is not between the hole and themselves.
     std::size_t hole = position;
     for (std::size_t j = (hole + 1) & mask_; slots_[j].value != npos; j = (j + 1) & mask_) {
-      const std::size_t home = slots_[j].hash & mask_;
+      const std::size_t home = slots_[j].tag & mask_;
       const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
       if (movable) {
         slots_[hole] = slots_[j];
@@ -69,9 +72,12 @@ class id_table {
 
  private:
   struct entry {
-    std::uint64_t hash = 0;
+    std::uint32_t tag = 0;  // tag(hash): the home slot is tag & mask_ (tables < 2^32 slots)
     std::uint32_t value = npos;
   };
+  static_assert(sizeof(entry) == 8);
+
+  static std::uint32_t tag(std::uint64_t h) { return static_cast<std::uint32_t>(h ^ (h >> 32)); }
 
   void grow() {
     std::vector<entry> old = std::move(slots_);
@@ -79,7 +85,7 @@ class id_table {
     mask_ = slots_.size() - 1;
     for (const entry& e : old) {
       if (e.value == npos) continue;
-      std::size_t i = e.hash & mask_;
+      std::size_t i = e.tag & mask_;
       while (slots_[i].value != npos) i = (i + 1) & mask_;
       slots_[i] = e;
     }

@@ -68,17 +68,19 @@ struct world {
     if (accept) accept_offers();
   }
   void accept_offers() {
-    // Copy: each handle() below reuses `out`.
-    std::vector<decision> offers;
-    for (const auto& d : out) {
-      if (d.kind == decision_kind::offer) offers.push_back(d);
+    // The offers' (contact, agent), moved out: each handle() below reuses `out`.
+    offers.clear();
+    for (auto& d : out) {
+      if (d.kind == decision_kind::offer)
+        offers.emplace_back(std::move(d.contact), std::move(d.agent));
     }
-    for (const auto& d : offers) {
+    for (auto& [contact, agent] : offers) {
       out.clear();
-      eng->handle(offer_accepted{d.contact, d.agent}, now, out);
-      assigned.emplace_back(d.contact, d.agent);
+      eng->handle(offer_accepted{contact, agent}, now, out);
+      assigned.emplace_back(std::move(contact), std::move(agent));
     }
   }
+  std::vector<std::pair<std::string, std::string>> offers;  // accept_offers()' scratch
 
   void login_agents(int agents) {
     std::mt19937_64 skills_rng(777);
