@@ -34,7 +34,13 @@ using bench::bench_config;
 using bench::name;
 using bench::world;
 
-std::size_t heap_in_use() { return mallinfo2().uordblks; }
+// Bytes allocated: chunks in use in the arenas plus mmap()ed chunks (glibc serves blocks above
+// its mmap threshold, 128 KiB to 32 MiB, by mmap, and uordblks leaves them out: the engine's
+// large arrays, i.e. most of its memory, were not counted before 2026-12-03).
+std::size_t heap_in_use() {
+  const struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
 
 // One populated engine per agent count, built once and shared by the benchmarks, with the
 // memory it took per agent and per waiting contact.
@@ -42,12 +48,14 @@ struct measured_world {
   world w;
   double bytes_per_agent = 0;
   double bytes_per_contact = 0;
+  double heap_total = 0;  // the populated world: engine (config included), harness state
 };
 
 world& world_for(int agents, bool with_waiting, const measured_world** measured = nullptr) {
   static std::map<std::pair<int, bool>, std::unique_ptr<measured_world>> worlds;
   auto& m = worlds[{agents, with_waiting}];
   if (!m) {
+    const std::size_t heap0 = heap_in_use();
     m = std::make_unique<measured_world>();
     const std::size_t heap1 = heap_in_use();
     m->w.login_agents(agents);
@@ -61,6 +69,7 @@ world& world_for(int agents, bool with_waiting, const measured_world** measured 
       m->bytes_per_contact = static_cast<double>(heap_in_use() - heap3) /
                              static_cast<double>(m->w.eng->totals().waiting - before);
     }
+    m->heap_total = static_cast<double>(heap_in_use() - heap0);
   }
   if (measured) *measured = m.get();
   return m->w;
@@ -78,6 +87,7 @@ void bm_agent_frees(benchmark::State& state) {
   state.counters["waiting"] = static_cast<double>(w.eng->totals().waiting);
   state.counters["bytes/agent"] = m->bytes_per_agent;
   state.counters["bytes/waiting_contact"] = m->bytes_per_contact;
+  state.counters["heap_MiB"] = m->heap_total / (1024.0 * 1024.0);
 }
 
 void bm_contact_arrives(benchmark::State& state) {
