@@ -1365,14 +1365,14 @@ std::optional<duration> engine::estimate_wait(std::uint32_t q, std::uint32_t pro
                                static_cast<double>(p.staffed_slots));
 }
 
-std::size_t engine::position_of(const contact_rec& c) const {
-  const profile& p = profiles_[c.profile];
+std::size_t engine::position_of(std::uint32_t c) const {
+  const profile& p = profiles_[contacts_[c].profile];
   if (!p.ranks) {
     // First query of this profile: index its waiting keys. O(waiting log waiting) once.
     p.ranks = std::make_unique<rank_index>();
     for (const auto& e : p.waiting.entries()) p.ranks->insert(e.key);
   }
-  return p.ranks->order_of_key(key_of(static_cast<std::uint32_t>(&c - contacts_.data()))) + 1;
+  return p.ranks->order_of_key(key_of(c)) + 1;
 }
 
 std::optional<duration> engine::expected_wait(std::string_view queue, channel chan,
@@ -1480,7 +1480,7 @@ std::optional<contact_view> engine::contact_status(std::string_view id, timestam
     for (std::uint32_t a : c.more->excluded) v.excluded_agents.push_back(agents_[a].id);
   }
   if (c.state == contact_state::waiting) {
-    v.position = position_of(c);
+    v.position = position_of(found);
     v.expected_wait = estimate_wait(c.queue, c.profile, *v.position);
   }
   return v;
@@ -1659,7 +1659,7 @@ std::string engine::check_invariants() const {
           // Brute-force rank: live keys of the profile ordered before this one, + 1.
           const auto& live = waiting_sorted[cr.profile];
           const auto ahead = std::lower_bound(live.begin(), live.end(), key_of(c)) - live.begin();
-          if (position_of(cr) != static_cast<std::size_t>(ahead) + 1) fail("position of " + cr.id);
+          if (position_of(c) != static_cast<std::size_t>(ahead) + 1) fail("position of " + cr.id);
         }
         for (std::uint32_t a = 0; a < agents_.size(); ++a) {
           const agent_rec& ar = agents_[a];

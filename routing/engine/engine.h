@@ -37,6 +37,7 @@
 #include "routing/engine/decision.h"
 #include "routing/engine/events.h"
 #include "routing/engine/id_table.h"
+#include "routing/engine/paged_vector.h"
 #include "routing/engine/slot_heap.h"
 #include "routing/engine/types.h"
 
@@ -474,7 +475,7 @@ class engine {
   std::optional<duration> estimate_wait(std::uint32_t q, std::uint32_t profile,
                                         std::size_t position) const;
   std::vector<requirement> brute_requirements(const contact_rec& c) const;
-  std::size_t position_of(const contact_rec& c) const;
+  std::size_t position_of(std::uint32_t c) const;
   std::optional<timestamp> oldest_waiting(std::uint32_t q) const;
   bool eligible_brute(const agent_rec& a, const std::vector<requirement>& reqs) const;
 
@@ -511,7 +512,7 @@ class engine {
   std::vector<agent_rec> agents_;
   id_table agent_ids_;  // id -> index in agents_
 
-  std::vector<contact_rec> contacts_;
+  paged_vector<contact_rec> contacts_;  // pages of 4,096 records: growing never moves one
   std::vector<std::uint32_t> free_contacts_;
   // Active contacts (value = index in contacts_) and the last dedupe_window finished ids
   // (value = finished_bit | index in the recent_ids_ ring, oldest at recent_head_).

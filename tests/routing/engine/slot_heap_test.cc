@@ -1,8 +1,13 @@
 // slot_heap and slot_order (the profile-local orders of the routing engine) against a
 // std::set reference: random inserts, re-keys (mostly growing keys, some smaller), erases and
-// slot releases; after every step the top, size, membership and min_where agree.
+// slot releases; after every step the top, size, membership and min_where agree. Also the
+// engine's other internal containers: id_table (id -> slot, against std::unordered_map) and
+// paged_vector (records that never move).
 
 #include "routing/engine/slot_heap.h"
+
+#include "routing/engine/id_table.h"
+#include "routing/engine/paged_vector.h"
 
 #include <gtest/gtest.h>
 
@@ -10,6 +15,8 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -141,6 +148,61 @@ TEST(slot_order, growing_keys_stay_in_the_run_and_stale_entries_are_bounded) {
   EXPECT_TRUE(order.valid());
   // Memory stays proportional to the members (compaction), not to the 100k re-keys.
   EXPECT_LE(order.stored(), 2 * slots.size() + 64);
+}
+
+// Random inserts and erases (backward-shift deletion moves entries) through several growths;
+// every live id is found at its value and erased ids are gone.
+TEST(id_table, matches_a_map_through_inserts_erases_and_growth) {
+  std::vector<std::string> ids;  // value -> id
+  std::unordered_map<std::string, std::uint32_t> ref;
+  id_table table;
+  auto id_of = [&](std::uint32_t v) { return std::string_view(ids[v]); };
+  std::mt19937_64 rng(7);
+  for (int step = 0; step < 60'000; ++step) {
+    if (ref.empty() || rng() % 3 != 0) {
+      std::string id = "c" + std::to_string(rng() % 50'000);
+      if (ref.count(id) != 0) continue;
+      const auto v = static_cast<std::uint32_t>(ids.size());
+      ids.push_back(id);
+      table.insert(id_table::hash(id), v);
+      ref.emplace(id, v);
+    } else {
+      auto it = ref.begin();
+      std::advance(it, static_cast<long>(rng() % std::min<std::size_t>(ref.size(), 64)));
+      const std::uint32_t pos = table.position(it->first, id_table::hash(it->first), id_of);
+      ASSERT_NE(pos, id_table::npos) << it->first;
+      ASSERT_EQ(table.value_at(pos), it->second);
+      table.erase_at(pos);
+      ASSERT_EQ(table.find(it->first, id_of), id_table::npos) << it->first;
+      ref.erase(it);
+    }
+    ASSERT_EQ(table.size(), ref.size());
+    if (step % 1000 == 0) {
+      for (const auto& [id, v] : ref) ASSERT_EQ(table.find(id, id_of), v) << id;
+    }
+  }
+  for (const auto& [id, v] : ref) ASSERT_EQ(table.find(id, id_of), v) << id;
+  EXPECT_EQ(table.find("never-inserted", id_of), id_table::npos);
+}
+
+TEST(paged_vector, records_keep_their_address_and_value_across_pages) {
+  paged_vector<std::string, 4> v;  // 16 records a page
+  std::vector<const std::string*> addresses;
+  for (int i = 0; i < 100; ++i) {
+    v.emplace_back() = "r" + std::to_string(i);
+    addresses.push_back(&v[static_cast<std::size_t>(i)]);
+  }
+  ASSERT_EQ(v.size(), 100u);
+  std::size_t n = 0;
+  for (const std::string& r : v) {
+    EXPECT_EQ(&r, addresses[n]);
+    EXPECT_EQ(r, "r" + std::to_string(n));
+    ++n;
+  }
+  EXPECT_EQ(n, 100u);
+  EXPECT_EQ(v.bytes(), 7 * 16 * sizeof(std::string));  // whole pages: 100 records in 7
+  v.clear();
+  EXPECT_TRUE(v.empty());
 }
 
 }  // namespace
