@@ -313,6 +313,7 @@ class engine {
       return *more;
     }
   };
+  static_assert(sizeof(contact_rec) <= 152, "see contact_more: keep the record small");
 
   // An agent's place in one profile. `in_available`/key are the agent's current state
   // (eligible and able to take work on the channel, with that strategy key); the profile's
