@@ -835,7 +835,7 @@ std::optional<std::uint32_t> engine::affinity_agent(const contact_rec& c) const 
   if (!config_.affinity.enabled || !queues_[c.queue].cfg.affinity) return std::nullopt;
   std::optional<std::uint32_t> agent;
   timestamp at = 0;
-  const std::optional<history_hint>* hint = c.more ? &c.more->hint : nullptr;
+  const history_hint* hint = c.more && c.more->hint ? &*c.more->hint : nullptr;
   if (c.more && !c.more->customer_id.empty()) {
     auto it = affinity_.find(c.more->customer_id);
     if (it != affinity_.end()) {
@@ -843,11 +843,11 @@ std::optional<std::uint32_t> engine::affinity_agent(const contact_rec& c) const 
       at = it->second.at;
     }
   }
-  if (hint && *hint && (!agent || (*hint)->at > at)) {
-    const std::uint32_t hinted = find_agent((*hint)->agent);
+  if (hint != nullptr && (!agent || hint->at > at)) {
+    const std::uint32_t hinted = find_agent(hint->agent);
     if (hinted != npos) {
       agent = hinted;
-      at = (*hint)->at;
+      at = hint->at;
     }
   }
   if (!agent || now_ - at > config_.affinity.window || excluded(c, *agent)) return std::nullopt;
