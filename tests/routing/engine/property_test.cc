@@ -370,6 +370,12 @@ TEST(engine_property, same_events_give_identical_decisions) {
   EXPECT_EQ(a.transcript_hash, b.transcript_hash);
   EXPECT_EQ(a.decisions, b.decisions);
   EXPECT_NE(a.transcript_hash, c.transcript_hash);
+  // The transcripts of the engine at fdc7d1f (2026-12-03). Changes made for speed must leave
+  // every decision as it was; a deliberate change of behaviour updates these two numbers (and
+  // says so in its commit).
+  EXPECT_EQ(a.transcript_hash, "12446336730437033392");
+  EXPECT_EQ(c.transcript_hash, "8083405957856962499");
+  EXPECT_EQ(a.decisions, 20431u);
 }
 
 }  // namespace
