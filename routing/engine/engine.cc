@@ -79,6 +79,12 @@ std::uint32_t engine::profile_of(std::uint32_t q, int stage, channel c) const {
 void engine::build(timestamp now, std::vector<decision>& out, bool keep_state) {
   now_ = std::max(now_, now);
   flush_agents();  // no membership may point into the profiles about to go
+  for (std::size_t h = 0; h < channel_count; ++h) {
+    blocked_by_[h] = 0;
+    for (std::size_t c = 0; c < channel_count; ++c) {
+      if (config_.blocks[h][c]) blocked_by_[h] |= 1u << c;
+    }
+  }
   std::vector<queue_rec> old_queues = std::move(queues_);
   queues_.clear();
   queue_ids_.clear();
@@ -265,15 +271,22 @@ bool engine::satisfies(const agent_rec& a, const std::vector<requirement>& reqs)
   return true;
 }
 
-bool engine::can_take(const agent_rec& a, channel c) const {
-  const std::size_t ci = index_of(c);
-  if (a.state != presence::available || a.in_wrap[ci] || a.load[ci] >= a.capacity[ci]) {
-    return false;
-  }
+std::uint32_t engine::blocked_channels(const agent_rec& a) const {
+  std::uint32_t blocked = 0;
   for (std::size_t h = 0; h < channel_count; ++h) {
-    if (a.load[h] > 0 && config_.blocks[h][ci]) return false;
+    if (a.load[h] > 0) blocked |= blocked_by_[h];
   }
-  return true;
+  return blocked;
+}
+
+bool engine::can_take(const agent_rec& a, channel c, std::uint32_t blocked) const {
+  const std::size_t ci = index_of(c);
+  return a.state == presence::available && !a.in_wrap[ci] && a.load[ci] < a.capacity[ci] &&
+         (blocked & (1u << ci)) == 0;
+}
+
+bool engine::can_take(const agent_rec& a, channel c) const {
+  return can_take(a, c, blocked_channels(a));
 }
 
 engine::agent_key engine::key_for(const agent_rec& a, std::uint32_t agent,
@@ -299,11 +312,20 @@ engine::agent_key engine::key_for(const agent_rec& a, std::uint32_t agent,
 
 void engine::refresh_agent(std::uint32_t a) {
   agent_rec& ar = agents_[a];
-  bool changed = false;
+  if (ar.heap_pending) return;
+  ar.heap_pending = true;
+  pending_agents_.push_back(a);
+}
+
+void engine::flush_agent(std::uint32_t a) {
+  agent_rec& ar = agents_[a];
+  ar.heap_pending = false;
+  const std::uint32_t blocked = blocked_channels(ar);
   for (channel c : all_channels) {
     const std::size_t ci = index_of(c);
-    const bool take = can_take(ar, c);
+    const bool take = can_take(ar, c, blocked);
     const int staffed = ar.state == presence::available ? ar.capacity[ci] : 0;
+    // Unable before and now, same staffing: none of this channel's memberships can change.
     if (!take && !ar.chan_take[ci] && staffed == ar.chan_staffed[ci]) continue;
     ar.chan_take[ci] = take;
     ar.chan_staffed[ci] = staffed;
@@ -312,48 +334,23 @@ void engine::refresh_agent(std::uint32_t a) {
         profiles_[m.profile].staffed_slots += staffed - m.staffed;
         m.staffed = staffed;
       }
+      auto& order = profiles_[m.profile].available;
       if (take) {
         const agent_key key = key_for(ar, a, m);
-        if (m.in_available && key == m.key(a)) continue;
-        if (m.revivable && key != m.key(a)) m.revivable = false;
+        const bool same = key == m.key(a);
+        if (m.in_available && same) continue;
+        // A round-robin agent back with its stamp unchanged (a profile it was not offered
+        // from) revives its erased entry instead of storing a copy; any other change re-keys.
+        if (m.in_available || !m.revivable || !same || !order.revive(m.slot)) {
+          order.set(m.slot, key);
+        }
         m.store(key);
         m.in_available = true;
-      } else if (m.in_available) {
-        m.in_available = false;
-      } else {
-        continue;
-      }
-      m.heap_dirty = true;
-      ar.dirty_chans |= static_cast<std::uint8_t>(1u << ci);
-      changed = true;
-    }
-  }
-  if (changed && !ar.heap_pending) {
-    ar.heap_pending = true;
-    pending_agents_.push_back(a);
-  }
-}
-
-void engine::flush_agent(std::uint32_t a) {
-  agent_rec& ar = agents_[a];
-  ar.heap_pending = false;
-  const std::uint8_t chans = ar.dirty_chans;
-  ar.dirty_chans = 0;
-  for (std::size_t ci = 0; ci < channel_count; ++ci) {
-    if ((chans & (1u << ci)) == 0) continue;
-    for (auto& m : ar.memberships[ci]) {
-      if (!m.heap_dirty) continue;
-      m.heap_dirty = false;
-      auto& heap = profiles_[m.profile].available;
-      if (m.in_available) {
-        if (m.in_heap || !m.revivable || !heap.revive(m.slot)) heap.set(m.slot, m.key(a));
-        m.in_heap = true;
-        // Only round-robin keys come back unchanged (the stamp of a profile the agent was not
-        // offered from); other keys carry "idle since", so reviving would never apply.
+        // Only round-robin keys come back unchanged; other keys carry "idle since".
         m.revivable = m.strat == strategy::round_robin;
-      } else if (m.in_heap) {
-        heap.erase(m.slot);
-        m.in_heap = false;
+      } else if (m.in_available) {
+        order.erase(m.slot);
+        m.in_available = false;
       }
     }
   }
@@ -609,7 +606,41 @@ void engine::finish(std::uint32_t c, contact_state terminal) {
 // Ids.
 
 std::uint32_t engine::find_agent(std::string_view id) const {
-  return agent_ids_.find(id, [&](std::uint32_t a) { return std::string_view(agents_[a].id); });
+  return find_agent(id, id_table::hash(id));
+}
+
+std::uint32_t engine::find_agent(std::string_view id, std::uint64_t h) const {
+  return agent_ids_.find(id, h, [&](std::uint32_t a) { return std::string_view(agents_[a].id); });
+}
+
+namespace {
+
+// Every cache line of [p, p + bytes).
+void prefetch_lines(const void* p, std::size_t bytes) {
+  if (bytes == 0) return;
+  const auto first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63};
+  const auto last = reinterpret_cast<std::uintptr_t>(p) + bytes - 1;
+  for (std::uintptr_t line = first; line <= last; line += 64) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line));
+  }
+}
+
+}  // namespace
+
+void engine::prefetch_contact(std::uint32_t value) const {
+  if (value == npos || (value & finished_bit) != 0 || value >= contacts_.size()) return;
+  prefetch_lines(&contacts_[value], sizeof(contact_rec));
+}
+
+void engine::prefetch_agent(std::uint32_t value) const {
+  if (value == npos || value >= agents_.size()) return;
+  // The decision-path fields come first in agent_rec, `memberships` within the first 320 bytes.
+  prefetch_lines(&agents_[value], std::min<std::size_t>(sizeof(agent_rec), 320));
+}
+
+void engine::prefetch_memberships(const agent_rec& a, std::size_t ci) const {
+  const auto& ms = a.memberships[ci];
+  prefetch_lines(ms.data(), ms.size() * sizeof(membership));
 }
 
 std::string_view engine::known_contact_id(std::uint32_t value) const {
@@ -618,8 +649,12 @@ std::string_view engine::known_contact_id(std::uint32_t value) const {
 }
 
 std::uint32_t engine::find_contact(std::string_view id) const {
+  return find_contact(id, id_table::hash(id));
+}
+
+std::uint32_t engine::find_contact(std::string_view id, std::uint64_t h) const {
   const std::uint32_t v =
-      contact_ids_.find(id, [&](std::uint32_t x) { return known_contact_id(x); });
+      contact_ids_.find(id, h, [&](std::uint32_t x) { return known_contact_id(x); });
   return v == npos || (v & finished_bit) != 0 ? npos : v;
 }
 
@@ -629,7 +664,7 @@ void engine::forget_oldest_finished() {
       contact_ids_.position(recent_ids_[slot], recent_hashes_[slot],
                             [&](std::uint32_t x) { return known_contact_id(x); });
   contact_ids_.erase_at(pos);
-  recent_head_ = (recent_head_ + 1) % recent_ids_.size();
+  if (++recent_head_ == recent_ids_.size()) recent_head_ = 0;
   recent_count_--;
 }
 
@@ -666,7 +701,10 @@ void engine::remember_finished(std::uint32_t c) {
     recent_hashes_ = std::move(hashes);
     recent_head_ = 0;
   }
-  const std::size_t slot = (recent_head_ + recent_count_) % recent_ids_.size();
+  // recent_head_ and recent_count_ are below the ring's size: a subtraction instead of a
+  // division (a 64-bit div is tens of cycles, on every completion).
+  std::size_t slot = recent_head_ + recent_count_;
+  if (slot >= recent_ids_.size()) slot -= recent_ids_.size();
   recent_ids_[slot].swap(cr.id);  // the record is reset right after
   recent_hashes_[slot] = h;
   contact_ids_.set_value_at(pos, finished_bit | static_cast<std::uint32_t>(slot));
@@ -860,7 +898,9 @@ std::optional<std::uint32_t> engine::affinity_agent(const contact_rec& c) const 
 // Matching.
 
 void engine::match(std::vector<decision>& out) {
-  std::vector<std::uint32_t> batch;
+  // A member, not a local: its buffer and the dirty lists' swap back and forth and keep their
+  // capacity, so a match allocates nothing.
+  std::vector<std::uint32_t>& batch = match_batch_;
   while (!dirty_contacts_.empty() || !dirty_agents_.empty()) {
     batch.swap(dirty_contacts_);
     for (std::uint32_t c : batch) {
@@ -904,8 +944,9 @@ void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
     std::uint32_t best = npos;
     contact_key best_key;
     std::uint32_t candidates = 0;
+    const std::uint32_t blocked = blocked_channels(ar);
     for (channel ch : all_channels) {
-      if (!can_take(ar, ch)) continue;
+      if (!can_take(ar, ch, blocked)) continue;
       for (const membership& m : ar.memberships[index_of(ch)]) {
         const waiting_head& h = heads_[m.profile];
         if (h.count == 0) continue;
@@ -1269,15 +1310,29 @@ input_result engine::on(const offer_timed_out& e, std::vector<decision>& out) {
 }
 
 input_result engine::on(const contact_completed& e, std::vector<decision>&) {
-  const std::uint32_t c = find_contact(e.contact);
+  // A completion is the one input whose contact and agent are cold (any of the assigned
+  // contacts, minutes after its offer): start every load the input will need before waiting
+  // on the first, so the misses overlap instead of following one another.
+  const std::uint64_t contact_hash = id_table::hash(e.contact);
+  const std::uint64_t agent_hash = id_table::hash(e.agent);
+  contact_ids_.prefetch(contact_hash);
+  agent_ids_.prefetch(agent_hash);
+  if (recent_count_ > 0 && recent_count_ >= config_.dedupe_window) {
+    contact_ids_.prefetch(recent_hashes_[recent_head_]);  // forget_oldest_finished()'s entry
+  }
+  prefetch_contact(contact_ids_.peek(contact_hash));
+  prefetch_agent(agent_ids_.peek(agent_hash));
+  const std::uint32_t c = find_contact(e.contact, contact_hash);
   if (c == npos) return input_result::unknown_contact;
-  const std::uint32_t a = find_agent(e.agent);
+  const std::uint32_t a = find_agent(e.agent, agent_hash);
   if (a == npos) return input_result::unknown_agent;
   contact_rec& cr = contacts_[c];
   if (cr.state != contact_state::assigned || cr.agent != a) {
     return input_result::not_assigned_to_agent;
   }
   agent_rec& ar = agents_[a];
+  // match_agent() reads the freed agent's memberships of this channel next.
+  prefetch_memberships(ar, index_of(cr.chan));
   queue_rec& q = queues_[cr.queue];
   const std::size_t ci = index_of(cr.chan);
   ar.handled++;
@@ -1725,7 +1780,7 @@ std::string engine::check_invariants() const {
       if (can_take(ar, p.chan)) {
         expected++;
         const agent_key key = key_for(ar, a, *m);
-        if (!m->in_available || !m->in_heap || m->heap_dirty || m->key(a) != key ||
+        if (!m->in_available || ar.heap_pending || m->key(a) != key ||
             !p.available.contains(m->slot) || p.available.key(m->slot) == nullptr ||
             *p.available.key(m->slot) != key) {
           fail("agent index stale for " + ar.id);

@@ -315,19 +315,16 @@ class engine {
   };
   static_assert(sizeof(contact_rec) <= 152, "see contact_more: keep the record small");
 
-  // An agent's place in one profile. `in_available`/key are the agent's current state
-  // (eligible and able to take work on the channel, with that strategy key); the profile's
-  // heap is brought in line with them by flush_agent() before anything reads the heap
-  // (`in_heap` = what the heap holds now, `heap_dirty` = it may differ). 32 bytes (two per
-  // cache line): refresh_agent() walks every membership of a channel on each agent change.
+  // An agent's place in one profile: `in_available` = the agent is in the profile's order of
+  // available agents, with the key stored here. Brought up to date by flush_agent() (see
+  // refresh_agent()). 32 bytes, two per cache line: flush_agent() walks every membership of a
+  // channel whose state changed.
   struct membership {
     std::uint32_t profile = npos;
-    std::uint32_t slot = npos;                // the agent's slot in the profile's available heap
+    std::uint32_t slot = npos;                // the agent's slot in the profile's available order
     strategy strat = strategy::longest_idle;  // the profile's, kept here (no profile access)
     bool in_available : 1 = false;
-    bool in_heap : 1 = false;
-    bool heap_dirty : 1 = false;
-    // Round-robin only: the heap's last entry for this slot was stored with the key held here
+    // Round-robin only: the order's last entry for this slot was stored with the key held here
     // now, so when the agent comes back with its stamp unchanged flush_agent() revives that
     // entry (slot_order::revive) instead of storing a copy.
     bool revivable : 1 = false;
@@ -354,10 +351,7 @@ class engine {
     std::string id;  // compared by every lookup, copied into every decision
     presence state = presence::offline;
     bool dirty = false;
-    bool heap_pending = false;  // in pending_agents_ (some membership has heap_dirty)
-    // Bit i: some membership of channel i may have heap_dirty. flush_agent() walks only
-    // those channels (an agent's other channels' memberships are cache lines it need not load).
-    std::uint8_t dirty_chans = 0;
+    bool heap_pending = false;  // in pending_agents_: its memberships await flush_agent()
     std::array<bool, channel_count> in_wrap{};
     std::array<bool, channel_count> chan_take{};
     int misses = 0;
@@ -397,12 +391,17 @@ class engine {
 
   // Agents.
   bool can_take(const agent_rec& a, channel c) const;
+  // `blocked` = blocked_channels(a): the channels the agent's held work blocks (config blocks).
+  bool can_take(const agent_rec& a, channel c, std::uint32_t blocked) const;
+  std::uint32_t blocked_channels(const agent_rec& a) const;
   bool satisfies(const agent_rec& a, const std::vector<requirement>& reqs) const;
   agent_key key_for(const agent_rec& a, std::uint32_t agent, const membership& m) const;
-  // Recomputes the agent's memberships (agent-local); the profiles' heaps follow at the next
-  // flush_agents(). Deferring lets an agent that is freed and offered work within the same
-  // match() leave the heaps untouched, while every reader of a heap flushes first, so the
-  // decisions are those of eager updates.
+  // Notes that the agent's state changed; flush_agent() (run by flush_agents() before anything
+  // reads an agent order or a membership, and at the end of every match()) recomputes its
+  // memberships and the profiles' orders in one pass. An agent freed and offered work within
+  // the same match() (the usual case with a backlog) is computed once, and a channel it could
+  // not and still cannot serve is skipped; every reader flushes first, so the decisions are
+  // those of eager updates.
   void refresh_agent(std::uint32_t a);
   void flush_agent(std::uint32_t a);
   void flush_agents();
@@ -416,7 +415,15 @@ class engine {
 
   // Ids.
   std::uint32_t find_agent(std::string_view id) const;
-  std::uint32_t find_contact(std::string_view id) const;  // active contacts only
+  std::uint32_t find_contact(std::string_view id) const;                 // active contacts only
+  std::uint32_t find_agent(std::string_view id, std::uint64_t h) const;  // h = id_table::hash
+  std::uint32_t find_contact(std::string_view id, std::uint64_t h) const;
+  // Loading hints (no effect on results): a contact record by its id-table value (an active
+  // contact's index; anything else is ignored), an agent record's decision-path fields, and an
+  // agent's memberships of one channel.
+  void prefetch_contact(std::uint32_t value) const;
+  void prefetch_agent(std::uint32_t value) const;
+  void prefetch_memberships(const agent_rec& a, std::size_t ci) const;
   std::string_view known_contact_id(std::uint32_t value) const;
   void remember_finished(std::uint32_t c);
   void forget_oldest_finished();
@@ -481,6 +488,9 @@ class engine {
   bool eligible_brute(const agent_rec& a, const std::vector<requirement>& reqs) const;
 
   engine_config config_;
+  // blocked_by_[h]: bit c set when holding work on channel h blocks offers on c
+  // (config_.blocks[h][c]); set by build().
+  std::array<std::uint32_t, channel_count> blocked_by_{};
   classifier classifier_;
   timestamp now_ = 0;
   std::uint64_t seq_ = 0;
@@ -493,7 +503,7 @@ class engine {
   // Transparent hash: find_queue() looks up a string_view without building a std::string.
   struct name_hash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(std::string_view s) const { return id_table::hash(s); }
   };
   std::unordered_map<std::string, std::uint32_t, name_hash, std::equal_to<>> queue_ids_;
   std::uint32_t default_queue_ = 0;
@@ -535,6 +545,7 @@ class engine {
   std::vector<std::uint32_t> dirty_contacts_;
   std::vector<std::uint32_t> dirty_agents_;
   std::vector<std::uint32_t> pending_agents_;  // heap_pending agents
+  std::vector<std::uint32_t> match_batch_;     // match()'s scratch (empty between calls)
 
   engine_totals totals_;
 };
