@@ -58,6 +58,9 @@ std::string validate(const engine_config& config) {
       }
     }
     if (q.sla_threshold < 0) fail(at + "sla_threshold must be >= 0");
+    if (q.escalation.size() > max_config_index) {
+      fail(at + "more than " + std::to_string(max_config_index) + " escalation steps");
+    }
     if (q.sla_target < 0 || q.sla_target > 1) fail(at + "sla_target must be within 0..1");
     for (std::size_t i = 0; i < q.escalation.size(); ++i) {
       const auto& s = q.escalation[i];
@@ -79,6 +82,9 @@ std::string validate(const engine_config& config) {
     if (q.on_max_wait == expiry_action::overflow && !known(q.max_wait_target)) {
       fail(at + "unknown max_wait_target '" + q.max_wait_target + "'");
     }
+  }
+  if (config.rules.size() > max_config_index) {
+    fail("more than " + std::to_string(max_config_index) + " classification rules");
   }
   for (const auto& r : config.rules) {
     const std::string at = "rule '" + r.name + "': ";

@@ -110,6 +110,10 @@ struct engine_config {
 };
 
 // Empty when the config is usable; otherwise one line per problem.
+// The most classification rules, and escalation steps per queue, a config may have (the
+// engine keeps a contact's rule and step in 16 bits).
+inline constexpr std::size_t max_config_index = 32767;
+
 std::string validate(const engine_config& config);
 
 }  // namespace omni::routing::engine

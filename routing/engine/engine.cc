@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -17,6 +18,20 @@ struct overloaded : Ts... {
 };
 template <typename... Ts>
 overloaded(Ts...) -> overloaded<Ts...>;
+
+}  // namespace
+
+namespace {
+
+// Every cache line of [p, p + bytes).
+void prefetch_lines(const void* p, std::size_t bytes) {
+  if (bytes == 0) return;
+  const auto first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63};
+  const auto last = reinterpret_cast<std::uintptr_t>(p) + bytes - 1;
+  for (std::uintptr_t line = first; line <= last; line += 64) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line));
+  }
+}
 
 }  // namespace
 
@@ -192,9 +207,9 @@ void engine::build(timestamp now, std::vector<decision>& out, bool keep_state) {
       cr.max_wait_passed = false;
     }
     cr.queue = q;
-    cr.stage = std::min<int>(cr.stage, static_cast<int>(queues_[q].cfg.escalation.size()));
+    cr.stage = static_cast<std::int16_t>(
+        std::min<int>(cr.stage, static_cast<int>(queues_[q].cfg.escalation.size())));
     cr.priority = queues_[q].cfg.base_priority + cr.base_extra + cr.raised;
-    cr.sla_deadline = cr.arrived_at + queues_[q].cfg.sla_threshold;
     cr.profile = profile_of(q, cr.stage, cr.chan);
     count(cr, +1, false);
     if (cr.state == contact_state::waiting) {
@@ -329,6 +344,10 @@ void engine::flush_agent(std::uint32_t a) {
     if (!take && !ar.chan_take[ci] && staffed == ar.chan_staffed[ci]) continue;
     ar.chan_take[ci] = take;
     ar.chan_staffed[ci] = staffed;
+    // The profiles are ~10-25 scattered records: start loading all of them before the walk.
+    for (const auto& m : ar.memberships[ci]) {
+      prefetch_lines(&profiles_[m.profile].available, sizeof(slot_order<agent_key>));
+    }
     for (auto& m : ar.memberships[ci]) {
       if (m.staffed != staffed) {
         profiles_[m.profile].staffed_slots += staffed - m.staffed;
@@ -366,7 +385,14 @@ void engine::sync_head(std::uint32_t profile_id) {
   const auto& heap = profiles_[profile_id].waiting;
   waiting_head& h = heads_[profile_id];
   h.count = static_cast<std::uint32_t>(heap.size());
-  if (!heap.empty()) h.key = heap.top().key;
+  if (heap.empty()) return;
+  if (h.key.contact() != heap.top().key.contact()) {
+    // A new head: the next agent to take from this profile reads its record, which has not
+    // been touched since it arrived (minutes of traffic ago). Load it now; it is usually
+    // still in the last-level cache when taken.
+    prefetch_contact(heap.top().key.contact());
+  }
+  h.key = heap.top().key;
 }
 
 void engine::account_time(agent_rec& a) {
@@ -383,32 +409,6 @@ void engine::mark_agent(std::uint32_t a) {
   agents_[a].dirty = true;
   dirty_agents_.push_back(a);
 }
-
-namespace {
-
-// Lazy min-heaps (timers): drop entries that are no longer live once they outnumber the live
-// ones. Sorting (and removing duplicates) leaves a valid min-heap, so the cost is O(n log n)
-// once per n/2 pushes. `live` counts `e` already: when it is the only live entry, every other
-// entry is stale and the heap restarts from `e` without checking them.
-template <typename Entry, typename Live>
-void push_lazy(std::vector<Entry>& heap, const Entry& e, std::size_t live, Live&& is_live) {
-  if (live == 1) heap.clear();
-  heap.push_back(e);
-  std::push_heap(heap.begin(), heap.end(), std::greater<>{});
-  if (heap.size() > 2 * live + 64) {
-    std::erase_if(heap, [&](const Entry& x) { return !is_live(x); });
-    std::sort(heap.begin(), heap.end(), std::less<>{});
-    heap.erase(std::unique(heap.begin(), heap.end()), heap.end());
-  }
-}
-
-template <typename Entry>
-void pop_lazy(std::vector<Entry>& heap) {
-  std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
-  heap.pop_back();
-}
-
-}  // namespace
 
 const engine::membership* engine::find_membership(const agent_rec& a,
                                                   std::uint32_t profile_id) const {
@@ -485,10 +485,14 @@ void engine::apply_capacity(std::uint32_t a, std::vector<decision>& out) {
 // ---------------------------------------------------------------------------------------------
 // Contacts.
 
+timestamp engine::sla_deadline(const contact_rec& c) const {
+  return c.arrived_at + queues_[c.queue].cfg.sla_threshold;
+}
+
 engine::contact_key engine::key_of(std::uint32_t c) const {
   const contact_rec& cr = contacts_[c];
   // Contact indexes stay below 2^31 (excluded_bit): 2^31 records would not fit in memory.
-  return {cr.sla_deadline, cr.seq, cr.priority,
+  return {sla_deadline(cr), cr.seq, cr.priority,
           c | (cr.has_excluded() ? contact_key::excluded_bit : 0u)};
 }
 
@@ -503,10 +507,14 @@ void engine::insert_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
   profile& p = profiles_[cr.profile];
   cr.in_waiting = true;
-  cr.waiting_slot = p.waiting.acquire();
   const contact_key key = key_of(c);
-  p.waiting.insert(cr.waiting_slot, key);
-  sync_head(cr.profile);
+  cr.waiting_slot = p.waiting.insert(key);
+  waiting_head& h = heads_[cr.profile];
+  if (h.count > 0 && h.key < key) {
+    h.count++;  // behind the head (the usual arrival): the head stays
+  } else {
+    sync_head(cr.profile);
+  }
   if (p.ranks) p.ranks->insert(key);
   queue_rec& q = queues_[cr.queue];
   cr.age_slot = q.by_age.acquire();
@@ -526,7 +534,7 @@ void engine::erase_waiting(std::uint32_t c) {
   queues_[cr.queue].by_age.release(cr.age_slot);
   cr.age_slot = npos;
   profile& p = profiles_[cr.profile];
-  p.waiting.release(cr.waiting_slot);
+  p.waiting.release(cr.priority, cr.waiting_slot);  // priority as inserted (see key_of)
   cr.waiting_slot = npos;
   sync_head(cr.profile);
   if (p.ranks) p.ranks->erase(key_of(c));
@@ -612,20 +620,6 @@ std::uint32_t engine::find_agent(std::string_view id) const {
 std::uint32_t engine::find_agent(std::string_view id, std::uint64_t h) const {
   return agent_ids_.find(id, h, [&](std::uint32_t a) { return std::string_view(agents_[a].id); });
 }
-
-namespace {
-
-// Every cache line of [p, p + bytes).
-void prefetch_lines(const void* p, std::size_t bytes) {
-  if (bytes == 0) return;
-  const auto first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63};
-  const auto last = reinterpret_cast<std::uintptr_t>(p) + bytes - 1;
-  for (std::uintptr_t line = first; line <= last; line += 64) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line));
-  }
-}
-
-}  // namespace
 
 void engine::prefetch_contact(std::uint32_t value) const {
   if (value == npos || (value & finished_bit) != 0 || value >= contacts_.size()) return;
@@ -746,7 +740,6 @@ void engine::move_to_queue(std::uint32_t c, std::uint32_t q, reason_code why, in
   cr.queue_entered_at = now_;
   cr.max_wait_passed = false;
   cr.priority = queues_[q].cfg.base_priority + cr.base_extra + cr.raised;
-  cr.sla_deadline = cr.arrived_at + queues_[q].cfg.sla_threshold;
   cr.profile = profile_of(q, 0, cr.chan);
   count(cr, +1, false);
   queues_[q].overflowed_in++;
@@ -791,6 +784,10 @@ void engine::offer(std::uint32_t c, std::uint32_t a, reason_code why, std::uint3
   contact_rec& cr = contacts_[c];
   agent_rec& ar = agents_[a];
   const std::size_t ci = index_of(cr.chan);
+  // The longest-idle agent is by construction the one touched longest ago: start loading its
+  // record and memberships while the contact's side is updated.
+  prefetch_agent(a);
+  prefetch_memberships(ar, ci);
   erase_waiting(c);
   count(cr, -1, true);
   cr.state = contact_state::offered;
@@ -969,71 +966,64 @@ void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
 // ---------------------------------------------------------------------------------------------
 // Timers.
 
-engine::timer_key engine::add_timer(timestamp due, timer_kind kind, std::uint32_t target,
-                                    std::uint8_t chan) {
-  const timer_key k{due, ++timer_seq_, kind};
-  const auto ki = static_cast<std::size_t>(kind);
-  timers_live_[ki]++;
-  push_lazy(timers_[ki], timer_entry{k, target, chan}, timers_live_[ki],
-            [&](const timer_entry& e) { return timer_live(e); });
-  return k;
+engine::timer_handle engine::add_timer(timestamp due, timer_kind kind, std::uint32_t target,
+                                       std::uint8_t chan) {
+  timer_order& t = timers_[static_cast<std::size_t>(kind)];
+  const std::uint32_t slot = t.order.acquire();
+  if (slot >= timer_handle::max_slots) throw std::length_error("routing engine: too many timers");
+  if (slot >= t.owners.size()) t.owners.resize(slot + 1);
+  t.owners[slot] = {target, chan};
+  t.order.set(slot, timer_key{due, ++timer_seq_, kind});
+  earliest_due_ = std::min(earliest_due_, due);
+  return timer_handle(kind, slot);
 }
 
 void engine::cancel_timer(timer_handle& t) {
   if (!t) return;
-  timers_live_[static_cast<std::size_t>(t.kind())]--;  // its heap entry goes stale
+  timers_[static_cast<std::size_t>(t.kind())].order.release(t.slot());
   t.reset();
 }
 
-bool engine::timer_live(const timer_entry& t) const {
-  const timer_handle* owner = nullptr;
-  switch (t.key.kind) {
-    case timer_kind::offer_timeout:
-      owner = &contacts_[t.target].offer_timer;
-      break;
-    case timer_kind::escalation:
-      owner = &contacts_[t.target].escalation_timer;
-      break;
-    case timer_kind::max_wait:
-      owner = &contacts_[t.target].max_wait_timer;
-      break;
-    case timer_kind::wrap_up_end:
-      owner = &agents_[t.target].wrap_timer[t.chan];
-      break;
-  }
-  return owner != nullptr && *owner == t.key;
-}
-
-const engine::timer_entry* engine::next_timer() const {
-  const timer_entry* best = nullptr;
-  for (auto& heap : timers_) {
-    while (!heap.empty() && !timer_live(heap.front())) pop_lazy(heap);
-    if (!heap.empty() && (best == nullptr || heap.front().key < best->key)) best = &heap.front();
+std::optional<engine::timer_kind> engine::next_timer_kind() const {
+  std::optional<timer_kind> best;
+  const timer_key* best_key = nullptr;
+  for (std::size_t k = 0; k < timer_kind_count; ++k) {
+    const auto& order = timers_[k].order;
+    if (order.empty()) continue;
+    const timer_key& key = order.top().key;
+    if (best_key == nullptr || key < *best_key) {
+      best_key = &key;
+      best = static_cast<timer_kind>(k);
+    }
   }
   return best;
 }
 
 std::optional<timestamp> engine::next_deadline() const {
-  const timer_entry* t = next_timer();
-  if (t == nullptr) return std::nullopt;
-  return t->key.due;
+  const auto kind = next_timer_kind();
+  if (!kind) return std::nullopt;
+  return timers_[static_cast<std::size_t>(*kind)].order.top().key.due;
 }
 
 void engine::advance(timestamp now, std::vector<decision>& out) {
   now_ = std::max(now_, now);
-  // A heap's front is due no later than any entry behind it, live or stale: when every front
-  // is later than now, nothing can fire and the fronts' owners need not be read.
-  bool maybe_due = false;
-  for (const auto& heap : timers_) maybe_due |= !heap.empty() && heap.front().key.due <= now_;
-  if (!maybe_due) return;
-  for (const timer_entry* next = next_timer(); next != nullptr && next->key.due <= now_;
-       next = next_timer()) {
-    const timer_entry t = *next;
-    const auto ki = static_cast<std::size_t>(t.key.kind);
-    pop_lazy(timers_[ki]);
-    timers_live_[ki]--;  // fire() resets the owner's handle
-    fire(t, out);
+  // Most inputs come with nothing due: earliest_due_ bounds every pending timer from below
+  // (set on add, never raised by a cancel), so one comparison decides.
+  if (now_ < earliest_due_) return;
+  for (auto kind = next_timer_kind(); kind; kind = next_timer_kind()) {
+    timer_order& t = timers_[static_cast<std::size_t>(*kind)];
+    const auto& top = t.order.top();
+    if (top.key.due > now_) break;
+    const timer_entry due{top.key, t.owners[top.slot].target, t.owners[top.slot].chan};
+    t.order.release(top.slot);  // fire() resets the owner's handle
+    fire(due, out);
     match(out);
+  }
+  // A new bound: the orders' stored fronts (stale or not) bound their members from below.
+  earliest_due_ = std::numeric_limits<timestamp>::max();
+  for (const timer_order& t : timers_) {
+    if (const timer_key* k = t.order.lower_bound_key())
+      earliest_due_ = std::min(earliest_due_, k->due);
   }
 }
 
@@ -1255,13 +1245,12 @@ input_result engine::on(const contact_arrived& e, std::vector<decision>&) {
   cr.chan = in.chan;
   cr.state = contact_state::waiting;
   cr.queue = q;
-  cr.rule = rule;
+  cr.rule = static_cast<std::int16_t>(rule);
   cr.base_extra = extra;
   cr.priority = queues_[q].cfg.base_priority + extra;
   cr.seq = ++seq_;
   cr.arrived_at = now_;
   cr.queue_entered_at = now_;
-  cr.sla_deadline = now_ + queues_[q].cfg.sla_threshold;
   cr.profile = profile_of(q, 0, in.chan);
   contact_ids_.insert(id_hash, c);
   queues_[q].arrived++;
@@ -1530,7 +1519,7 @@ std::optional<contact_view> engine::contact_status(std::string_view id, timestam
   if (c.agent != npos) v.agent = agents_[c.agent].id;
   v.arrived_at = c.arrived_at;
   v.queue_entered_at = c.queue_entered_at;
-  v.sla_deadline = c.sla_deadline;
+  v.sla_deadline = sla_deadline(c);
   if (c.more) {
     for (std::uint32_t a : c.more->excluded) v.excluded_agents.push_back(agents_[a].id);
   }
@@ -1545,7 +1534,7 @@ engine_totals engine::totals() const {
   engine_totals t = totals_;
   t.profiles = profiles_.size();
   t.timers = 0;
-  for (std::size_t n : timers_live_) t.timers += n;
+  for (const timer_order& o : timers_) t.timers += o.order.size();
   return t;
 }
 
@@ -1670,33 +1659,34 @@ std::string engine::check_invariants() const {
     }
     queued_in_profiles += live.size();
   }
-  std::vector<std::uint64_t> timer_keys;  // as the owners' handles
-  for (std::size_t k = 0; k < timer_kind_count; ++k) {
-    if (!std::is_heap(timers_[k].begin(), timers_[k].end(), std::greater<>{})) {
-      fail("timer heap order broken");
-    }
-    for (const timer_entry& t : timers_[k]) timer_keys.push_back(timer_handle(t.key).value());
+  for (const timer_order& t : timers_) {
+    if (!t.order.valid()) fail("timer order broken");
+    if (!t.order.empty() && t.order.top().key.due < earliest_due_) fail("earliest due too late");
   }
-  std::sort(timer_keys.begin(), timer_keys.end());
   std::array<std::size_t, timer_kind_count> timers_held{};
-  auto check_timer = [&](const timer_handle& t, const std::string& who) {
+  auto check_timer = [&](const timer_handle& t, std::uint32_t target, std::size_t chan,
+                         const std::string& who) {
     if (!t) return;
+    const timer_order& order = timers_[static_cast<std::size_t>(t.kind())];
     timers_held[static_cast<std::size_t>(t.kind())]++;
-    if (!std::binary_search(timer_keys.begin(), timer_keys.end(), t.value())) {
+    if (!order.order.contains(t.slot()) || order.owners[t.slot()].target != target ||
+        order.owners[t.slot()].chan != chan) {
       fail("timer of " + who + " not scheduled");
     }
   };
-  for (const agent_rec& ar : agents_) {
-    for (const auto& t : ar.wrap_timer) check_timer(t, ar.id);
+  for (std::uint32_t a = 0; a < agents_.size(); ++a) {
+    for (std::size_t ci = 0; ci < channel_count; ++ci) {
+      check_timer(agents_[a].wrap_timer[ci], a, ci, agents_[a].id);
+    }
   }
   for (std::uint32_t c = 0; c < contacts_.size(); ++c) {
     const contact_rec& cr = contacts_[c];
     if (cr.id.empty()) continue;
     if (find_contact(cr.id) != c) fail("id map drift " + cr.id);
     if (cr.in_waiting != (cr.state == contact_state::waiting)) fail("waiting flag drift " + cr.id);
-    check_timer(cr.offer_timer, cr.id);
-    check_timer(cr.escalation_timer, cr.id);
-    check_timer(cr.max_wait_timer, cr.id);
+    check_timer(cr.offer_timer, c, 0, cr.id);
+    check_timer(cr.escalation_timer, c, 0, cr.id);
+    check_timer(cr.max_wait_timer, c, 0, cr.id);
     if (cr.profile != profile_of(cr.queue, cr.stage, cr.chan)) fail("profile drift " + cr.id);
     switch (cr.state) {
       case contact_state::waiting:
@@ -1742,7 +1732,9 @@ std::string engine::check_invariants() const {
     }
   }
   if (queued_in_profiles != waiting) fail("profile waiting sets hold stale entries");
-  if (timers_held != timers_live_) fail("timer count drift");
+  for (std::size_t k = 0; k < timer_kind_count; ++k) {
+    if (timers_held[k] != timers_[k].order.size()) fail("timer count drift");
+  }
   if (waiting != totals_.waiting || offered != totals_.offered || assigned != totals_.assigned) {
     fail("state counters drift");
   }

@@ -12,12 +12,13 @@
 // (priority, SLA deadline, arrival) and an ordered set of agents who are eligible and can take
 // a contact on that channel now (ordered by the strategy key). A contact looks only at its
 // profile's agent set; a freed agent looks only at the heads of the profiles it is eligible for.
-// Both sets live in the profile's own arrays (slot_heap.h: slot_heap for contacts, slot_order
-// for agents), so re-keying and head checks never touch the agent or contact record.
+// Both sets live in the profile's own arrays (slot_order.h: priority_buckets for contacts,
+// slot_order for agents), so re-keying and head checks never touch the agent or contact record.
 
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,7 +39,7 @@
 #include "routing/engine/events.h"
 #include "routing/engine/id_table.h"
 #include "routing/engine/paged_vector.h"
-#include "routing/engine/slot_heap.h"
+#include "routing/engine/slot_order.h"
 #include "routing/engine/types.h"
 
 namespace omni::routing::engine {
@@ -186,13 +187,14 @@ class engine {
       return tagged < o.tagged;
     }
   };
-  static_assert(sizeof(slot_heap<contact_key>::entry) == 32, "see contact_key");
+  static_assert(sizeof(slot_order<contact_key>::entry) == 32, "see contact_key");
 
   // Both orders live in the profile's own arrays, each member (an agent's membership, a
   // waiting contact) owning a slot there, so no update or top check touches the agent or
-  // contact record. Waiting contacts: an addressable 4-ary min-heap (slot_heap; exact, insert
-  // / removal O(log n)). Available agents: a slot_order (keys mostly grow: a re-key appends
-  // to a sorted run in O(1); per-slot versions mark the old entry stale).
+  // contact record. Waiting contacts: priority_buckets (one slot_order per priority: an
+  // arrival appends to its priority's sorted run, the best contact is a run's front).
+  // Available agents: a slot_order (keys mostly grow: a re-key appends to a sorted run in
+  // O(1); per-slot versions mark the old entry stale).
   // Exact rank of a waiting contact among its profile's live waiting keys in O(log n): an
   // order-statistics red-black tree (libstdc++ policy-based data structures).
   using rank_index =
@@ -202,10 +204,10 @@ class engine {
   struct profile {
     channel chan = channel::email;
     strategy strat = strategy::longest_idle;
-    std::vector<requirement> reqs;    // sorted by skill id
-    slot_order<agent_key> available;  // agents eligible and able to take work on chan now
-    slot_heap<contact_key> waiting;   // contacts waiting in this profile
-    std::int64_t staffed_slots = 0;   // capacity of logged-in eligible agents on chan
+    std::vector<requirement> reqs;          // sorted by skill id
+    slot_order<agent_key> available;        // agents eligible and able to take work on chan now
+    priority_buckets<contact_key> waiting;  // contacts waiting in this profile
+    std::int64_t staffed_slots = 0;         // capacity of logged-in eligible agents on chan
     std::uint64_t rr_clock = 0;
     // The live waiting keys again, ordered with ranks; built by the first position query of
     // the profile and kept in step from then on (the decision path of profiles nobody asks
@@ -221,30 +223,41 @@ class engine {
     timer_kind kind = timer_kind::offer_timeout;
     auto operator<=>(const timer_key&) const = default;
   };
-  // A pending timer as its owner (contact or agent) holds it: (seq, kind) in 8 bytes, 0 when
-  // none. The heap entry is live while its owner's handle equals it (seq is unique).
+  // A pending timer as its owner (contact or agent) holds it: its kind and its slot in that
+  // kind's timer order, in 4 bytes; 0 when none.
   class timer_handle {
    public:
+    static constexpr std::uint32_t max_slots = (1u << 30) - 1;  // per kind; add_timer() checks
     timer_handle() = default;
-    timer_handle(const timer_key& k)  // NOLINT(google-explicit-constructor): add_timer's result
-        : v_(k.seq | (static_cast<std::uint64_t>(k.kind) << 62)) {}
+    timer_handle(timer_kind k, std::uint32_t slot)
+        : v_((slot + 1) | (static_cast<std::uint32_t>(k) << 30)) {}
     explicit operator bool() const { return v_ != 0; }
     void reset() { v_ = 0; }
-    timer_kind kind() const { return static_cast<timer_kind>(v_ >> 62); }
-    std::uint64_t value() const { return v_; }
-    bool operator==(const timer_key& k) const { return v_ == timer_handle(k).v_; }
+    timer_kind kind() const { return static_cast<timer_kind>(v_ >> 30); }
+    std::uint32_t slot() const { return (v_ & max_slots) - 1; }
 
    private:
-    std::uint64_t v_ = 0;  // seq (from 1, below 2^62) | kind << 62
+    std::uint32_t v_ = 0;  // slot + 1 | kind << 30
   };
   static_assert(timer_kind_count <= 4, "timer_handle keeps the kind in two bits");
 
-  // A pending timer: live while its owner (contact or agent) still holds `key`.
+  // A due timer as fire() gets it.
   struct timer_entry {
     timer_key key;
     std::uint32_t target = 0;
     std::uint8_t chan = 0;
-    auto operator<=>(const timer_entry&) const = default;  // by key: seq is unique
+  };
+  // The pending timers of one kind: a slot_order by (due, seq) (timeouts of a kind mostly
+  // come due in the order they were set, so a new timer appends to the sorted run in O(1)), and
+  // per slot the owner. A cancelled timer is released at once (its slot's version changes), so
+  // no check ever reads an owner's record, and the order drops the stale entry by itself.
+  struct timer_order {
+    struct owner {
+      std::uint32_t target = 0;
+      std::uint8_t chan = 0;
+    };
+    slot_order<timer_key> order;
+    std::vector<owner> owners;  // by slot
   };
 
   struct age_entry {
@@ -280,7 +293,10 @@ class engine {
     std::vector<std::uint32_t> excluded;  // agents who rejected or missed the contact
   };
 
-  struct contact_rec {
+  // Two cache lines, aligned (the pages of contacts_ are): taking a waiting contact or
+  // completing one loads exactly two lines, where a 152-byte record spanned three or four.
+  // The SLA deadline is not stored: arrival + the current queue's threshold (sla_deadline()).
+  struct alignas(64) contact_rec {
     std::string id;
     std::uint32_t queue = npos;
     std::uint32_t profile = npos;
@@ -289,15 +305,14 @@ class engine {
     std::uint32_t age_slot = npos;      // its slot in its queue's by_age while in_waiting
     int priority = 0;
     std::uint64_t seq = 0;
-    timestamp sla_deadline = 0;
     timestamp arrived_at = 0;
     timestamp queue_entered_at = 0;
     timestamp assigned_at = 0;
     timer_handle offer_timer, escalation_timer, max_wait_timer;
-    int stage = 0;
-    int rule = -1;       // -1 default, -2 preclassified
-    int base_extra = 0;  // rule + boost + tier
-    int raised = 0;      // escalation raises
+    std::int16_t stage = 0;  // validate() bounds escalation steps and rules (max_config_index)
+    std::int16_t rule = -1;  // -1 default, -2 preclassified
+    int base_extra = 0;      // rule + boost + tier
+    int raised = 0;          // escalation raises
     channel chan = channel::email;
     contact_state state = contact_state::waiting;
     bool affinity_offer = false;
@@ -313,7 +328,7 @@ class engine {
       return *more;
     }
   };
-  static_assert(sizeof(contact_rec) <= 152, "see contact_more: keep the record small");
+  static_assert(sizeof(contact_rec) == 128, "two cache lines: see contact_more");
 
   // An agent's place in one profile: `in_available` = the agent is in the profile's order of
   // available agents, with the key stored here. Brought up to date by flush_agent() (see
@@ -433,6 +448,7 @@ class engine {
   void erase_waiting(std::uint32_t c);
   void count(const contact_rec& c, int delta, bool totals);
   contact_key key_of(std::uint32_t c) const;
+  timestamp sla_deadline(const contact_rec& c) const;  // arrival + its queue's SLA threshold
   // Key of the best waiting contact of `profile` not excluded for agent `a` (nullptr: none).
   const contact_key* best_waiting(std::uint32_t profile, std::uint32_t a) const;
   void mark_contact(std::uint32_t c);
@@ -457,11 +473,10 @@ class engine {
   void match_agent(std::uint32_t a, std::vector<decision>& out);
 
   // Timers.
-  timer_key add_timer(timestamp due, timer_kind kind, std::uint32_t target, std::uint8_t chan);
+  timer_handle add_timer(timestamp due, timer_kind kind, std::uint32_t target, std::uint8_t chan);
   void cancel_timer(timer_handle& t);
-  bool timer_live(const timer_entry& t) const;
-  // The due timer with the smallest (due, seq) after dropping stale heap tops; nullptr: none.
-  const timer_entry* next_timer() const;
+  // The kind whose next timer has the smallest (due, seq); nullopt when no timer is pending.
+  std::optional<timer_kind> next_timer_kind() const;
   void fire(const timer_entry& t, std::vector<decision>& out);
   void advance(timestamp now, std::vector<decision>& out);
 
@@ -537,10 +552,9 @@ class engine {
   std::unordered_map<std::string, affinity_rec> affinity_;
   std::deque<std::pair<timestamp, std::string>> affinity_order_;
 
-  // One lazy min-heap per timer kind (similar timeouts keep each heap nearly sorted, so a
-  // push rarely climbs); mutable so next_deadline() can drop stale tops.
-  mutable std::array<std::vector<timer_entry>, timer_kind_count> timers_;
-  std::array<std::size_t, timer_kind_count> timers_live_{};
+  std::array<timer_order, timer_kind_count> timers_;
+  // No pending timer is due before this (advance() returns at once while now is earlier).
+  timestamp earliest_due_ = std::numeric_limits<timestamp>::max();
 
   std::vector<std::uint32_t> dirty_contacts_;
   std::vector<std::uint32_t> dirty_agents_;

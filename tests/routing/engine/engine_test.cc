@@ -860,6 +860,18 @@ TEST(engine_config_validation, constructor_throws_on_bad_config) {
   EXPECT_NE(validate(r), "");
 }
 
+TEST(engine_config_validation, bounds_rules_and_escalation_steps) {
+  engine_config c = base_config();
+  c.rules.assign(max_config_index, classification_rule{"r", rule_match{}, "general", 0});
+  EXPECT_EQ(validate(c), "");
+  c.rules.push_back(classification_rule{"r", rule_match{}, "general", 0});
+  EXPECT_NE(validate(c).find("more than 32767 classification rules"), std::string::npos);
+  engine_config q = base_config();
+  q.queues[0].escalation.assign(max_config_index + 1,
+                                {minutes(1), escalation_kind::raise_priority, "", 1, "", 1});
+  EXPECT_NE(validate(q).find("more than 32767 escalation steps"), std::string::npos);
+}
+
 TEST(engine_inputs, errors_are_values_and_change_nothing) {
   harness h(base_config());
   EXPECT_EQ(h.send(agent_logout{"ghost"}), input_result::unknown_agent);

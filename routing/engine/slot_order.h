@@ -1,223 +1,21 @@
 #pragma once
 
-// Internal to the routing engine: an addressable 4-ary min-heap whose members are named by
-// small integer *slots* owned by the heap (acquire() / release()). Each slot's position in the
-// heap lives in a side array of the heap itself, so re-keying or removing a member touches
-// only this heap's memory (never the member's record): no stale entries, no liveness checks,
-// no compaction. The top is always a current member. Keys need a strict total order
-// (operator<) for the order of equal-priority members to be deterministic.
+// Internal to the routing engine: the profile-local orders, whose members are named by small
+// integer *slots* owned by the order (acquire() / release()), so re-keying or removing a
+// member touches only the order's own memory (never the member's record).
 //
-// Layout: the entries live in a 64-byte-aligned array whose first `pad` (3) entries are unused,
-// so the four children of every node start at a multiple of four entries from the array's
-// start. With 32-byte entries (the engine's waiting contacts) a node's children are then
-// exactly two cache lines: a sift-down level reads two lines, never three.
+// - slot_order: agents available in a profile, and other keys that mostly arrive in
+//   increasing order (a sorted run with O(1) appends, a side heap for the rest).
+// - priority_buckets: the waiting contacts of a profile; one slot_order per priority, so a
+//   contact arriving appends to its priority's run and the best one is taken from a run's
+//   front: one or two cache lines each, where a heap of thousands walked its height.
 //
-// Owned by one engine profile (one per agent order and one per waiting-contact order); used
-// from the engine's thread only.
+// Owned by one engine profile; used from the engine's thread only.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <new>
-#include <span>
 #include <vector>
-
-namespace omni::routing::engine {
-
-// std::allocator with a larger alignment (operator new with std::align_val_t).
-template <typename T, std::size_t Align>
-struct aligned_allocator {
-  using value_type = T;
-  template <typename U>
-  struct rebind {
-    using other = aligned_allocator<U, Align>;
-  };
-  aligned_allocator() = default;
-  template <typename U>
-  aligned_allocator(const aligned_allocator<U, Align>&) {}
-  T* allocate(std::size_t n) {
-    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{Align}));
-  }
-  void deallocate(T* p, std::size_t n) {
-    ::operator delete (p, n * sizeof(T), std::align_val_t{Align});
-  }
-  friend bool operator==(const aligned_allocator&, const aligned_allocator&) { return true; }
-};
-
-template <typename Key>
-class slot_heap {
- public:
-  static constexpr std::uint32_t npos = 0xffffffffu;
-  static constexpr std::uint32_t arity = 4;
-  // Unused entries before the root: children of logical node i are 4i+1..4i+4, stored at
-  // 4(i+1)+0..3, a multiple of four (see the layout note above).
-  static constexpr std::uint32_t pad = arity - 1;
-
-  struct entry {
-    Key key;
-    std::uint32_t slot = npos;
-  };
-
-  slot_heap() : store_(pad) {}
-
-  bool empty() const { return size() == 0; }
-  std::size_t size() const { return store_.size() - pad; }
-  const entry& top() const { return store_[pad]; }
-  // Every member, in heap order (not sorted).
-  std::span<const entry> entries() const { return {store_.data() + pad, size()}; }
-
-  // A fresh slot, not in the heap yet (reuses released slots).
-  std::uint32_t acquire() {
-    if (!free_.empty()) {
-      const std::uint32_t s = free_.back();
-      free_.pop_back();
-      return s;
-    }
-    pos_.push_back(npos);
-    return static_cast<std::uint32_t>(pos_.size() - 1);
-  }
-  // Removes the slot's member (if any) and recycles the slot.
-  void release(std::uint32_t s) {
-    erase(s);
-    free_.push_back(s);
-  }
-
-  bool contains(std::uint32_t s) const { return pos_[s] != npos; }
-  const Key& key(std::uint32_t s) const { return at(pos_[s]).key; }
-
-  // Inserts a slot that is not a member (the caller knows: this skips reading its position,
-  // a cache miss when the heap has many slots). O(log n).
-  void insert(std::uint32_t s, const Key& k) {
-    const auto i = static_cast<std::uint32_t>(size());
-    store_.push_back({k, s});
-    sift_up(i);
-  }
-
-  // Inserts the slot with `k`, or moves it to `k` if it is a member. O(log n).
-  void set(std::uint32_t s, const Key& k) {
-    const std::uint32_t i = pos_[s];
-    if (i == npos) {
-      insert(s, k);
-      return;
-    }
-    const bool up = k < at(i).key;
-    at(i).key = k;
-    if (up) {
-      sift_up(i);
-    } else {
-      sift_down(i);
-    }
-  }
-
-  // Removes the slot's member; no-op when it is not one. O(log n).
-  void erase(std::uint32_t s) {
-    const std::uint32_t i = pos_[s];
-    if (i == npos) return;
-    pos_[s] = npos;
-    const auto last = static_cast<std::uint32_t>(size() - 1);
-    if (i == last) {
-      store_.pop_back();
-      return;
-    }
-    at(i) = store_.back();
-    store_.pop_back();
-    if (i > 0 && at(i).key < at((i - 1) / arity).key) {
-      sift_up(i);
-    } else {
-      sift_down(i);
-    }
-  }
-
-  // The smallest member for which ok(entry) holds, or nullptr; does not modify the heap.
-  // Best-first walk of the heap tree from the root, so it visits members in key order and
-  // costs O(k log k) for k rejected members (k = 0 in the common case).
-  template <typename Ok>
-  const entry* min_where(Ok&& ok) const {
-    if (empty()) return nullptr;
-    if (ok(at(0))) return &at(0);
-    auto later = [&](std::uint32_t a, std::uint32_t b) { return at(b).key < at(a).key; };
-    std::vector<std::uint32_t> frontier;
-    const std::size_t n = size();
-    auto push_children = [&](std::uint32_t i) {
-      const std::size_t first = static_cast<std::size_t>(i) * arity + 1;
-      const std::size_t end = std::min(first + arity, n);
-      for (std::size_t c = first; c < end; ++c) {
-        frontier.push_back(static_cast<std::uint32_t>(c));
-        std::push_heap(frontier.begin(), frontier.end(), later);
-      }
-    };
-    push_children(0);
-    while (!frontier.empty()) {
-      std::pop_heap(frontier.begin(), frontier.end(), later);
-      const std::uint32_t i = frontier.back();
-      frontier.pop_back();
-      if (ok(at(i))) return &at(i);
-      push_children(i);
-    }
-    return nullptr;
-  }
-
-  // Heap order holds and every slot's position points at its entry (for invariant checks).
-  bool valid() const {
-    std::size_t members = 0;
-    for (std::size_t s = 0; s < pos_.size(); ++s) {
-      if (pos_[s] == npos) continue;
-      members++;
-      if (pos_[s] >= size() || at(pos_[s]).slot != s) return false;
-    }
-    if (members != size()) return false;
-    for (std::size_t i = 1; i < size(); ++i) {
-      if (at(i).key < at((i - 1) / arity).key) return false;
-    }
-    return true;
-  }
-
-  std::size_t bytes() const {
-    return store_.capacity() * sizeof(entry) + (pos_.capacity() + free_.capacity()) * 4;
-  }
-
- private:
-  entry& at(std::size_t i) { return store_[i + pad]; }
-  const entry& at(std::size_t i) const { return store_[i + pad]; }
-  void place(std::uint32_t i, const entry& e) {
-    at(i) = e;
-    pos_[e.slot] = i;
-  }
-  void sift_up(std::uint32_t i) {
-    const entry e = at(i);
-    while (i > 0) {
-      const std::uint32_t parent = (i - 1) / arity;
-      if (!(e.key < at(parent).key)) break;
-      place(i, at(parent));
-      i = parent;
-    }
-    place(i, e);
-  }
-  void sift_down(std::uint32_t i) {
-    const entry e = at(i);
-    const std::size_t n = size();
-    for (;;) {
-      const std::size_t first = static_cast<std::size_t>(i) * arity + 1;
-      if (first >= n) break;
-      const std::size_t end = std::min(first + arity, n);
-      std::size_t best = first;
-      for (std::size_t c = first + 1; c < end; ++c) {
-        if (at(c).key < at(best).key) best = c;
-      }
-      if (!(at(best).key < e.key)) break;
-      place(i, at(best));
-      i = static_cast<std::uint32_t>(best);
-    }
-    place(i, e);
-  }
-
-  // pad unused entries, then the heap (logical index i at store_[i + pad]).
-  std::vector<entry, aligned_allocator<entry, 64>> store_;
-  std::vector<std::uint32_t> pos_;  // slot -> logical index in the heap, npos when not a member
-  std::vector<std::uint32_t> free_;
-};
-
-}  // namespace omni::routing::engine
 
 namespace omni::routing::engine {
 
@@ -298,6 +96,14 @@ class slot_order {
     state_[s] |= member_bit;
     live_++;
     return true;
+  }
+
+  // A key no member's key is below (the smaller stored front, stale or not), or nullptr when
+  // nothing is stored: a cheap "nothing before k" test that drops no stale entry.
+  const Key* lower_bound_key() const {
+    const Key* k = run_.size() == head_ ? nullptr : &run_[head_].key;
+    if (!heap_.empty() && (k == nullptr || heap_.front().key < *k)) k = &heap_.front().key;
+    return k;
   }
 
   // The smallest member; requires !empty().
@@ -426,6 +232,105 @@ class slot_order {
   mutable std::vector<std::uint32_t> state_;
   std::vector<std::uint32_t> free_;
   std::size_t live_ = 0;
+};
+
+// The waiting contacts of a profile, ordered by Key (which starts with `priority`, higher
+// first): one slot_order per distinct priority, kept in descending priority. Within a priority
+// contacts arrive in the order of their key (SLA deadline, then arrival) when the profile's
+// queues share one SLA threshold, so an arrival appends to that priority's sorted run in O(1)
+// and the best contact is the front of the highest non-empty run; anything else (a requeued or
+// escalated contact, mixed thresholds) goes to that run's side heap. A member is named by its
+// priority and the slot insert() returned.
+template <typename Key>
+class priority_buckets {
+ public:
+  using entry = typename slot_order<Key>::entry;
+
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+
+  // Adds a member with key `k`; returns its slot within the bucket of k.priority.
+  std::uint32_t insert(const Key& k) {
+    slot_order<Key>& order = bucket(k.priority);
+    const std::uint32_t s = order.acquire();
+    order.set(s, k);
+    size_++;
+    return s;
+  }
+  // Removes the member inserted with `priority` at slot `s` (and recycles the slot).
+  void release(std::int32_t priority, std::uint32_t s) {
+    for (auto it = buckets_.begin(); it != buckets_.end(); ++it) {
+      if (it->priority != priority) continue;
+      it->order.release(s);
+      size_--;
+      // Few priorities stay in use; drop an emptied bucket only when many exist, so the usual
+      // handful are not freed and rebuilt over and over.
+      if (it->order.empty() && buckets_.size() > max_idle_buckets) buckets_.erase(it);
+      return;
+    }
+  }
+  bool contains(std::int32_t priority, std::uint32_t s) const {
+    for (const auto& b : buckets_) {
+      if (b.priority == priority) return b.order.contains(s);
+    }
+    return false;
+  }
+
+  // The smallest member; requires !empty().
+  const entry& top() const {
+    for (const auto& b : buckets_) {
+      if (!b.order.empty()) return b.order.top();
+    }
+    return buckets_.front().order.top();  // unreachable when !empty()
+  }
+  // The smallest member for which ok(entry) holds, or nullptr.
+  template <typename Ok>
+  const entry* min_where(Ok&& ok) const {
+    for (const auto& b : buckets_) {
+      if (const entry* e = b.order.min_where(ok)) return e;
+    }
+    return nullptr;
+  }
+  // The members (unordered); for status indexes and invariant checks.
+  std::vector<entry> entries() const {
+    std::vector<entry> v;
+    for (const auto& b : buckets_) {
+      const auto part = b.order.entries();
+      v.insert(v.end(), part.begin(), part.end());
+    }
+    return v;
+  }
+  // Buckets in strictly descending priority, each valid and holding only its priority.
+  bool valid() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < buckets_.size(); ++i) {
+      if (i > 0 && !(buckets_[i].priority < buckets_[i - 1].priority)) return false;
+      if (!buckets_[i].order.valid()) return false;
+      for (const entry& e : buckets_[i].order.entries()) {
+        if (e.key.priority != buckets_[i].priority) return false;
+      }
+      n += buckets_[i].order.size();
+    }
+    return n == size_;
+  }
+
+ private:
+  static constexpr std::size_t max_idle_buckets = 8;
+  struct bucket_t {
+    std::int32_t priority = 0;
+    slot_order<Key> order;
+  };
+  slot_order<Key>& bucket(std::int32_t priority) {
+    auto it = buckets_.begin();
+    while (it != buckets_.end() && it->priority > priority) ++it;
+    if (it == buckets_.end() || it->priority != priority) {
+      it = buckets_.insert(it, bucket_t{priority, {}});
+    }
+    return it->order;
+  }
+
+  std::vector<bucket_t> buckets_;  // descending priority
+  std::size_t size_ = 0;
 };
 
 }  // namespace omni::routing::engine
