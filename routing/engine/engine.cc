@@ -190,6 +190,7 @@ void engine::build(timestamp now, std::vector<decision>& out, bool keep_state) {
   // Agents: memberships in the new profiles (the old profiles are gone).
   for (std::uint32_t a = 0; a < agents_.size(); ++a) {
     for (auto& ms : agents_[a].memberships) ms.clear();
+    for (auto& ids : agents_[a].member_profiles) ids.clear();
     compute_memberships(a);
   }
   // Contacts: same queue by name (else the default queue), same stage if it still exists.
@@ -259,6 +260,7 @@ void engine::compute_memberships(std::uint32_t a) {
     }
     m.slot = profiles_[pid].available.acquire();
     ar.memberships[index_of(p.chan)].push_back(m);
+    ar.member_profiles[index_of(p.chan)].push_back(pid);
   }
 }
 
@@ -272,6 +274,7 @@ void engine::detach_agent(std::uint32_t a) {
     }
     ms.clear();
   }
+  for (auto& ids : ar.member_profiles) ids.clear();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,10 +415,16 @@ void engine::mark_agent(std::uint32_t a) {
 
 const engine::membership* engine::find_membership(const agent_rec& a,
                                                   std::uint32_t profile_id) const {
-  const auto& ms = a.memberships[index_of(profiles_[profile_id].chan)];
-  auto it = std::lower_bound(ms.begin(), ms.end(), profile_id,
-                             [](const membership& m, std::uint32_t p) { return m.profile < p; });
-  return it != ms.end() && it->profile == profile_id ? &*it : nullptr;
+  const std::size_t ci = index_of(profiles_[profile_id].chan);
+  // The search reads the packed profile ids (one or two lines), then one membership.
+  const auto& ids = a.member_profiles[ci];
+  auto it = std::lower_bound(ids.begin(), ids.end(), profile_id);
+  if (it == ids.end() || *it != profile_id) return nullptr;
+  return &a.memberships[ci][static_cast<std::size_t>(it - ids.begin())];
+}
+
+engine::membership* engine::find_membership(agent_rec& a, std::uint32_t profile_id) {
+  return const_cast<membership*>(std::as_const(*this).find_membership(a, profile_id));
 }
 
 void engine::set_presence(std::uint32_t a, presence p, reason_code why,
@@ -628,8 +637,9 @@ void engine::prefetch_contact(std::uint32_t value) const {
 
 void engine::prefetch_agent(std::uint32_t value) const {
   if (value == npos || value >= agents_.size()) return;
-  // The decision-path fields come first in agent_rec, `memberships` within the first 320 bytes.
-  prefetch_lines(&agents_[value], std::min<std::size_t>(sizeof(agent_rec), 320));
+  // The decision-path fields come first in agent_rec: the first four lines hold them, up to
+  // the header of the chat channel's packed profile ids.
+  prefetch_lines(&agents_[value], std::min<std::size_t>(sizeof(agent_rec), 256));
 }
 
 void engine::prefetch_memberships(const agent_rec& a, std::size_t ci) const {
@@ -802,12 +812,8 @@ void engine::offer(std::uint32_t c, std::uint32_t a, reason_code why, std::uint3
   ar.idle_since = now_;
   profile& p = profiles_[cr.profile];
   if (p.strat == strategy::round_robin) {
-    auto& ms = ar.memberships[ci];
-    auto it =
-        std::lower_bound(ms.begin(), ms.end(), cr.profile,
-                         [](const membership& m, std::uint32_t id) { return m.profile < id; });
-    if (it != ms.end() && it->profile == cr.profile)
-      it->b = static_cast<std::int64_t>(++p.rr_clock);
+    if (membership* m = find_membership(ar, cr.profile))
+      m->b = static_cast<std::int64_t>(++p.rr_clock);
   }
   const channel_config& cc = config_.channels[ci];
   if (cc.auto_accept) {
@@ -944,12 +950,12 @@ void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
     const std::uint32_t blocked = blocked_channels(ar);
     for (channel ch : all_channels) {
       if (!can_take(ar, ch, blocked)) continue;
-      for (const membership& m : ar.memberships[index_of(ch)]) {
-        const waiting_head& h = heads_[m.profile];
+      for (const std::uint32_t pid : ar.member_profiles[index_of(ch)]) {
+        const waiting_head& h = heads_[pid];
         if (h.count == 0) continue;
         candidates += h.count;
         // The head is the best for every agent unless it excludes some (then look deeper).
-        const contact_key* k = !h.key.has_excluded() ? &h.key : best_waiting(m.profile, a);
+        const contact_key* k = !h.key.has_excluded() ? &h.key : best_waiting(pid, a);
         if (k == nullptr) continue;
         if (best == npos || *k < best_key) {
           best = k->contact();
@@ -1320,8 +1326,9 @@ input_result engine::on(const contact_completed& e, std::vector<decision>&) {
     return input_result::not_assigned_to_agent;
   }
   agent_rec& ar = agents_[a];
-  // match_agent() reads the freed agent's memberships of this channel next.
-  prefetch_memberships(ar, index_of(cr.chan));
+  // match_agent() reads the freed agent's profiles of this channel next.
+  prefetch_lines(ar.member_profiles[index_of(cr.chan)].data(),
+                 ar.member_profiles[index_of(cr.chan)].size() * sizeof(std::uint32_t));
   queue_rec& q = queues_[cr.queue];
   const std::size_t ci = index_of(cr.chan);
   ar.handled++;
@@ -1675,8 +1682,14 @@ std::string engine::check_invariants() const {
     }
   };
   for (std::uint32_t a = 0; a < agents_.size(); ++a) {
+    const agent_rec& ar = agents_[a];
     for (std::size_t ci = 0; ci < channel_count; ++ci) {
-      check_timer(agents_[a].wrap_timer[ci], a, ci, agents_[a].id);
+      check_timer(ar.wrap_timer[ci], a, ci, ar.id);
+      bool packed = ar.member_profiles[ci].size() == ar.memberships[ci].size();
+      for (std::size_t i = 0; packed && i < ar.memberships[ci].size(); ++i) {
+        packed = ar.member_profiles[ci][i] == ar.memberships[ci][i].profile;
+      }
+      if (!packed) fail("packed profile ids drift " + ar.id);
     }
   }
   for (std::uint32_t c = 0; c < contacts_.size(); ++c) {

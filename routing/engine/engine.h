@@ -362,8 +362,8 @@ class engine {
 
   // Fields in order of use on the decision path (an agent's change touches the first few
   // cache lines only); login-time and status-only fields last.
-  struct agent_rec {
-    std::string id;  // compared by every lookup, copied into every decision
+  struct alignas(64) agent_rec {  // aligned: the decision-path fields are whole lines
+    std::string id;               // compared by every lookup, copied into every decision
     presence state = presence::offline;
     bool dirty = false;
     bool heap_pending = false;  // in pending_agents_: its memberships await flush_agent()
@@ -379,10 +379,16 @@ class engine {
     per_channel chan_staffed{};
     timestamp idle_since = 0;
     timestamp accounted_at = 0;
-    std::array<std::vector<membership>, channel_count> memberships;  // sorted by profile
+    duration logged_in_ms = 0, busy_ms = 0;  // account_time(), on every load change
+    std::uint64_t offers = 0, handled = 0;
     std::vector<std::uint32_t> contacts;
-    std::uint64_t offers = 0, handled = 0, rejected = 0, missed = 0;
-    duration logged_in_ms = 0, busy_ms = 0;
+    // The memberships' profile ids, packed (4 bytes each; the channel's vector header within
+    // the record's first four lines, which prefetch_agent() loads): a freed agent compares the
+    // heads of its profiles reading one or two lines instead of every membership.
+    std::array<std::vector<std::uint32_t>, channel_count> member_profiles;
+    std::array<std::vector<membership>, channel_count> memberships;  // sorted by profile
+    // Status-only and login-time fields last.
+    std::uint64_t rejected = 0, missed = 0;
     std::vector<std::pair<std::uint32_t, int>> skills;  // sorted by skill id
     per_channel cap_override{-1, -1, -1, -1, -1};
     std::array<timestamp, channel_count> wrap_until{};
@@ -427,6 +433,7 @@ class engine {
                      std::vector<decision>& out);
   void mark_agent(std::uint32_t a);
   const membership* find_membership(const agent_rec& a, std::uint32_t profile) const;
+  membership* find_membership(agent_rec& a, std::uint32_t profile);
 
   // Ids.
   std::uint32_t find_agent(std::string_view id) const;
