@@ -307,19 +307,22 @@ bool engine::can_take(const agent_rec& a, channel c) const {
   return can_take(a, c, blocked_channels(a));
 }
 
+std::int64_t engine::occupancy_key(const agent_rec& a) {
+  std::int64_t load = 0, cap = 0;
+  for (std::size_t i = 0; i < channel_count; ++i) {
+    load += a.load[i];
+    cap += a.capacity[i];
+  }
+  return cap > 0 ? load * 1'000'000 / cap : 0;  // >= 0
+}
+
 engine::agent_key engine::key_for(const agent_rec& a, std::uint32_t agent,
                                   const membership& m) const {
   switch (m.strat) {
     case strategy::longest_idle:
       return {a.idle_since, 0, agent};
-    case strategy::least_occupied: {
-      std::int64_t load = 0, cap = 0;
-      for (std::size_t i = 0; i < channel_count; ++i) {
-        load += a.load[i];
-        cap += a.capacity[i];
-      }
-      return {cap > 0 ? load * 1'000'000 / cap : 0, a.idle_since, agent};
-    }
+    case strategy::least_occupied:
+      return {occupancy_key(a), a.idle_since, agent};
     case strategy::most_skilled:
       return {m.a, a.idle_since, agent};  // m.a = -skill score
     case strategy::round_robin:
@@ -339,6 +342,7 @@ void engine::flush_agent(std::uint32_t a) {
   agent_rec& ar = agents_[a];
   ar.heap_pending = false;
   const std::uint32_t blocked = blocked_channels(ar);
+  std::int64_t occupancy = -1;  // least_occupied's key, computed at its first use
   for (channel c : all_channels) {
     const std::size_t ci = index_of(c);
     const bool take = can_take(ar, c, blocked);
@@ -358,15 +362,38 @@ void engine::flush_agent(std::uint32_t a) {
       }
       auto& order = profiles_[m.profile].available;
       if (take) {
-        const agent_key key = key_for(ar, a, m);
-        const bool same = key == m.key(a);
+        // key_for() inline, compared with the stored (a, b) without building both keys.
+        std::int64_t ka = 0, kb = 0;
+        bool same = false;
+        switch (m.strat) {
+          case strategy::longest_idle:
+            ka = ar.idle_since;
+            same = ka == m.a;
+            break;
+          case strategy::least_occupied:
+            if (occupancy < 0) occupancy = occupancy_key(ar);
+            ka = occupancy;
+            kb = ar.idle_since;
+            same = ka == m.a && kb == m.b;
+            break;
+          case strategy::most_skilled:
+            ka = m.a;  // -skill score
+            kb = ar.idle_since;
+            same = kb == m.b;
+            break;
+          case strategy::round_robin:
+            ka = m.b;  // the stamp; m.a holds the stamp as last stored
+            same = ka == m.a;
+            break;
+        }
         if (m.in_available && same) continue;
         // A round-robin agent back with its stamp unchanged (a profile it was not offered
         // from) revives its erased entry instead of storing a copy; any other change re-keys.
         if (m.in_available || !m.revivable || !same || !order.revive(m.slot)) {
-          order.set(m.slot, key);
+          order.set(m.slot, agent_key{ka, kb, a});
         }
-        m.store(key);
+        m.a = ka;
+        if (m.strat != strategy::round_robin) m.b = kb;
         m.in_available = true;
         // Only round-robin keys come back unchanged; other keys carry "idle since".
         m.revivable = m.strat == strategy::round_robin;
@@ -1203,10 +1230,9 @@ input_result engine::on(const contact_arrived& e, std::vector<decision>&) {
   const contact& in = e.item;
   if (in.id.empty()) return input_result::invalid;
   const std::uint64_t id_hash = id_table::hash(in.id);
-  if (contact_ids_.position(in.id, id_hash, [&](std::uint32_t x) { return known_contact_id(x); }) !=
-      npos) {
-    return input_result::duplicate_contact;  // active, or finished within the dedupe window
-  }
+  // The id's table slot is anywhere in the table: start loading it, and resolve an upstream
+  // queue (cheap, cache-resident) while it comes.
+  contact_ids_.prefetch(id_hash);
   std::uint32_t q = npos;
   int rule = -1;
   int extra = 0;
@@ -1218,6 +1244,10 @@ input_result engine::on(const contact_arrived& e, std::vector<decision>&) {
       q = npos;
       rule = -1;
     }
+  }
+  if (contact_ids_.position(in.id, id_hash, [&](std::uint32_t x) { return known_contact_id(x); }) !=
+      npos) {
+    return input_result::duplicate_contact;  // active, or finished within the dedupe window
   }
   if (q == npos && rule != -2) {
     rule = e.queue ? -1 : classifier_.classify(in);

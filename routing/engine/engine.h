@@ -338,11 +338,11 @@ class engine {
     std::uint32_t profile = npos;
     std::uint32_t slot = npos;                // the agent's slot in the profile's available order
     strategy strat = strategy::longest_idle;  // the profile's, kept here (no profile access)
-    bool in_available : 1 = false;
+    bool in_available = false;
     // Round-robin only: the order's last entry for this slot was stored with the key held here
     // now, so when the agent comes back with its stamp unchanged flush_agent() revives that
     // entry (slot_order::revive) instead of storing a copy.
-    bool revivable : 1 = false;
+    bool revivable = false;
     std::int32_t staffed = 0;
     // The strategy key's (a, b) as last stored (see key()). most_skilled keeps -skill score in
     // `a` from login on; round_robin keeps its stamp in `b` (its key's b is always 0).
@@ -352,10 +352,6 @@ class engine {
     agent_key key(std::uint32_t agent) const {
       if (strat == strategy::round_robin || strat == strategy::longest_idle) return {a, 0, agent};
       return {a, b, agent};
-    }
-    void store(const agent_key& k) {
-      a = k.a;
-      if (strat != strategy::round_robin) b = k.b;
     }
   };
   static_assert(sizeof(membership) == 32);
@@ -417,6 +413,7 @@ class engine {
   std::uint32_t blocked_channels(const agent_rec& a) const;
   bool satisfies(const agent_rec& a, const std::vector<requirement>& reqs) const;
   agent_key key_for(const agent_rec& a, std::uint32_t agent, const membership& m) const;
+  static std::int64_t occupancy_key(const agent_rec& a);  // least_occupied: load / capacity
   // Notes that the agent's state changed; flush_agent() (run by flush_agents() before anything
   // reads an agent order or a membership, and at the end of every match()) recomputes its
   // memberships and the profiles' orders in one pass. An agent freed and offered work within
