@@ -105,6 +105,7 @@ void engine::build(timestamp now, std::vector<decision>& out, bool keep_state) {
   queue_ids_.clear();
   profiles_.clear();
   heads_.clear();
+  waiting_on_ = {};  // the waiting contacts are inserted again below
   profile_ids_.clear();
   profiles_by_anchor_.clear();
   unconditional_profiles_.clear();
@@ -543,6 +544,7 @@ void engine::insert_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
   profile& p = profiles_[cr.profile];
   cr.in_waiting = true;
+  waiting_on_[index_of(cr.chan)]++;
   const contact_key key = key_of(c);
   cr.waiting_slot = p.waiting.insert(key);
   waiting_head& h = heads_[cr.profile];
@@ -567,6 +569,7 @@ void engine::erase_waiting(std::uint32_t c) {
   contact_rec& cr = contacts_[c];
   if (!cr.in_waiting) return;
   cr.in_waiting = false;
+  waiting_on_[index_of(cr.chan)]--;
   queues_[cr.queue].by_age.release(cr.age_slot);
   cr.age_slot = npos;
   profile& p = profiles_[cr.profile];
@@ -976,7 +979,8 @@ void engine::match_agent(std::uint32_t a, std::vector<decision>& out) {
     std::uint32_t candidates = 0;
     const std::uint32_t blocked = blocked_channels(ar);
     for (channel ch : all_channels) {
-      if (!can_take(ar, ch, blocked)) continue;
+      // Nothing waits on the channel (idle agents, no queue: common): no profile to look at.
+      if (waiting_on_[index_of(ch)] == 0 || !can_take(ar, ch, blocked)) continue;
       for (const std::uint32_t pid : ar.member_profiles[index_of(ch)]) {
         const waiting_head& h = heads_[pid];
         if (h.count == 0) continue;
@@ -1775,6 +1779,11 @@ std::string engine::check_invariants() const {
     }
   }
   if (queued_in_profiles != waiting) fail("profile waiting sets hold stale entries");
+  std::array<std::size_t, channel_count> waiting_on{};
+  for (const contact_rec& cr : contacts_) {
+    if (!cr.id.empty() && cr.in_waiting) waiting_on[index_of(cr.chan)]++;
+  }
+  if (waiting_on != waiting_on_) fail("waiting-per-channel counts drift");
   for (std::size_t k = 0; k < timer_kind_count; ++k) {
     if (timers_held[k] != timers_[k].order.size()) fail("timer count drift");
   }

@@ -535,6 +535,7 @@ class engine {
     std::uint32_t count = 0;
   };
   std::vector<waiting_head> heads_;
+  std::array<std::size_t, channel_count> waiting_on_{};  // waiting contacts per channel
   std::map<std::tuple<channel, strategy, std::vector<requirement>>, std::uint32_t> profile_ids_;
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> profiles_by_anchor_;
   std::vector<std::uint32_t> unconditional_profiles_;
