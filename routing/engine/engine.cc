@@ -1675,21 +1675,21 @@ std::string engine::check_invariants() const {
   std::vector<std::vector<contact_key>> waiting_sorted(profiles_.size());
   for (std::uint32_t pid = 0; pid < profiles_.size(); ++pid) {
     const profile& p = profiles_[pid];
-    if (!p.waiting.valid()) fail("waiting heap order broken");
+    if (!p.waiting.valid()) fail("waiting order broken");
     if (heads_[pid].count != p.waiting.size() ||
         (!p.waiting.empty() && heads_[pid].key != p.waiting.top().key)) {
       fail("waiting head copy drift");
     }
     auto& live = waiting_sorted[pid];
-    for (const auto& e : p.waiting.entries()) {
+    p.waiting.for_each_live([&](const auto& e) {
       const contact_rec& cr = contacts_[e.key.contact()];
       if (!cr.id.empty() && cr.state == contact_state::waiting && cr.profile == pid &&
           cr.in_waiting && cr.waiting_slot == e.slot && key_of(e.key.contact()) == e.key) {
         live.push_back(e.key);
       } else {
-        fail("waiting heap holds a stale entry");
+        fail("waiting order holds a stale entry");
       }
-    }
+    });
     std::sort(live.begin(), live.end());
     if (p.ranks) {
       // Exactly the live keys: as many as there are live contacts, each of them live.

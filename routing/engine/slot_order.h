@@ -137,13 +137,18 @@ class slot_order {
   // The live entries (unordered); for invariant checks.
   std::vector<entry> entries() const {
     std::vector<entry> v;
+    for_each_live([&](const entry& e) { v.push_back(e); });
+    return v;
+  }
+  // Calls f(entry) for every live entry (unordered), without allocating.
+  template <typename F>
+  void for_each_live(F&& f) const {
     for (std::size_t i = head_; i < run_.size(); ++i) {
-      if (live(run_[i])) v.push_back(run_[i]);
+      if (live(run_[i])) f(run_[i]);
     }
     for (const entry& e : heap_) {
-      if (live(e)) v.push_back(e);
+      if (live(e)) f(e);
     }
-    return v;
   }
   // The run is sorted, the heap is a heap, each member has exactly one live entry.
   bool valid() const {
@@ -151,7 +156,8 @@ class slot_order {
       if (run_[i].key < run_[i - 1].key) return false;
     }
     if (!std::is_heap(heap_.begin(), heap_.end(), later)) return false;
-    const auto v = entries();
+    std::size_t live_entries = 0;
+    for_each_live([&](const entry&) { live_entries++; });
     std::size_t members = 0, with_entry = 0, current = 0;
     for (std::size_t s = 0; s < state_.size(); ++s) {
       members += contains(s) ? 1 : 0;
@@ -162,7 +168,7 @@ class slot_order {
     auto is_current = [&](const entry& e) { return state_[e.slot] >> 2 == e.version; };
     for (std::size_t i = head_; i < run_.size(); ++i) current += is_current(run_[i]) ? 1 : 0;
     for (const entry& e : heap_) current += is_current(e) ? 1 : 0;
-    return v.size() == live_ && members == live_ && current == with_entry;
+    return live_entries == live_ && members == live_ && current == with_entry;
   }
   // Entries held, live and stale (bounded by 2 x size() + 64 through compaction).
   std::size_t stored() const { return run_.size() - head_ + heap_.size(); }
@@ -294,11 +300,12 @@ class priority_buckets {
   // The members (unordered); for status indexes and invariant checks.
   std::vector<entry> entries() const {
     std::vector<entry> v;
-    for (const auto& b : buckets_) {
-      const auto part = b.order.entries();
-      v.insert(v.end(), part.begin(), part.end());
-    }
+    for_each_live([&](const entry& e) { v.push_back(e); });
     return v;
+  }
+  template <typename F>
+  void for_each_live(F&& f) const {
+    for (const auto& b : buckets_) b.order.for_each_live(f);
   }
   // Buckets in strictly descending priority, each valid and holding only its priority.
   bool valid() const {
@@ -306,9 +313,10 @@ class priority_buckets {
     for (std::size_t i = 0; i < buckets_.size(); ++i) {
       if (i > 0 && !(buckets_[i].priority < buckets_[i - 1].priority)) return false;
       if (!buckets_[i].order.valid()) return false;
-      for (const entry& e : buckets_[i].order.entries()) {
-        if (e.key.priority != buckets_[i].priority) return false;
-      }
+      bool same = true;
+      buckets_[i].order.for_each_live(
+          [&](const entry& e) { same = same && e.key.priority == buckets_[i].priority; });
+      if (!same) return false;
       n += buckets_[i].order.size();
     }
     return n == size_;
