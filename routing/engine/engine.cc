@@ -308,22 +308,19 @@ bool engine::can_take(const agent_rec& a, channel c) const {
   return can_take(a, c, blocked_channels(a));
 }
 
-std::int64_t engine::occupancy_key(const agent_rec& a) {
-  std::int64_t load = 0, cap = 0;
-  for (std::size_t i = 0; i < channel_count; ++i) {
-    load += a.load[i];
-    cap += a.capacity[i];
-  }
-  return cap > 0 ? load * 1'000'000 / cap : 0;  // >= 0
-}
-
 engine::agent_key engine::key_for(const agent_rec& a, std::uint32_t agent,
                                   const membership& m) const {
   switch (m.strat) {
     case strategy::longest_idle:
       return {a.idle_since, 0, agent};
-    case strategy::least_occupied:
-      return {occupancy_key(a), a.idle_since, agent};
+    case strategy::least_occupied: {
+      std::int64_t load = 0, cap = 0;
+      for (std::size_t i = 0; i < channel_count; ++i) {
+        load += a.load[i];
+        cap += a.capacity[i];
+      }
+      return {cap > 0 ? load * 1'000'000 / cap : 0, a.idle_since, agent};
+    }
     case strategy::most_skilled:
       return {m.a, a.idle_since, agent};  // m.a = -skill score
     case strategy::round_robin:
@@ -343,7 +340,6 @@ void engine::flush_agent(std::uint32_t a) {
   agent_rec& ar = agents_[a];
   ar.heap_pending = false;
   const std::uint32_t blocked = blocked_channels(ar);
-  std::int64_t occupancy = -1;  // least_occupied's key, computed at its first use
   for (channel c : all_channels) {
     const std::size_t ci = index_of(c);
     const bool take = can_take(ar, c, blocked);
@@ -363,38 +359,15 @@ void engine::flush_agent(std::uint32_t a) {
       }
       auto& order = profiles_[m.profile].available;
       if (take) {
-        // key_for() inline, compared with the stored (a, b) without building both keys.
-        std::int64_t ka = 0, kb = 0;
-        bool same = false;
-        switch (m.strat) {
-          case strategy::longest_idle:
-            ka = ar.idle_since;
-            same = ka == m.a;
-            break;
-          case strategy::least_occupied:
-            if (occupancy < 0) occupancy = occupancy_key(ar);
-            ka = occupancy;
-            kb = ar.idle_since;
-            same = ka == m.a && kb == m.b;
-            break;
-          case strategy::most_skilled:
-            ka = m.a;  // -skill score
-            kb = ar.idle_since;
-            same = kb == m.b;
-            break;
-          case strategy::round_robin:
-            ka = m.b;  // the stamp; m.a holds the stamp as last stored
-            same = ka == m.a;
-            break;
-        }
+        const agent_key key = key_for(ar, a, m);
+        const bool same = key == m.key(a);
         if (m.in_available && same) continue;
         // A round-robin agent back with its stamp unchanged (a profile it was not offered
         // from) revives its erased entry instead of storing a copy; any other change re-keys.
         if (m.in_available || !m.revivable || !same || !order.revive(m.slot)) {
-          order.set(m.slot, agent_key{ka, kb, a});
+          order.set(m.slot, key);
         }
-        m.a = ka;
-        if (m.strat != strategy::round_robin) m.b = kb;
+        m.store(key);
         m.in_available = true;
         // Only round-robin keys come back unchanged; other keys carry "idle since".
         m.revivable = m.strat == strategy::round_robin;
@@ -1360,11 +1333,11 @@ input_result engine::on(const contact_completed& e, std::vector<decision>&) {
     return input_result::not_assigned_to_agent;
   }
   agent_rec& ar = agents_[a];
-  // match_agent() reads the freed agent's profiles of this channel next.
-  prefetch_lines(ar.member_profiles[index_of(cr.chan)].data(),
-                 ar.member_profiles[index_of(cr.chan)].size() * sizeof(std::uint32_t));
-  queue_rec& q = queues_[cr.queue];
   const std::size_t ci = index_of(cr.chan);
+  // match_agent() reads the freed agent's profiles of this channel next.
+  prefetch_lines(ar.member_profiles[ci].data(),
+                 ar.member_profiles[ci].size() * sizeof(std::uint32_t));
+  queue_rec& q = queues_[cr.queue];
   ar.handled++;
   q.completed++;
   q.handle_time[ci] = (1 - handle_time_weight) * q.handle_time[ci] +
@@ -1455,7 +1428,7 @@ std::size_t engine::position_of(std::uint32_t c) const {
   if (!p.ranks) {
     // First query of this profile: index its waiting keys. O(waiting log waiting) once.
     p.ranks = std::make_unique<rank_index>();
-    for (const auto& e : p.waiting.entries()) p.ranks->insert(e.key);
+    p.waiting.for_each_live([&](const auto& e) { p.ranks->insert(e.key); });
   }
   return p.ranks->order_of_key(key_of(c)) + 1;
 }

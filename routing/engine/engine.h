@@ -353,6 +353,10 @@ class engine {
       if (strat == strategy::round_robin || strat == strategy::longest_idle) return {a, 0, agent};
       return {a, b, agent};
     }
+    void store(const agent_key& k) {
+      a = k.a;
+      if (strat != strategy::round_robin) b = k.b;
+    }
   };
   static_assert(sizeof(membership) == 32);
 
@@ -413,7 +417,6 @@ class engine {
   std::uint32_t blocked_channels(const agent_rec& a) const;
   bool satisfies(const agent_rec& a, const std::vector<requirement>& reqs) const;
   agent_key key_for(const agent_rec& a, std::uint32_t agent, const membership& m) const;
-  static std::int64_t occupancy_key(const agent_rec& a);  // least_occupied: load / capacity
   // Notes that the agent's state changed; flush_agent() (run by flush_agents() before anything
   // reads an agent order or a membership, and at the end of every match()) recomputes its
   // memberships and the profiles' orders in one pass. An agent freed and offered work within

@@ -297,12 +297,7 @@ class priority_buckets {
     }
     return nullptr;
   }
-  // The members (unordered); for status indexes and invariant checks.
-  std::vector<entry> entries() const {
-    std::vector<entry> v;
-    for_each_live([&](const entry& e) { v.push_back(e); });
-    return v;
-  }
+  // Calls f(entry) for every member (unordered); for status indexes and invariant checks.
   template <typename F>
   void for_each_live(F&& f) const {
     for (const auto& b : buckets_) b.order.for_each_live(f);
