@@ -75,8 +75,7 @@ struct world {
   input_event arrival{std::in_place_type<contact_arrived>};
   void arrive(bool accept) {
     auto& e = std::get<contact_arrived>(arrival);
-    char id[24] = {'c'};
-    e.item.id.assign(id, std::to_chars(id + 1, id + sizeof id, next_contact++).ptr);
+    e.item.id = name("c", next_contact++);
     e.item.chan = channel::chat;
     e.queue = queue_names[rng() % queue_count];
     e.priority = static_cast<int>(rng() % 3);
