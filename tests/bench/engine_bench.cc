@@ -11,6 +11,9 @@
 // setup too, so the 5-minute escalation timers come due at a steady rate instead of all at
 // once (a burst the original setup at t=0 produced after 300k iterations).
 //
+// bm_host_memory (not the engine's): the host's cost of a dependent load in 4 and 64 MiB, in
+// the same run, to read the engine's figures against the VM's state at that moment.
+//
 // bm_contact_status (not a routing decision): the router's status query for each arriving
 // contact (position + expected wait) with a 1k / 100k backlog in one queue; time per
 // arrive + contact_status + abandon.
@@ -18,6 +21,7 @@
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <random>
@@ -140,6 +144,32 @@ void bm_contact_status(benchmark::State& state) {
       static_cast<double>(position_sum) / static_cast<double>(state.iterations());
 }
 
+// The host's memory in the same run: a chain of dependent loads over a random cyclic
+// permutation of `MiB` (one pointer per 64-byte line), ns per load. Not the engine's: a
+// reference to read the engine's figures against, as this VM's effective cache and its miss
+// cost change with its neighbours (routing/engine/README.md, "Round 7").
+void bm_host_memory(benchmark::State& state) {
+  const std::size_t lines = static_cast<std::size_t>(state.range(0)) * 1024 * 1024 / 64;
+  struct alignas(64) line_t {
+    std::size_t next;
+  };
+  std::vector<line_t> mem(lines);
+  std::vector<std::size_t> order(lines);
+  for (std::size_t i = 0; i < lines; ++i) order[i] = i;
+  std::mt19937_64 rng(7);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (std::size_t i = 0; i < lines; ++i) mem[order[i]].next = order[(i + 1) % lines];
+  std::size_t at = order[0];
+  constexpr int steps = 1024;
+  for (auto _ : state) {
+    for (int i = 0; i < steps; ++i) at = mem[at].next;
+    benchmark::DoNotOptimize(at);
+  }
+  state.counters["ns/load"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * steps,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 BENCHMARK(bm_agent_frees)
     ->Arg(1'000)
     ->Arg(10'000)
@@ -159,6 +189,12 @@ BENCHMARK(bm_contact_status)
     ->Arg(1'000)
     ->Arg(100'000)
     ->Unit(benchmark::kNanosecond)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
+BENCHMARK(bm_host_memory)
+    ->Arg(4)
+    ->Arg(64)
+    ->Unit(benchmark::kMicrosecond)
     ->Repetitions(5)
     ->ReportAggregatesOnly(true);
 
