@@ -5,7 +5,10 @@ include_guard(GLOBAL)
 function(omni_setup_toolchain)
   find_program(OMNI_CCACHE ccache)
   if(OMNI_CCACHE)
-    set(CMAKE_CXX_COMPILER_LAUNCHER ${OMNI_CCACHE} PARENT_SCOPE)
+    # Paths relative to the checkout and the working directory left out of the hash: a clone in
+    # another directory (CI's fresh clone) reuses what this one compiled.
+    set(CMAKE_CXX_COMPILER_LAUNCHER ${CMAKE_COMMAND} -E env CCACHE_BASEDIR=${PROJECT_SOURCE_DIR}
+        CCACHE_NOHASHDIR=true ${OMNI_CCACHE} PARENT_SCOPE)
   endif()
   if(OMNI_SANITIZE)
     add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
