@@ -154,7 +154,10 @@ void parse_http(reader r, http_config& out) {
   out.max_connections = r.optional<int>("max_connections", out.max_connections);
   if (out.max_connections < 1) r.error("max_connections", "must be at least 1");
   out.header_limit = r.optional<byte_size>("header_limit", byte_size{out.header_limit}).bytes;
-  if (out.header_limit < 1024) r.error("header_limit", "must be at least 1KiB");
+  // Beast keeps a header field's length in 16 bits and throws on a longer one: a limit above
+  // 65535 bytes would let one field past it.
+  if (out.header_limit < 1024 || out.header_limit > 65535)
+    r.error("header_limit", "must be between 1KiB and 65535 bytes (the HTTP parser's field limit)");
   out.body_limit = r.optional<byte_size>("body_limit", byte_size{out.body_limit}).bytes;
   if (out.body_limit < 1) r.error("body_limit", "must be at least 1 byte");
   out.read_timeout = r.optional<std::chrono::milliseconds>("read_timeout", out.read_timeout);

@@ -45,6 +45,17 @@ constexpr std::chrono::milliseconds linger_time{1000};
 
 void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
+std::size_t effective_header_limit(const settings& s) {
+  return std::min(s.header_limit, max_header_limit);
+}
+
+// The connection's read buffer holds what is not parsed yet: a request head, a chunk-size line
+// with its extensions, or a trailer must fit whole, so its size bounds all three (Beast has no
+// limit of its own on extensions and trailers); body bytes pass through it into the body.
+std::size_t read_buffer_limit(const settings& s) {
+  return std::max(effective_header_limit(s), read_chunk) + 4;
+}
+
 // The set of handlers registered for one path or prefix.
 struct route {
   std::map<method, handler> by_method;
@@ -230,7 +241,8 @@ class connection : public connection_base,
         remote_address_(remote_.address().to_string()),
         stream_(std::forward<Args>(stream_args)...),
         strand_(stream_.get_executor()),
-        timer_(strand_) {}
+        timer_(strand_),
+        buffer_(read_buffer_limit(owner_->cfg)) {}
 
   ~connection() override {
     {
@@ -368,8 +380,7 @@ class connection : public connection_base,
   void do_read_header() {
     state_ = state::reading;
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(cfg().header_limit, std::numeric_limits<std::uint32_t>::max())));
+    parser_->header_limit(static_cast<std::uint32_t>(effective_header_limit(cfg())));
     parser_->body_limit(cfg().body_limit);
     // One deadline for the whole request, header and body (a trickling client cannot stretch it).
     read_deadline_ = std::chrono::steady_clock::now() + cfg().read_timeout;
@@ -382,9 +393,15 @@ class connection : public connection_base,
   // Maps a read error to a response (or to a silent close). Returns true if handled.
   bool fail_read(error_code ec) {
     if (!ec) return false;
-    if (ec == bhttp::error::header_limit) {
+    if (ec == bhttp::error::header_limit ||
+        (ec == bhttp::error::buffer_overflow && !parser_->is_header_done())) {
       bump(stats().rejected_431);
       reply_error(431, "request header fields too large");
+    } else if (ec == bhttp::error::buffer_overflow) {
+      // A chunk-size line (its extensions) or the trailer outgrew the read buffer, which is
+      // bounded by the header limit: Beast keeps both whole in the buffer before parsing them.
+      bump(stats().rejected_431);
+      reply_error(431, "chunk extension or trailer fields too large");
     } else if (ec == bhttp::error::body_limit) {
       bump(stats().rejected_413);
       reply_error(413, "payload too large");
@@ -422,6 +439,12 @@ class connection : public connection_base,
     if (has_te && (h.find(bhttp::field::content_length) != h.end() || !parser_->chunked())) {
       bump(stats().rejected_400);
       return reply_error(400, "bad framing: transfer-encoding");
+    }
+    // RFC 9112 3.2: an HTTP/1.1 request without Host, or with more than one, is answered 400.
+    if (h.version() >= 11 && h.count(bhttp::field::host) != 1) {
+      bump(stats().rejected_400);
+      return reply_error(400, h.count(bhttp::field::host) == 0 ? "missing Host header"
+                                                               : "more than one Host header");
     }
     if (auto it = h.find(bhttp::field::expect); it != h.end()) {
       if (!iequals(it->value(), "100-continue")) {

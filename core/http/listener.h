@@ -40,13 +40,17 @@ struct tls_settings {
   std::string private_key_file;        // PEM
 };
 
+// Beast stores a header field's length in 16 bits (and throws on a longer one), so no header
+// limit above this is honoured: settings::header_limit is clamped to it.
+inline constexpr std::size_t max_header_limit = 65535;
+
 // Listener configuration. Every limit is enforced per connection; all timeouts are deadlines for
 // a whole phase (not reset by each byte), so a slow client cannot stretch them.
 struct settings {
   std::string address = "127.0.0.1";                // IP literal or host name resolved at start()
   std::uint16_t port = 0;                           // 0: pick a free port; see listener::port()
   std::size_t max_connections = 1024;               // open connections (including upgraded ones)
-  std::size_t header_limit = 16 * 1024;             // request line + fields, bytes; over it: 431
+  std::size_t header_limit = 16 * 1024;             // request head, chunk line, trailer; over: 431
   std::size_t body_limit = 1024 * 1024;             // body bytes (after de-chunking); over it: 413
   std::chrono::milliseconds read_timeout{10'000};   // first byte -> complete request; TLS handshake
   std::chrono::milliseconds idle_timeout{60'000};   // waiting for a (next) request

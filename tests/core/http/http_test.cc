@@ -515,6 +515,84 @@ TEST_P(http_listener, chunked_body_over_limit_gets_413) {
   EXPECT_EQ(status_of(ok.read_until("ok", 3s)), 200);
 }
 
+// Beast parses a chunk-size line and the trailer only once they are whole in the read buffer, and
+// throws on a field over 64 KiB: both are bounded by the header limit through the buffer's size.
+TEST_P(http_listener, long_chunk_extension_gets_431_without_buffering_it) {
+  std::atomic<int> calls{0};
+  start(quick_settings(), [&](listener& l) {
+    l.add(method::post, "/hook", [&](request, responder r) {
+      ++calls;
+      r.send(response::text(200, "ok"));
+    });
+  });
+  raw_socket s(port());
+  ASSERT_TRUE(
+      s.write("POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext="));
+  // 1 MiB of extension, never ending: refused once the buffer (about the header limit) is full.
+  for (int i = 0; i < 256 && s.write(std::string(4096, 'e')); ++i) {
+  }
+  auto got = s.read_until("\r\n\r\n", 3s);
+  EXPECT_EQ(status_of(got), 431) << got;
+  EXPECT_NE(got.find("chunk extension or trailer fields too large"), std::string::npos) << got;
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(stats().rejected_431.load(), 1u);
+}
+
+TEST_P(http_listener, trailer_field_of_64k_gets_431_and_the_listener_lives) {
+  for (std::size_t limit : {std::size_t{2048}, std::size_t{1} << 20}) {  // the second is clamped
+    auto s = quick_settings();
+    s.header_limit = limit;
+    s.body_limit = 1 << 20;
+    start(s, [](listener& l) {
+      l.add(method::post, "/hook", [](request, responder r) { r.send(response::text(200, "ok")); });
+    });
+    raw_socket c(port());
+    ASSERT_TRUE(
+        c.write("POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "5\r\nhello\r\n0\r\nX-Trailer: " +
+                std::string(70'000, 't') + "\r\n\r\n"));
+    auto got = c.read_until("\r\n\r\n", 3s);
+    EXPECT_EQ(status_of(got), 431) << got;
+    // A big header field when the configured limit is above what the parser can hold: 431 too.
+    raw_socket h(port());
+    ASSERT_TRUE(h.write("GET /hook HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70'000, 'b') +
+                        "\r\n\r\n"));
+    EXPECT_EQ(status_of(h.read_until("\r\n\r\n", 3s)), 431);
+    // And the listener still serves.
+    raw_socket ok(port());
+    ASSERT_TRUE(
+        ok.write("POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\nhello\r\n0\r\nX-Small: yes\r\n\r\n"));
+    EXPECT_EQ(status_of(ok.read_until("ok", 3s)), 200);
+    listener_->stop();
+    EXPECT_TRUE(listener_->wait_stopped(10s));
+    listener_.reset();
+  }
+}
+
+TEST_P(http_listener, http11_without_host_or_with_two_gets_400) {
+  std::atomic<int> calls{0};
+  start(quick_settings(), [&](listener& l) {
+    l.add(method::get, "/hello", [&](request, responder r) {
+      ++calls;
+      r.send(response::text(200, "hi"));
+    });
+  });
+  raw_socket a(port());
+  ASSERT_TRUE(a.write("GET /hello HTTP/1.1\r\n\r\n"));
+  auto got = a.read_until("\r\n\r\n", 3s);
+  EXPECT_EQ(status_of(got), 400) << got;
+  raw_socket b(port());
+  ASSERT_TRUE(b.write("GET /hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"));
+  EXPECT_EQ(status_of(b.read_until("\r\n\r\n", 3s)), 400);
+  // HTTP/1.0 has no Host requirement.
+  raw_socket c(port());
+  ASSERT_TRUE(c.write("GET /hello HTTP/1.0\r\n\r\n"));
+  EXPECT_EQ(status_of(c.read_until("hi", 3s)), 200);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(stats().rejected_400.load(), 2u);
+}
+
 TEST_P(http_listener, content_length_with_transfer_encoding_is_rejected_400) {
   std::atomic<int> calls{0};
   start(quick_settings(), [&](listener& l) {
