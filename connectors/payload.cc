@@ -6,7 +6,9 @@
 #include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
+
 #include <type_traits>
+#include "core/json/parse.h"
 
 namespace omni::connectors::payload {
 
@@ -55,19 +57,7 @@ void store(std::array<std::byte, node::element_bytes>& bytes, const dom::element
 
 }  // namespace
 
-core::result<nlohmann::json> parse_tree(std::string_view body) {
-  using json = nlohmann::json;
-  json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_discarded()) return doc;
-  try {
-    json again = json::parse(body.begin(), body.end());
-    (void)again;
-  } catch (const json::parse_error& e) {
-    return core::error{std::string("malformed JSON: ") + e.what(), ""};
-  } catch (...) {
-  }
-  return core::error{"malformed JSON", ""};
-}
+core::result<nlohmann::json> parse_tree(std::string_view body) { return core::parse_json(body); }
 
 core::result<document> parse(std::string_view body) {
   auto p = std::make_unique<document::impl>();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/events/codec.h"
+#include "core/json/parse.h"
 
 namespace omni::connectors::webchat {
 namespace {
@@ -69,8 +70,9 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 core::result<client_message> parse_client_message(std::string_view text,
                                                   const field_limits& limits) {
   if (!core::valid_utf8(text)) return core::error{"message is not valid UTF-8", "bad_json"};
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return core::error{"message is not valid JSON", "bad_json"};
+  auto parsed = core::parse_json(text);
+  if (!parsed) return core::error{"message is not valid JSON: " + parsed.err().message, "bad_json"};
+  json& j = *parsed;
   if (!j.is_object()) return core::error{"message must be a JSON object", "bad_json"};
   auto t = j.find("type");
   if (t == j.end() || !t->is_string())

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "core/events/json_writer.h"
+#include "core/json/parse.h"
 
 namespace omni::core {
 namespace {
@@ -219,18 +220,9 @@ result<json> parse_envelope(std::string_view text, std::string_view schema) {
                      std::to_string(codec_limits::max_message_bytes) + ")",
                  ""};
   }
-  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    // Re-parse with exceptions to get the position and reason; only on the error path.
-    try {
-      json reparsed = json::parse(text.begin(), text.end());
-      (void)reparsed;
-    } catch (const json::parse_error& e) {
-      return error{std::string("malformed JSON: ") + e.what(), ""};
-    } catch (...) {
-    }
-    return error{"malformed JSON", ""};
-  }
+  auto parsed = parse_json(text);
+  if (!parsed) return parsed.err();
+  json doc = std::move(*parsed);
   if (!doc.is_object()) return error{"must be a JSON object", ""};
   auto it = doc.find("schema");
   if (it == doc.end() || !it->is_string()) return error{"is required (a string)", "schema"};

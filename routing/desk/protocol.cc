@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/events/codec.h"
+#include "core/json/parse.h"
 
 namespace omni::routing::desk {
 namespace {
@@ -49,8 +50,9 @@ std::string_view to_string(client_type t) {
 
 core::result<client_message> parse_client_message(std::string_view text) {
   if (!core::valid_utf8(text)) return core::error{"message is not valid UTF-8", "bad_json"};
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return core::error{"message is not valid JSON", "bad_json"};
+  auto parsed = core::parse_json(text);
+  if (!parsed) return core::error{"message is not valid JSON: " + parsed.err().message, "bad_json"};
+  json& j = *parsed;
   if (!j.is_object()) return core::error{"message must be a JSON object", "bad_json"};
   auto t = j.find("type");
   if (t == j.end() || !t->is_string())
@@ -138,8 +140,8 @@ std::string ack_message(std::string_view ref, std::string_view of, std::string_v
   json j{{"type", "ack"}, {"of", of}};
   if (!ref.empty()) j["ref"] = ref;
   if (!extra_json.empty()) {
-    auto extra = json::parse(extra_json, nullptr, false);
-    if (extra.is_object()) j.update(extra);
+    auto extra = core::parse_json(extra_json);
+    if (extra && extra->is_object()) j.update(*extra);
   }
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/events/codec.h"
+#include "core/json/parse.h"
 
 namespace omni::routing::desk {
 namespace {
@@ -26,13 +27,13 @@ json reason_json(const core::decision_reason& r) {
 }
 
 json parse_array(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
-  return j.is_array() ? j : json::array();
+  auto j = core::parse_json(text);
+  return j && j->is_array() ? std::move(*j) : json::array();
 }
 
 json parse_any(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
-  return j.is_discarded() ? json::array() : j;
+  auto j = core::parse_json(text);
+  return j ? std::move(*j) : json::array();
 }
 
 json message_json(const read_model::message_entry& m) {

@@ -5,6 +5,7 @@
 
 #include "core/events/codec.h"
 #include "core/events/json_writer.h"
+#include "core/json/parse.h"
 
 namespace omni::routing::service {
 namespace {
@@ -212,8 +213,10 @@ std::string encode_step(const step& s) {
 }
 
 core::result<step> decode_step(std::string_view text) {
+  auto parsed = core::parse_json(text);
+  if (!parsed) return core::error{"bad changelog step: " + parsed.err().message, "attributes.step"};
   try {
-    json j = json::parse(text);
+    const json& j = *parsed;
     step s;
     s.now = j.at("now").get<engine::timestamp>();
     for (const auto& in : j.at("inputs")) s.inputs.push_back(input_of(in));
