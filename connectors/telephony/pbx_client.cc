@@ -347,18 +347,27 @@ struct pbx_client::session : std::enable_shared_from_this<session> {
 };
 
 pbx_client::pbx_client(pbx_settings s, std::unique_ptr<pbx_protocol> protocol, context ctx)
-    : session_(std::make_shared<session>(std::move(s), std::move(protocol), std::move(ctx))) {}
+    : settings_(std::move(s)), protocol_(std::move(protocol)), ctx_(std::move(ctx)) {}
 
 pbx_client::~pbx_client() = default;
 
-std::string_view pbx_client::type() const { return session_->settings.type; }
-const std::string& pbx_client::name() const { return session_->settings.name; }
-std::uint64_t pbx_client::connections() const { return session_->connections; }
-bool pbx_client::ready() const { return session_->is_ready; }
+std::string_view pbx_client::type() const { return settings_.type; }
+const std::string& pbx_client::name() const { return settings_.name; }
+std::uint64_t pbx_client::connections() const {
+  return session_ ? session_->connections.load() : 0;
+}
+bool pbx_client::ready() const { return session_ && session_->is_ready; }
+
+std::optional<connector::peer_status> pbx_client::peer() const {
+  if (ready()) return peer_status{true, ""};
+  return peer_status{false, session_ ? "not logged in to " + session_->peer() : "not started"};
+}
 
 core::result<bool> pbx_client::start() {
-  if (!session_->ctx.ioc || !session_->ctx.publisher)
-    return core::error{"needs the io_context and the contact publisher", session_->settings.name};
+  if (session_) return core::error{"already started", settings_.name};
+  if (!ctx_.ioc || !ctx_.publisher)
+    return core::error{"needs the io_context and the contact publisher", settings_.name};
+  session_ = std::make_shared<session>(settings_, std::move(protocol_), ctx_);
   if (auto err = session_->prepare_tls()) return core::error{*err, session_->settings.name};
   logger().info("{} ({}): connecting to {}", session_->settings.name, session_->settings.type,
                 session_->peer());
@@ -370,6 +379,7 @@ core::result<bool> pbx_client::start() {
 }
 
 void pbx_client::stop() {
+  if (!session_) return;
   asio::post(session_->strand, [s = session_] {
     s->stopped = true;
     s->set_connected(false);

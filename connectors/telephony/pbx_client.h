@@ -66,6 +66,7 @@ class pbx_client : public connector {
   const std::string& name() const override;
   core::result<bool> start() override;
   void stop() override;
+  std::optional<peer_status> peer() const override;
 
   // For tests: connections made, and whether the current one is logged in.
   std::uint64_t connections() const;
@@ -74,7 +75,12 @@ class pbx_client : public connector {
   struct session;
 
  private:
-  std::shared_ptr<session> session_;
+  // Until start(): what the session will be built from. The session (strand, resolver, timers)
+  // needs the io_context, which `check-config` does not have: building it is start()'s job.
+  pbx_settings settings_;
+  std::unique_ptr<pbx_protocol> protocol_;
+  context ctx_;
+  std::shared_ptr<session> session_;  // from start() on
 };
 
 // Publishes one call_output: contacts through ctx.publisher, agent events through
