@@ -102,6 +102,21 @@ std::string to_utf8(std::string_view raw, const char* charset, GMimeParserOption
   return make_valid(take(g_mime_utils_decode_8bit(opts, raw.data(), raw.size())));
 }
 
+// CRLF and a lone CR become LF.
+std::string lf_line_ends(std::string s) {
+  if (s.find('\r') == std::string::npos) return s;
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\r') {
+      out += s[i];
+    } else if (i + 1 >= s.size() || s[i + 1] != '\n') {
+      out += '\n';
+    }
+  }
+  return out;
+}
+
 // The decoded (transfer-encoding removed) bytes of a part.
 std::string part_bytes(GMimePart* part) {
   GMimeDataWrapper* content = g_mime_part_get_content(part);
@@ -181,10 +196,12 @@ struct walker {
     m.attachments.push_back({name, type, part_size(part), section.empty() ? "1" : section});
   }
 
+  // A text part in UTF-8 with LF line ends: mail is CRLF on the wire, and what GMime's decoders
+  // leave of that depends on the transfer encoding (8bit text kept it, quoted-printable did not).
   std::string decode_text(GMimeObject* obj, GMimePart* part) {
     std::string raw = part_bytes(part);
     const char* charset = g_mime_object_get_content_type_parameter(obj, "charset");
-    return to_utf8(raw, charset, opts);
+    return lf_line_ends(to_utf8(raw, charset, opts));
   }
 };
 

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "connectors/payload.h"
+#include "core/identity/phone.h"
 
 namespace omni::connectors::viber {
 
@@ -17,29 +18,6 @@ std::optional<http::response> provider::verify(const http::request& req) const {
   if (!secure_equals(hmac_sha256_hex(settings_.auth_token, req.body), hex))
     return forbidden("wrong X-Viber-Content-Signature");
   return std::nullopt;
-}
-
-std::optional<std::string> e164(std::string_view number) {
-  std::string digits;
-  bool plus = false;
-  for (std::size_t i = 0; i < number.size(); ++i) {
-    char ch = number[i];
-    if (ch >= '0' && ch <= '9') {
-      digits += ch;
-    } else if (ch == '+' && digits.empty() && !plus) {
-      plus = true;
-    } else if (ch != ' ' && ch != '-' && ch != '(' && ch != ')' && ch != '.') {
-      return std::nullopt;
-    }
-  }
-  if (!plus && digits.starts_with("00")) {
-    digits.erase(0, 2);
-    plus = true;
-  }
-  // Without '+' or 00, a leading 0 is a national trunk prefix: the country is unknown.
-  if (!plus && digits.starts_with("0")) return std::nullopt;
-  if (digits.size() < 8 || digits.size() > 15 || digits[0] == '0') return std::nullopt;
-  return "+" + digits;
 }
 
 namespace {
@@ -119,7 +97,7 @@ core::result<webhook_mapping> provider::map(const http::request& req,
   if (*type == "contact") {
     node card = m["contact"];
     std::string phone = card["phone_number"].text_or("");
-    if (auto p = e164(phone)) c.customer.identities.push_back({"phone", *p});
+    if (auto p = core::international_e164(phone)) c.customer.identities.push_back({"phone", *p});
     if (!phone.empty()) c.attributes["viber_contact_phone"] = phone;
     if (c.text.empty()) {
       c.text = "Shared contact: " + card["name"].text_or("");

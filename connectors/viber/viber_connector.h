@@ -30,9 +30,4 @@ class provider : public webhook_provider {
   settings settings_;
 };
 
-// A phone number as E.164 ("+<digits>"), or nullopt when it cannot be told without knowing the
-// country (a national number with a trunk 0, letters, too short / long). Separators are dropped
-// and a leading 00 becomes '+'.
-std::optional<std::string> e164(std::string_view number);
-
 }  // namespace omni::connectors::viber

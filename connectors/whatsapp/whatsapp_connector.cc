@@ -5,6 +5,7 @@
 
 #include "connectors/meta_hub.h"
 #include "connectors/payload.h"
+#include "core/identity/phone.h"
 #include "core/metrics/metrics.h"
 
 namespace omni::connectors::whatsapp {
@@ -198,7 +199,9 @@ core::result<std::optional<core::contact>> map_message(const node& msg,
   c.chan = core::channel::messenger;
   c.received_at = ctx.now;
   c.conversation = "whatsapp:" + ctx.phone_number_id + ":" + (wa_id.empty() ? bsuid : wa_id);
-  c.to = ctx.to;
+  // display_phone_number is the business number's digits ("16505551111"); `to` is E.164 like
+  // every other phone-number `to` (Twilio's). A value that is not a number stays as it came.
+  c.to = core::international_e164(ctx.to).value_or(ctx.to);
   if (!wa_id.empty()) {
     c.customer.identities.push_back({"whatsapp", wa_id});
     if (is_e164_digits(wa_id)) c.customer.identities.push_back({"phone", "+" + wa_id});

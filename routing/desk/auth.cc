@@ -7,6 +7,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/json/parse.h"
+
 namespace omni::routing::desk {
 namespace {
 
@@ -95,7 +97,9 @@ core::result<agent_identity> authenticator::check_jwt(std::string_view token,
   // (mis)used as an HS256 secret, and "none" never gets near the verifier.
   auto header = base64url_decode(token.substr(0, token.find('.')));
   if (!header) return unauthorized("malformed token");
-  auto h = nlohmann::json::parse(*header, nullptr, false);
+  auto parsed_header = core::parse_json(*header);
+  if (!parsed_header) return unauthorized("malformed token header");
+  nlohmann::json& h = *parsed_header;
   if (!h.is_object() || !h.contains("alg") || !h["alg"].is_string())
     return unauthorized("malformed token header");
   if (h["alg"].get<std::string>() != want_name)
@@ -111,8 +115,10 @@ core::result<agent_identity> authenticator::check_jwt(std::string_view token,
   if (jwt_get_alg(j.get()) != want) return unauthorized("token algorithm is not accepted");
 
   const auto leeway = s.leeway.count();
+  // A token without exp would never expire: a leaked one would be good forever (RFC 8725 4.10).
   auto exp = int_claim(j.get(), "exp");
-  if (exp && now > *exp + leeway) return core::error{"token expired", "token_expired"};
+  if (!exp) return unauthorized("token has no expiry (exp claim)");
+  if (now > *exp + leeway) return core::error{"token expired", "token_expired"};
   if (auto nbf = int_claim(j.get(), "nbf"); nbf && now + leeway < *nbf)
     return unauthorized("token not valid yet (nbf)");
   if (!s.issuer.empty() && string_claim(j.get(), "iss") != s.issuer)
@@ -120,8 +126,9 @@ core::result<agent_identity> authenticator::check_jwt(std::string_view token,
   if (!s.audience.empty()) {
     bool ok = false;
     if (char* aud = jwt_get_grants_json(j.get(), "aud")) {
-      auto a = nlohmann::json::parse(aud, nullptr, false);
+      auto parsed_aud = core::parse_json(aud);
       free(aud);
+      nlohmann::json a = parsed_aud ? std::move(*parsed_aud) : nlohmann::json();
       if (a.is_string()) ok = a.get<std::string>() == s.audience;
       if (a.is_array())
         for (const auto& v : a) ok = ok || (v.is_string() && v.get<std::string>() == s.audience);

@@ -151,7 +151,7 @@ TEST_F(ImapDovecot, StartTlsRoutesRussianMailMovesItAndResumesWithIdle) {
   auto all = publisher_.stored();
   const core::contact* koi = by_subject(all, "Заказ 123 не пришёл");
   ASSERT_NE(koi, nullptr);
-  EXPECT_EQ(koi->text, "Здравствуйте!\r\nМой заказ 123 так и не пришёл. Что делать?\r\nИван");
+  EXPECT_EQ(koi->text, "Здравствуйте!\nМой заказ 123 так и не пришёл. Что делать?\nИван");
   EXPECT_EQ(koi->customer.display_name, "Иван Петров");
   EXPECT_EQ(koi->domain, "shop");
   EXPECT_EQ(koi->to, "support@shop.example");

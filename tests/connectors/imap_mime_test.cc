@@ -33,11 +33,22 @@ TEST(ImapMime, Koi8rBodyAndEncodedWordSubject) {
   EXPECT_EQ(m.subject, "Заказ 123 не пришёл");
   EXPECT_EQ(m.from_name, "Иван Петров");
   EXPECT_EQ(m.from_address, "ivan.petrov@example.ru");  // lower-cased
-  EXPECT_EQ(m.text, "Здравствуйте!\r\nМой заказ 123 так и не пришёл. Что делать?\r\nИван");
+  EXPECT_EQ(m.text, "Здравствуйте!\nМой заказ 123 так и не пришёл. Что делать?\nИван");
   EXPECT_EQ(m.message_id, "koi8-1@example.ru");
   EXPECT_EQ(m.date, 1795414500000);  // 2026-11-23T06:15:00Z
   EXPECT_TRUE(m.auto_reply.empty());
   EXPECT_EQ(m.thread_root(), "koi8-1@example.ru");
+}
+
+// Every charset and transfer encoding gives LF line ends (KOI8-R 8bit text used to keep CRLF).
+TEST(ImapMime, EveryFixtureTextHasLfLineEnds) {
+  for (const char* name :
+       {"alternative.eml", "attachments.eml", "cp1251.eml", "html_only.eml", "iso88595.eml",
+        "koi8r.eml", "no_message_id.eml", "reply.eml", "undeclared_8bit.eml"}) {
+    mail m = parse(name);
+    EXPECT_FALSE(m.text.empty()) << name;
+    EXPECT_EQ(m.text.find('\r'), std::string::npos) << name;
+  }
 }
 
 TEST(ImapMime, Windows1251QuotedPrintable) {

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/viber/viber_connector.h"
+#include "core/identity/phone.h"
 #include "tests/connectors/config_errors.h"
 #include "tests/connectors/webhook_fixture.h"
 
@@ -101,13 +102,13 @@ TEST_F(viber_mapping, shared_contact_becomes_a_phone_identity_and_location_a_tex
 }
 
 TEST(viber_phone, only_numbers_with_a_known_country_are_e164) {
-  EXPECT_EQ(viber::e164("+7 912 345-67-89"), "+79123456789");
-  EXPECT_EQ(viber::e164("0079123456789"), "+79123456789");
-  EXPECT_EQ(viber::e164("972511123123"), "+972511123123");
-  EXPECT_FALSE(viber::e164("0501234567"));  // national: which country?
-  EXPECT_FALSE(viber::e164("call me"));
-  EXPECT_FALSE(viber::e164("+12"));
-  EXPECT_FALSE(viber::e164("1+2345678901"));
+  EXPECT_EQ(core::international_e164("+7 912 345-67-89"), "+79123456789");
+  EXPECT_EQ(core::international_e164("0079123456789"), "+79123456789");
+  EXPECT_EQ(core::international_e164("972511123123"), "+972511123123");
+  EXPECT_FALSE(core::international_e164("0501234567"));  // national: which country?
+  EXPECT_FALSE(core::international_e164("call me"));
+  EXPECT_FALSE(core::international_e164("+12"));
+  EXPECT_FALSE(core::international_e164("1+2345678901"));
 }
 
 TEST_F(viber_mapping, other_events_are_ignored_with_a_reason) {

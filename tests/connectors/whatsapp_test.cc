@@ -64,7 +64,7 @@ TEST_F(whatsapp_mapping, text_in_russian_with_wa_id_phone_and_bsuid) {
   EXPECT_EQ(c.id, core::contact_id("whatsapp", wamid));
   EXPECT_EQ(c.chan, core::channel::messenger);
   EXPECT_EQ(c.conversation, "whatsapp:106540352242922:79161234567");
-  EXPECT_EQ(c.to, "15550783881");
+  EXPECT_EQ(c.to, "+15550783881");  // display_phone_number "15550783881", as E.164
   EXPECT_EQ(c.text, "Здравствуйте! Мой заказ №1234 так и не пришёл 😞");
   EXPECT_EQ(c.customer.display_name, "Иван Петров");
   ASSERT_EQ(c.customer.identities.size(), 3u);

@@ -46,12 +46,13 @@ std::int64_t now_s() {
       .count();
 }
 
+// exp 0: a token without the exp claim.
 std::string sign(jwt_alg_t alg, const std::string& key, const std::string& sub, std::int64_t exp) {
   jwt_t* j = nullptr;
   jwt_new(&j);
   jwt_add_grant(j, "sub", sub.c_str());
   jwt_add_grant(j, "domain", "acme");
-  jwt_add_grant_int(j, "exp", static_cast<long>(exp));
+  if (exp != 0) jwt_add_grant_int(j, "exp", static_cast<long>(exp));
   jwt_set_alg(j, alg, reinterpret_cast<const unsigned char*>(key.data()),
               static_cast<int>(key.size()));
   char* s = jwt_encode_str(j);
@@ -378,6 +379,25 @@ TEST_F(DeskGateway, ExpiredJwtClosesWith4401AndLogsNobodyIn) {
       json{{"type", "auth"}, {"token", sign(JWT_ALG_HS256, hs_secret, "jwt-agent", now_s() - 60)}});
   expect_refused(c, "token_expired", 4401);
   EXPECT_TRUE(agent_events().empty());
+}
+
+TEST_F(DeskGateway, JwtWithoutExpiryIsRefused) {
+  start();
+  ws_client c;
+  ASSERT_EQ(c.connect(port(), "http://desk.example"), 0);
+  c.send(json{{"type", "auth"}, {"token", sign(JWT_ALG_HS256, hs_secret, "jwt-agent", 0)}});
+  expect_refused(c, "unauthorized", 4401);
+  EXPECT_TRUE(agent_events().empty());
+}
+
+TEST_F(DeskGateway, DeeplyNestedMessageIsRefusedAsBadJson) {
+  start();
+  ws_client c;
+  ASSERT_EQ(c.connect(port(), "http://desk.example"), 0);
+  // 30,000 levels (under the 64 KiB frame cap): refused by the depth check before any recursive
+  // walk of a tree.
+  c.send(std::string(30'000, '[') + std::string(30'000, ']'));
+  expect_refused(c, "bad_json", 4400);
 }
 
 TEST_F(DeskGateway, UnknownTokenAndMissingAuthAreRefused) {
