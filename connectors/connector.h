@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,6 +61,15 @@ class connector {
   // A reply or notice for one of this connector's conversations, on the io_context (the daemon's
   // outbound dispatcher, daemon/outbound.h). False: not this connector's. Deduplicate by id.
   virtual bool deliver(const core::outbound&) { return false; }
+
+  // The link to the peer this connector pulls from (an IMAP server, a PBX), for /readyz and
+  // omniroute_connector_peer_up: nullopt for connectors that have no peer to reach (webhooks and
+  // web chat are reached by their peers). Any thread.
+  struct peer_status {
+    bool connected = false;
+    std::string detail;  // e.g. the last connection error
+  };
+  virtual std::optional<peer_status> peer() const { return std::nullopt; }
 };
 
 class connector_factory {

@@ -21,21 +21,29 @@ void health_state::set_bootstrap(std::string b) {
   bootstrap_ = std::move(b);
 }
 
-void health_state::set_component(const std::string& name, bool started) {
+void health_state::set_component(const std::string& name, bool ready, std::string state) {
+  if (state.empty()) state = ready ? "started" : "not started";
   std::lock_guard lock(mutex_);
-  components_[name] = started;
+  components_[name] = {ready, std::move(state)};
+}
+
+void health_state::set_peer(const std::string& name, bool connected, std::string state) {
+  if (state.empty()) state = connected ? "connected" : "disconnected";
+  std::lock_guard lock(mutex_);
+  peers_[name] = {connected, std::move(state)};
 }
 
 void health_state::remove_component(const std::string& name) {
   std::lock_guard lock(mutex_);
   components_.erase(name);
+  peers_.erase(name);
 }
 
 bool health_state::ready() const {
   if (!started_ || !kafka_reachable_) return false;
   std::lock_guard lock(mutex_);
-  for (const auto& [name, up] : components_)
-    if (!up) return false;
+  for (const auto& [name, s] : components_)
+    if (!s.ready) return false;
   return true;
 }
 
@@ -50,11 +58,14 @@ std::string health_state::readyz_json() const {
   bool is_ready = ready();
   std::lock_guard lock(mutex_);
   json components = json::object();
-  for (const auto& [name, up] : components_) components[name] = up ? "started" : "not started";
+  for (const auto& [name, s] : components_) components[name] = s.state;
+  json peers = json::object();
+  for (const auto& [name, s] : peers_) peers[name] = s.state;
   return json{{"ready", is_ready},
               {"kafka", {{"bootstrap", bootstrap_}, {"reachable", kafka_reachable_.load()}}},
               {"started", started_.load()},
-              {"components", components}}
+              {"components", components},
+              {"peers", peers}}
       .dump();
 }
 

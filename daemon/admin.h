@@ -1,6 +1,7 @@
 #pragma once
 // The admin endpoint (127.0.0.1 by default): /healthz (the process is alive), /readyz (Kafka
-// reachable and every component started; JSON body saying which is not) and /metrics (Prometheus
+// reachable and every component able to do its job; JSON body saying which is not, and which
+// connector peers are down) and /metrics (Prometheus
 // text). Handlers only read health_state, which the application updates.
 
 #include <atomic>
@@ -22,7 +23,13 @@ class health_state {
   void set_bootstrap(std::string b);
   void set_kafka_reachable(bool up) { kafka_reachable_ = up; }
   bool kafka_reachable() const { return kafka_reachable_; }
-  void set_component(const std::string& name, bool started);
+  // A part the node needs to do its job (kafka, router, gateway, outbound): /readyz is 503 while
+  // one is not ready. `state` is what /readyz shows for it; default "started" / "not started".
+  void set_component(const std::string& name, bool ready, std::string state = {});
+  // A connector's link to its peer (an IMAP server, a PBX): shown in /readyz under "peers", but a
+  // peer that is down does not make the node unready, since the other connectors' traffic still
+  // flows.
+  void set_peer(const std::string& name, bool connected, std::string state = {});
   void remove_component(const std::string& name);  // a connector removed by a reload
   void set_started(bool s) { started_ = s; }
 
@@ -34,7 +41,12 @@ class health_state {
   mutable std::mutex mutex_;
   std::string version_;
   std::string bootstrap_;
-  std::map<std::string, bool> components_;
+  struct status {
+    bool ready = false;
+    std::string state;
+  };
+  std::map<std::string, status> components_;
+  std::map<std::string, status> peers_;
   std::atomic<bool> kafka_reachable_{false};
   std::atomic<bool> started_{false};
   std::chrono::steady_clock::time_point born_ = std::chrono::steady_clock::now();

@@ -17,6 +17,7 @@
 #include "connectors/registry.h"
 #include "core/bus/bus.h"
 #include "core/bus/embedded_cluster.h"
+#include "core/http/io_loop.h"
 #include "core/http/listener.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -154,11 +155,29 @@ struct application::impl {
         lock.unlock();
         bool up = producer->reachable(2s);
         health->set_kafka_reachable(up);
+        refresh_peers();
         lock.lock();
-        watch_cv.wait_for(lock, up ? 5s : 1s, [this] { return watch_stop; });
+        watch_cv.wait_for(lock, up ? 2s : 1s, [this] { return watch_stop; });
       }
     });
     return std::nullopt;
+  }
+
+  // Connectors that pull from a peer (IMAP, a PBX): their link shows in /readyz ("peers") and in
+  // omniroute_connector_peer_up, without making the node unready.
+  void refresh_peers() {
+    std::lock_guard lock(connectors_mutex);
+    for (const auto& c : connectors) {
+      auto p = c->peer();
+      if (!p) continue;
+      health->set_peer("connector:" + c->name(), p->connected,
+                       p->connected ? "connected" : "disconnected: " + p->detail);
+      core::metrics::global()
+          .gauge_of("omniroute_connector_peer_up",
+                    "1 while the connector is connected to the peer it pulls from (IMAP, PBX).",
+                    {{"connector", c->name()}})
+          .set(p->connected ? 1 : 0);
+    }
   }
 
   std::optional<std::string> start_admin() {
@@ -238,6 +257,7 @@ struct application::impl {
   // Replies and notices on omni.outbound, offered to each connector until one takes it.
   std::optional<std::string> start_outbound() {
     if (outbound) return std::nullopt;
+    health->set_component("outbound", false, "waiting for partitions of " + topics.outbound);
     auto d = outbound_dispatcher::start(
         kafka, topics.outbound, cfg.node.id, ioc,
         [this](const core::outbound& o) {
@@ -246,7 +266,7 @@ struct application::impl {
             if (c->deliver(o)) return true;
           return false;
         },
-        cfg.kafka.embedded);
+        cfg.kafka.embedded, [h = health] { h->set_component("outbound", true); });
     if (!d) return "outbound: " + d.err().to_string();
     outbound = std::move(*d);
     return std::nullopt;
@@ -283,15 +303,25 @@ struct application::impl {
   // omni-io runs the shared context (acceptor, admin, timers); omni-http-N one connection context.
   void start_io_threads() {
     for (unsigned i = 0; i < io_thread_count(); ++i)
-      io_threads.emplace_back([this] {
-        pthread_setname_np(pthread_self(), "omni-io");
-        ioc.run();
-      });
+      io_threads.emplace_back([this] { run_io_thread(ioc, "omni-io"); });
     for (std::size_t i = 0; i < connection_contexts.size(); ++i)
       io_threads.emplace_back([&c = *connection_contexts[i], i] {
-        pthread_setname_np(pthread_self(), ("omni-http-" + std::to_string(i)).c_str());
-        c.run();
+        run_io_thread(c, "omni-http-" + std::to_string(i));
       });
+  }
+
+  // No exception ends an io thread (and with it the process): one that escapes a handler is
+  // logged and counted, and the thread runs on (core/http/io_loop.h).
+  static void run_io_thread(asio::io_context& c, const std::string& name) {
+    pthread_setname_np(pthread_self(), name.c_str());
+    auto& escaped = core::metrics::global().counter_of(
+        "omniroute_io_exceptions_total",
+        "Exceptions that escaped an io handler (the operation was dropped, the thread ran on).",
+        {{"thread", name}});
+    core::http::run_io_loop(c, [&](std::string_view what) {
+      escaped.inc();
+      logger().error("{}: an exception escaped an io handler and was contained: {}", name, what);
+    });
   }
 
   std::optional<std::string> start_public() {
@@ -322,11 +352,12 @@ struct application::impl {
     o.kafka = kafka;
     o.topics = topics;
     o.node_id = cfg.node.id;
+    health->set_component("gateway", false, "reading omni.assignments");
+    o.on_caught_up = [h = health] { h->set_component("gateway", true); };
     auto g = routing::desk::gateway::create(std::move(o));
     if (!g) return "gateway: " + g.err().to_string();
     gateway = std::move(*g);
     if (auto r = gateway->start(); !r) return "gateway: " + r.err().to_string();
-    health->set_component("gateway", true);
     return std::nullopt;
   }
 
@@ -345,12 +376,16 @@ struct application::impl {
     o.topics = topics;
     o.state_dir = cfg.node.state_dir;
     o.node_id = cfg.node.id;
-    o.on_health = [h = health](bool ok) { h->set_component("router", ok); };
+    // Ready once the group has assigned this node its partitions and each is rebuilt from the
+    // changelog: a contact routed before that would meet an engine that knows no agent.
+    health->set_component("router", false, "joining the consumer group");
+    o.on_health = [h = health](bool ok) {
+      h->set_component("router", ok, ok ? "started" : "rebuilding partitions");
+    };
     if (dog) o.loop_beat = &dog->add("router");
     auto r = routing::service::router::start(std::move(o), *producer);
     if (!r) return "router: " + r.err().to_string();
     router = std::move(*r);
-    health->set_component("router", true);
     return std::nullopt;
   }
 

@@ -38,10 +38,6 @@ struct outbound_dispatcher::impl {
   std::thread reader;
   std::atomic<bool> stopping{false};
 
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool assigned = false;
-
   // Runs the handler on the io_context and waits for its answer; nullopt when stopping first.
   std::optional<bool> dispatch(const core::outbound& o) {
     auto done = std::make_shared<std::promise<bool>>();
@@ -89,8 +85,7 @@ outbound_dispatcher::~outbound_dispatcher() { stop(); }
 
 core::result<std::unique_ptr<outbound_dispatcher>> outbound_dispatcher::start(
     const core::bus::settings& kafka, const std::string& topic, const std::string& node_id,
-    boost::asio::io_context& ioc, handler h, bool from_beginning,
-    std::chrono::milliseconds ready_timeout) {
+    boost::asio::io_context& ioc, handler h, bool from_beginning, std::function<void()> on_ready) {
   auto p = std::make_shared<impl>();
   p->ioc = &ioc;
   p->handle = std::move(h);
@@ -99,29 +94,27 @@ core::result<std::unique_ptr<outbound_dispatcher>> outbound_dispatcher::start(
   co.group_id = "omniroute-outbound-" + node_id;
   co.topics = {topic};
   co.from_beginning = from_beginning;
-  std::weak_ptr<impl> weak = p;
-  co.on_assigned = [weak](const std::vector<core::bus::topic_partition>&) {
-    if (auto s = weak.lock()) {
-      std::lock_guard lock(s->mutex);
-      s->assigned = true;
-      s->cv.notify_all();
-    }
-  };
+  if (!from_beginning && on_ready) {
+    co.on_assigned = [ready = std::make_shared<std::once_flag>(), on_ready,
+                      topic](const std::vector<core::bus::topic_partition>& parts) {
+      std::call_once(*ready, [&] {
+        logger().info("reading {}: {} partition(s) assigned", topic, parts.size());
+        on_ready();
+      });
+    };
+  }
   core::bus::settings ks = kafka;
   ks.client.try_emplace("fetch.wait.max.ms", "50");  // replies are latency-sensitive
+  // A restarted node rejoins its own group: the member it replaces is dropped after the session
+  // timeout, and the group waits for that before it assigns again (librdkafka's default 45 s).
+  ks.client.try_emplace("session.timeout.ms", "6000");
+  ks.client.try_emplace("heartbeat.interval.ms", "1000");
   auto c = core::bus::consumer::create(ks, std::move(co));
   if (!c) return c.err();
   p->consumer = std::move(*c);
   p->reader = std::thread([p] { p->read_loop(); });
-  // From the beginning, nothing can be skipped: no need to wait for the group.
-  std::unique_lock lock(p->mutex);
-  if (from_beginning)
-    logger().info("reading {} (group omniroute-outbound-{})", topic, node_id);
-  else if (!p->cv.wait_for(lock, ready_timeout, [&] { return p->assigned; }))
-    logger().warn("no partitions of {} assigned after {} ms; replies will flow once they are",
-                  topic, ready_timeout.count());
-  else
-    logger().info("reading {} (group omniroute-outbound-{})", topic, node_id);
+  logger().info("reading {} (group omniroute-outbound-{})", topic, node_id);
+  if (from_beginning && on_ready) on_ready();  // nothing can be skipped: ready at once
   return std::unique_ptr<outbound_dispatcher>(new outbound_dispatcher(std::move(p)));
 }
 

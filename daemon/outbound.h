@@ -26,13 +26,14 @@ class outbound_dispatcher {
 
   // `from_beginning`: where a group seen for the first time starts (true for the embedded cluster,
   // whose topics are new at every start; false on a real cluster, so a new node does not re-send
-  // every reply ever written). When not `from_beginning`, waits (up to `ready_timeout`) until the
-  // group has its partitions, so a reply produced after the daemon reported ready is never
-  // skipped by a fresh group starting at the end of the topic.
+  // every reply ever written). When not `from_beginning`, a reply produced before the group has
+  // its partitions could be skipped by a fresh group starting at the end of the topic, so the
+  // daemon reports itself ready only after `on_ready` was called (on the consumer's thread, once
+  // the first assignment arrived; at once when `from_beginning`). Never blocks.
   static core::result<std::unique_ptr<outbound_dispatcher>> start(
       const core::bus::settings& kafka, const std::string& topic, const std::string& node_id,
       boost::asio::io_context& ioc, handler h, bool from_beginning,
-      std::chrono::milliseconds ready_timeout = std::chrono::seconds(15));
+      std::function<void()> on_ready = {});
   ~outbound_dispatcher();  // stop()
   // Stops reading; the record being handled is finished first. Call before the io_context stops.
   void stop();

@@ -759,4 +759,14 @@ int imap_connector::sessions_ready() const {
   return n;
 }
 
+std::optional<connector::peer_status> imap_connector::peer() const {
+  if (sessions_.empty()) return peer_status{false, "not started"};
+  const int ready = sessions_ready();
+  if (ready == static_cast<int>(sessions_.size())) return peer_status{true, ""};
+  std::string detail =
+      std::to_string(ready) + " of " + std::to_string(sessions_.size()) + " mailbox(es) connected";
+  if (auto e = last_error(); !e.empty()) detail += ": " + e;
+  return peer_status{false, std::move(detail)};
+}
+
 }  // namespace omni::connectors::imap

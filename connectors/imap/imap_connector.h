@@ -75,6 +75,8 @@ class imap_connector : public connector {
   core::result<bool> start() override;
   void stop() override;
   bool deliver(const core::outbound& o) override;
+  // Connected while every mailbox session is logged in with its mailbox selected.
+  std::optional<peer_status> peer() const override;
 
   const settings& config() const { return settings_; }
   // The last connection error of any mailbox session ("" when none), for tests and logs.

@@ -396,9 +396,29 @@ result<bool> ensure_topics(const settings& s, const std::vector<std::string>& na
   kafka_ptr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err));
   if (!rk) return error{std::string("cannot create Kafka admin client: ") + err, "kafka"};
   (void)conf->release();
+  // Topics that exist already need no CreateTopics, which not every broker answers (librdkafka's
+  // mock cluster, behind `omniroute dev-kafka`, does not): one Metadata request says which.
+  std::vector<std::string> missing;
+  {
+    const rd_kafka_metadata_t* md = nullptr;
+    auto merr = rd_kafka_metadata(rk.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
+    if (merr != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return error{std::string("no answer from Kafka to Metadata: ") + rd_kafka_err2str(merr),
+                   "kafka.brokers"};
+    std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> guard(
+        md, rd_kafka_metadata_destroy);
+    for (const auto& n : names) {
+      bool present = false;
+      for (int i = 0; i < md->topic_cnt && !present; ++i)
+        present = md->topics[i].topic == n && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                  md->topics[i].partition_cnt > 0;
+      if (!present) missing.push_back(n);
+    }
+  }
+  if (missing.empty()) return true;
   std::vector<std::unique_ptr<rd_kafka_NewTopic_t, kafka_deleter>> topics;
   std::vector<rd_kafka_NewTopic_t*> raw;
-  for (const auto& n : names) {
+  for (const auto& n : missing) {
     topics.emplace_back(rd_kafka_NewTopic_new(n.c_str(), partitions, -1, err, sizeof err));
     if (!topics.back()) return error{std::string("topic ") + n + ": " + err, "kafka"};
     raw.push_back(topics.back().get());
@@ -426,8 +446,8 @@ result<bool> ensure_topics(const settings& s, const std::vector<std::string>& na
   return true;
 }
 
-result<std::int64_t> message_count(const settings& s, const std::string& topic,
-                                   std::chrono::milliseconds timeout) {
+result<std::vector<partition_offsets>> watermarks(const settings& s, const std::string& topic,
+                                                  std::chrono::milliseconds timeout) {
   auto conf = make_conf(s, "omniroute-count");
   if (!conf) return conf.err();
   char err[512];
@@ -443,15 +463,24 @@ result<std::int64_t> message_count(const settings& s, const std::string& topic,
       md, rd_kafka_metadata_destroy);
   if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
     return error{"topic " + topic + " not found", "kafka"};
-  std::int64_t total = 0;
+  std::vector<partition_offsets> out;
   for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
     int64_t lo = 0, hi = 0;
-    auto e =
-        rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), md->topics[0].partitions[i].id,
-                                         &lo, &hi, static_cast<int>(timeout.count()));
+    const std::int32_t p = md->topics[0].partitions[i].id;
+    auto e = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &lo, &hi,
+                                              static_cast<int>(timeout.count()));
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return error{rd_kafka_err2str(e), "kafka"};
-    total += hi - lo;
+    out.push_back({p, lo, hi});
   }
+  return out;
+}
+
+result<std::int64_t> message_count(const settings& s, const std::string& topic,
+                                   std::chrono::milliseconds timeout) {
+  auto w = watermarks(s, topic, timeout);
+  if (!w) return w.err();
+  std::int64_t total = 0;
+  for (const auto& p : *w) total += p.high - p.low;
   return total;
 }
 

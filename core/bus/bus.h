@@ -135,9 +135,19 @@ class consumer {
   std::unique_ptr<impl> impl_;
 };
 
-// Creates the topics on a real cluster (CreateTopics), leaving existing ones alone.
+// Creates the topics that do not exist yet (CreateTopics), leaving existing ones alone; when all
+// exist, one Metadata request is all it costs.
 result<bool> ensure_topics(const settings& s, const std::vector<std::string>& names, int partitions,
                            std::chrono::milliseconds timeout);
+
+// Each partition's low and high watermark (the first offset kept, the next offset to be written).
+struct partition_offsets {
+  std::int32_t partition = 0;
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+};
+result<std::vector<partition_offsets>> watermarks(const settings& s, const std::string& topic,
+                                                  std::chrono::milliseconds timeout);
 
 // Messages currently in a topic (sum over partitions of high - low watermark): for tests, tools
 // and benchmarks that need an exact count rather than "nothing more arrived for a while".

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -13,6 +14,7 @@
 #include "core/http/static_files.h"
 #include "core/http/upgrade.h"
 #include "core/http/websocket.h"
+#include "core/json/parse.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "routing/desk/auth.h"
@@ -86,6 +88,11 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
   std::atomic<bool> stopped{false};
   std::thread reader;
   std::atomic<bool> reader_stop{false};
+  // Reader thread: the offsets each (topic, partition) must reach before the read model has
+  // caught up with the topics as they were at start(); empty once it has.
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> catch_up;
+  std::function<void()> on_caught_up;
+  void note_read(const core::bus::message& m);
 
   mutable std::mutex mutex;  // agents, sessions
   std::unordered_map<std::string, agent_entry> agents;
@@ -178,9 +185,9 @@ class session final : public session_base {
     auto parsed = parse_client_message(text);
     if (!parsed) {
       std::string ref;
-      if (auto j = json::parse(text, nullptr, false);
-          j.is_object() && j.contains("ref") && j["ref"].is_string())
-        ref = j["ref"].get<std::string>().substr(0, 128);
+      if (auto j = core::parse_json(text);
+          j && j->is_object() && j->contains("ref") && (*j)["ref"].is_string())
+        ref = (*j)["ref"].get<std::string>().substr(0, 128);
       return fail(parsed.err().field, parsed.err().message, ref);
     }
     client_message& m = *parsed;
@@ -607,11 +614,23 @@ void gateway::impl::produce_outbound(const core::outbound& o,
     done(false, "Kafka produce failed");
 }
 
+void gateway::impl::note_read(const core::bus::message& m) {
+  if (catch_up.empty()) return;
+  auto it = catch_up.find({m.topic, m.partition});
+  if (it == catch_up.end() || m.offset + 1 < it->second) return;
+  catch_up.erase(it);
+  if (catch_up.empty()) {
+    logger().info("desk: read model caught up ({} records)", records_read.load());
+    if (on_caught_up) on_caught_up();
+  }
+}
+
 void gateway::impl::read_loop(std::unique_ptr<core::bus::consumer> c) {
   while (!reader_stop) {
     auto m = c->poll(100ms);
     if (!m) continue;
     ++records_read;
+    note_read(*m);
     if (m->topic == topics.assignments) {
       auto a = core::decode_assignment(m->value);
       if (!a) {
@@ -754,6 +773,7 @@ core::result<std::unique_ptr<gateway>> gateway::create(gateway_options o) {
   p->topics = std::move(o.topics);
   p->cfg = std::move(o.config);
   p->node_id = std::move(o.node_id);
+  p->on_caught_up = std::move(o.on_caught_up);
   p->auth = std::make_unique<authenticator>(p->cfg);
   p->register_routes(*o.listener);
   return std::unique_ptr<gateway>(new gateway(std::move(p)));
@@ -769,6 +789,16 @@ core::result<bool> gateway::start() {
   // default 500 ms (an operator's own kafka.client setting wins).
   core::bus::settings ks = d.kafka;
   ks.client.try_emplace("fetch.wait.max.ms", "10");
+  // Where the topics end now: the read model is complete once it has read that far.
+  for (const auto& topic : {d.topics.assignments, d.topics.agent_events}) {
+    auto w = core::bus::watermarks(d.kafka, topic, 10s);
+    if (!w)
+      return core::error{"cannot read the end offsets of " + topic + ": " + w.err().message,
+                         "kafka"};
+    for (const auto& p : *w)
+      if (p.high > p.low) d.catch_up[{topic, p.partition}] = p.high;
+  }
+  if (d.catch_up.empty() && d.on_caught_up) d.on_caught_up();  // nothing to read
   auto c = core::bus::consumer::create(ks, std::move(co));
   if (!c) return c.err();
   d.reader = std::thread([p = impl_, c = std::move(*c)]() mutable { p->read_loop(std::move(c)); });

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,9 @@ struct gateway_options {
   core::bus::topic_names topics = core::bus::topic_names::with_prefix("omni.");
   gateway_config config;
   std::string node_id = "gateway";
+  // Called once, on the reader thread, when the read model has caught up with what the topics
+  // held at start(): the gateway can show every agent their offers and contacts from then on.
+  std::function<void()> on_caught_up;
 };
 
 struct gateway_statistics {
@@ -52,7 +56,8 @@ class gateway {
   gateway& operator=(const gateway&) = delete;
 
   // Joins a consumer group of its own and reads omni.assignments + omni.agent-events from the
-  // beginning (rebuilding the read model), then follows them.
+  // beginning (rebuilding the read model; on_caught_up when it has read what they held at the
+  // start), then follows them.
   core::result<bool> start();
   // Closes every desk socket with 1001 and stops the reader. Idempotent. Agents are not logged
   // out (their desks reconnect, possibly to another gateway node).

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -134,6 +135,45 @@ class DevKafkaProcess(TempDirTest):
         out = kcat("-b", k.bootstrap, "-C", "-t", "omni.contacts", "-o", "beginning", "-c", "1", "-e")
         self.assertEqual(json.loads(out)["id"], CONTACT["id"])
 
+    def test_ready_within_seconds_against_dev_kafka_and_only_once_routing_can_work(self):
+        """Readiness tells the truth: /readyz is 200 only when the router holds its partitions
+        (rebuilt), the gateway has read the changelog and the outbound reader has its partitions;
+        against a separate dev-kafka that takes a few seconds, and as much after a restart of the
+        same node (its groups wait for the old member's session to end)."""
+        k = self.track(DevKafka(self.tmp))
+
+        def config(admin_port, http_port):
+            return f"""node:
+  id: e2e-restarted
+  state_dir: {self.tmp}/state
+kafka:
+  brokers: {k.bootstrap}
+admin:
+  listen: 127.0.0.1:{admin_port}
+http:
+  listen: 127.0.0.1:{http_port}
+connectors:
+  - type: webchat
+    name: shop
+    token_secret: readiness-test-token-key-0123456789
+"""
+        for attempt in ("first start", "restart"):
+            with self.subTest(attempt):
+                d = self.track(Daemon(self.tmp, config=config, name=f"ready-{attempt[0]}"))
+                started = time.monotonic()
+                ready = d.wait_ready(timeout=60)
+                took = time.monotonic() - started
+                self.assertEqual(ready["components"]["router"], "started", ready)
+                self.assertEqual(ready["components"]["gateway"], "started", ready)
+                self.assertEqual(ready["components"]["outbound"], "started", ready)
+                self.assertLess(took, 15, d.logs()[-4000:])
+                logs = d.logs()
+                self.assertNotIn("no answer from Kafka to CreateTopics", logs)
+                self.assertRegex(logs, r"partition \d+: rebuilt")
+                self.assertIn("desk: read model caught up", logs)
+                code, _ = d.stop()
+                self.assertEqual(code, 0)
+
     def test_fixed_port_relays_bootstrap(self):
         port = free_port()
         k = self.track(DevKafka(self.tmp, port=port))
@@ -172,6 +212,22 @@ class CommandLine(TempDirTest):
         out = self.run_bin("check-config", os.path.join(SOURCE_DIR, "config/omniroute.yaml"))
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("OK", out.stdout)
+
+    def test_check_config_validates_every_connector_kind(self):
+        # The PBX clients used to be built (with a null io_context) while validating: a segfault.
+        out = self.run_bin("check-config",
+                           os.path.join(SOURCE_DIR, "config/examples/all-connectors.yaml"))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("OK (13 connector(s))", out.stdout)
+
+    def test_check_config_refuses_a_header_limit_the_parser_cannot_honour(self):
+        path = os.path.join(self.tmp, "big-header.yaml")
+        with open(path, "w") as f:
+            f.write("http:\n  header_limit: 64KiB\n")
+        out = self.run_bin("check-config", path)
+        self.assertEqual(out.returncode, 2, out.stdout)
+        self.assertIn(":2:17:", out.stderr)
+        self.assertIn("65535", out.stderr)
 
     def test_check_config_prints_every_error_with_position(self):
         path = os.path.join(self.tmp, "bad.yaml")

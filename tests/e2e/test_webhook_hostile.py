@@ -4,8 +4,11 @@ connector on the embedded Kafka and tight public-listener limits, attacked with 
 Proves: request smuggling framing (Content-Length + Transfer-Encoding) -> 400 and no contact;
 headers over http.header_limit -> 431; a one-byte-a-second client is cut by http.read_timeout while
 a concurrent valid update is answered 200 and lands on omni.contacts; 1,000 concurrent idle
-connections neither stop the daemon nor starve a valid request, and are reclaimed. After each:
-/healthz 200, the process alive, and the matching omniroute_http_* counter moved.
+connections neither stop the daemon nor starve a valid request, and are reclaimed; a 64 KiB trailer
+field (Beast throws on it), an endless chunk extension (Beast buffers it), JSON nested a million
+levels deep and a request without Host are refused with a status and a reason, and none of them
+stops the daemon or grows it. After each: /healthz 200, the process alive, and the matching
+omniroute_http_* counter moved.
 
 One daemon serves the whole class (ASan start-up is the slow part); each test is independent of the
 others' order because it compares counters before and after itself."""
@@ -33,7 +36,7 @@ IDLE_CONNECTIONS = 1000
 HTTP_YAML = f"""
 max_connections: {IDLE_CONNECTIONS + 500}
 header_limit: 4KiB
-body_limit: 64KiB
+body_limit: 4MiB
 read_timeout: {READ_TIMEOUT:g}s
 idle_timeout: 30s
 """
@@ -256,6 +259,98 @@ class HostileWebhookInput(unittest.TestCase):
             s.sendall(request[split:])
             status, _, reply = parse_response(read_to_eof(s))
         self.assertEqual(status, 431, reply)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.daemon.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def test_trailer_field_of_64k_is_431_and_the_daemon_lives(self):
+        """Beast throws length_error on a field over 64 KiB; a trailer used to reach it (and abort
+        the process) because nothing bounded trailers."""
+        before = self.public_metric("omniroute_http_rejected_headers_too_large_total")
+        refused = new_update_id()
+        body = telegram_update(refused)
+        wire = (f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\nX-Trailer: " + b"t" * 70000 +
+                b"\r\n\r\n")
+        status, _, reply = exchange(self.port, webhook_request(wire, framing=["Transfer-Encoding: chunked"]))
+        self.assertEqual(status, 431, reply)
+        self.assert_daemon_healthy()
+        # A small trailer is fine, and the update behind it is stored.
+        ok_id = new_update_id()
+        body = telegram_update(ok_id)
+        wire = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\nX-Trailer: small\r\n\r\n"
+        status, _, reply = exchange(self.port, webhook_request(wire, framing=["Transfer-Encoding: chunked"]))
+        self.assertEqual(status, 200, reply)
+        self.wait_contact(ok_id)
+        self.assertNotIn(source_id(refused), self.contact_source_ids())
+        self.assertEqual(self.public_metric("omniroute_http_rejected_headers_too_large_total") - before, 1)
+
+    def test_endless_chunk_extension_is_refused_at_the_header_limit_without_growing_the_daemon(self):
+        rss_before = self.rss_kib()
+        refused = new_update_id()
+        body = telegram_update(refused)
+        head = webhook_request(b"", framing=["Transfer-Encoding: chunked"]) + f"{len(body):x};x=".encode()
+        sent = 0
+        with connect(self.port) as s:
+            s.sendall(head)
+            piece = b"e" * 65536
+            try:
+                while sent < 64 * 1024 * 1024:  # 64 MiB of extension unless the daemon cuts it
+                    s.sendall(piece)
+                    sent += len(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                raw = read_to_eof(s)
+            except AssertionError:
+                raw = b""
+        self.assertLess(sent, 16 * 1024 * 1024, "the daemon kept reading the extension")
+        if raw:  # usually the 431 arrives before the reset
+            self.assertEqual(parse_response(raw)[0], 431, raw)
+        growth_mib = (self.rss_kib() - rss_before) / 1024
+        self.assertLess(growth_mib, 48, f"RSS grew {growth_mib:.0f} MiB")
+        self.assert_daemon_healthy()
+        ok_id = new_update_id()
+        self.assertEqual(self.post_valid_update(ok_id)[0], 200)
+        self.wait_contact(ok_id)
+        self.assertNotIn(source_id(refused), self.contact_source_ids())
+
+    def test_json_nested_a_million_levels_is_400_with_a_reason(self):
+        """The fallback parser's re-serialization used to recurse once per level and overflow the
+        io thread's stack; every parse of outside JSON now measures the depth first."""
+        depth = 1_000_000
+        body = b'{"update_id": 1, "message": ' + b"[" * depth + b"]" * depth + b"}"
+        self.assertLess(len(body), 4 * 1024 * 1024)  # under body_limit: the parser sees it
+        status, _, reply = exchange(self.port, webhook_request(body), timeout=30)
+        self.assertEqual(status, 400, reply)
+        reason = json.loads(reply)["error"]
+        self.assertIn("nested deeper than", reason)
+        self.assert_daemon_healthy()
+        # Malformed JSON is answered with the place and the reason, not the library's internals.
+        status, _, reply = exchange(self.port, webhook_request(b'{"update_id": tru}'))
+        self.assertEqual(status, 400, reply)
+        reason = json.loads(reply)["error"]
+        self.assertIn("line 1, column", reason)
+        self.assertNotIn("json.exception", reason)
+
+    def test_http11_request_without_host_is_400(self):
+        before = self.public_metric("omniroute_http_rejected_malformed_total")
+        update_id = new_update_id()
+        body = telegram_update(update_id)
+        request = (f"POST {PATH} HTTP/1.1\r\nContent-Type: application/json\r\n"
+                   f"X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\nContent-Length: {len(body)}\r\n"
+                   "Connection: close\r\n\r\n").encode() + body
+        status, _, reply = exchange(self.port, request)
+        self.assertEqual(status, 400, reply)
+        self.assertIn("Host", json.loads(reply)["error"])
+        self.assertEqual(self.public_metric("omniroute_http_rejected_malformed_total") - before, 1)
+        barrier = new_update_id()
+        self.assertEqual(self.post_valid_update(barrier)[0], 200)
+        self.wait_contact(barrier)
+        self.assertNotIn(source_id(update_id), self.contact_source_ids())
 
     def test_one_byte_a_second_client_is_cut_by_read_timeout_while_a_valid_update_is_served(self):
         before = self.public_metric("omniroute_http_timeouts_total")
