@@ -79,6 +79,11 @@ Options:
       --partitions N      partitions per topic (default 6)
       --topic-prefix P    topic name prefix (default omni.)
       --bootstrap-file F  also write the bootstrap address to F once ready
+      --admin-port N      fault injection over HTTP on 127.0.0.1:N (for tests):
+                            POST /brokers/<id>/down, /brokers/<id>/up,
+                            /brokers/<id>/latency?ms=N,
+                            /partitions/<topic>/<p>/leader?broker=<id>,
+                            /errors?api=<key>&count=N&error=<code>
   -h, --help              show this help
 )";
 
@@ -178,6 +183,11 @@ int cmd_dev_kafka(const std::vector<std::string>& args) {
       int port;
       if (!parse_int(v, 1, 65535, port)) return usage_error("--port must be 1..65535", "dev-kafka");
       o.port = static_cast<std::uint16_t>(port);
+    } else if (take_value(args, i, "--admin-port", v)) {
+      int port;
+      if (!parse_int(v, 1, 65535, port))
+        return usage_error("--admin-port must be 1..65535", "dev-kafka");
+      o.admin_port = static_cast<std::uint16_t>(port);
     } else if (take_value(args, i, "--brokers", v)) {
       if (!parse_int(v, 1, 16, o.brokers))
         return usage_error("--brokers must be 1..16", "dev-kafka");

@@ -58,6 +58,13 @@ metrics::counter& consume_errors() {
                                                 "Errors reported by Kafka consumers.");
   return c;
 }
+metrics::counter& handler_errors() {
+  static auto& c = metrics::global().counter_of(
+      "omniroute_kafka_handler_errors_total",
+      "Delivery handlers that threw on the Kafka poll thread (caught, logged).");
+  return c;
+}
+
 metrics::histogram& delivery_seconds() {
   static auto& h = metrics::global().histogram_of(
       "omniroute_kafka_delivery_seconds", "Time from produce to the broker's acknowledgement.");
@@ -108,8 +115,17 @@ struct producer::impl {
     if (!p->handler) return;
     if (p->post) {
       p->post([h = std::move(p->handler), d = std::move(d)]() { h(d); });
-    } else {
+      return;
+    }
+    // On librdkafka's poll thread, inside its C code: nothing may escape from here.
+    try {
       p->handler(d);
+    } catch (const std::exception& e) {
+      handler_errors().inc();
+      logger().error("a delivery handler for {} threw: {}", d.topic, e.what());
+    } catch (...) {
+      handler_errors().inc();
+      logger().error("a delivery handler for {} threw", d.topic);
     }
   }
 };
@@ -246,11 +262,28 @@ struct consumer::impl {
     return out;
   }
 
+  // A group that starts at the end of a partition (auto.offset.reset=latest) resolves "the end"
+  // only when it first fetches, after the assignment: a record produced in between would be
+  // skipped. Partitions with no committed offset get the end as of now, explicitly, before they
+  // are assigned, so everything produced after on_assigned is read.
+  static void pin_end_positions(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
+    if (rd_kafka_committed(rk, parts, 10'000) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto& p = parts->elems[i];
+      if (p.offset >= 0) continue;  // committed: resumes there
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_query_watermark_offsets(rk, p.topic, p.partition, &lo, &hi, 10'000) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR)
+        p.offset = hi;
+    }
+  }
+
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
     auto* self = static_cast<impl*>(opaque);
     const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      if (!self->options.from_beginning) pin_end_positions(rk, parts);
       if (cooperative) {
         if (auto* e = rd_kafka_incremental_assign(rk, parts)) {
           logger().error("incremental assign failed: {}", rd_kafka_error_string(e));

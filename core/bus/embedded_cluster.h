@@ -24,6 +24,20 @@ class embedded_cluster {
   result<bool> create_topic(const std::string& name, int partitions);
   result<bool> create_topics(const std::vector<std::string>& names, int partitions);
 
+  // Fault injection (librdkafka's mock cluster), for tests of what the daemon does when Kafka
+  // misbehaves; `omniroute dev-kafka --admin-port` serves these over HTTP. Broker ids are 1..N.
+  int brokers() const;
+  // Down: the broker drops its connections and refuses new ones until it is up again.
+  result<bool> set_broker_up(int broker, bool up);
+  // Moves a partition's leadership to `broker`.
+  result<bool> set_leader(const std::string& topic, int partition, int broker);
+  // The next `count` requests of Kafka API `api_key` (0 Produce, 1 Fetch, 3 Metadata, ...) to
+  // any broker fail with the Kafka error code `error` (e.g. 6 NOT_LEADER_OR_FOLLOWER, 7
+  // REQUEST_TIMED_OUT); count 0 clears what is left.
+  result<bool> fail_requests(int api_key, int count, int error);
+  // Adds `ms` of latency to every answer of `broker` (0: none).
+  result<bool> set_latency(int broker, int ms);
+
   struct impl;
 
  private:

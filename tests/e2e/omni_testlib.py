@@ -73,15 +73,17 @@ class Daemon:
     """One `omniroute serve` process on a generated config with free ports."""
 
     def __init__(self, tmpdir, brokers="embedded", extra_yaml="", http_yaml="", config=None,
-                 name=None):
+                 name=None, kafka_yaml=""):
         """`http_yaml`: extra keys of the `http:` section, one per line ("read_timeout: 2s");
         `extra_yaml`: top-level sections appended to the config (e.g. `connectors:`);
         `config`: instead, the whole file, from a function of (admin port, http port);
-        `name`: the config file's name without .yaml (default omniroute-<admin port>)."""
+        `name`: the config file's name without .yaml (default omniroute-<admin port>);
+        `kafka_yaml`: extra keys of the `kafka:` section, like `http_yaml`."""
         self.admin_port = free_port()
         self.http_port = free_port()
         self.config_path = os.path.join(tmpdir, f"{name or f'omniroute-{self.admin_port}'}.yaml")
         http_keys = "".join(f"  {line.strip()}\n" for line in http_yaml.splitlines() if line.strip())
+        kafka_keys = "".join(f"  {line.strip()}\n" for line in kafka_yaml.splitlines() if line.strip())
         with open(self.config_path, "w") as f:
             f.write(config(self.admin_port, self.http_port) if config else f"""node:
   id: e2e-{self.admin_port}
@@ -91,7 +93,7 @@ logging:
 kafka:
   brokers: {brokers}
   partitions: 3
-admin:
+{kafka_keys}admin:
   listen: 127.0.0.1:{self.admin_port}
 http:
   listen: 127.0.0.1:{self.http_port}
@@ -175,10 +177,13 @@ def raise_nofile(at_least):
 class DevKafka:
     """`omniroute dev-kafka` in its own process."""
 
-    def __init__(self, tmpdir, port=None):
-        args = [BIN, "dev-kafka", "--partitions", "3"]
+    def __init__(self, tmpdir, port=None, brokers=1, admin_port=None):
+        args = [BIN, "dev-kafka", "--partitions", "3", "--brokers", str(brokers)]
         if port:
             args += ["--port", str(port)]
+        if admin_port:
+            args += ["--admin-port", str(admin_port)]
+        self.admin_port = admin_port
         self.log_path = os.path.join(tmpdir, f"dev-kafka-{time.monotonic_ns()}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
@@ -186,6 +191,12 @@ class DevKafka:
         if not line.startswith("bootstrap.servers="):
             raise AssertionError(f"dev-kafka said {line!r}")
         self.bootstrap = line.split("=", 1)[1]
+
+    def fault(self, path):
+        """POSTs to the fault-injection interface (needs admin_port); raises unless 200."""
+        status, body = curl(f"http://127.0.0.1:{self.admin_port}{path}", "-X", "POST")
+        if status != 200:
+            raise AssertionError(f"dev-kafka {path}: {status} {body}")
 
     def close(self):
         if self.proc.poll() is None:
