@@ -13,7 +13,9 @@
 // flight still get their answer once Kafka reports) -> destruction after the producer is flushed.
 
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +34,19 @@ namespace omni::connectors {
 class contact_publisher;
 class agent_event_publisher;
 
+// Where an omni.outbound record is stored; passed with the record it describes.
+struct outbound_position {
+  std::int32_t partition = -1;  // -1: unknown (a record not read from Kafka)
+  std::int64_t offset = -1;
+};
+
+// Reads one partition of omni.outbound from `offset` to its end as of the call, handing every
+// record that decodes to `on_record` (which returns false to stop early). Blocks: never call it on
+// an io thread. Returns how many records were read.
+using outbound_reader = std::function<core::result<std::int64_t>(
+    std::int32_t partition, std::int64_t offset,
+    const std::function<bool(const core::outbound&, const outbound_position&)>& on_record)>;
+
 // What the daemon lends a connector. Everything outlives the connector.
 struct context {
   boost::asio::io_context* ioc = nullptr;  // for timers and client sockets
@@ -42,6 +57,9 @@ struct context {
   // omni.agent-events, for connectors that see agents' actions (a PBX: who answered, hung up,
   // transferred). Null when the daemon has none (then such connectors report only contacts).
   agent_event_publisher* agent_events = nullptr;
+  // Reads back omni.outbound (web chat recovers a returning visitor's replies after a restart).
+  // Empty when the daemon has no Kafka (check-config, unit tests).
+  outbound_reader read_outbound;
 };
 
 // Keys every connector entry accepts besides `type` and `name`.
@@ -59,8 +77,9 @@ class connector {
   // Stops taking new input; must not block for long.
   virtual void stop() = 0;
   // A reply or notice for one of this connector's conversations, on the io_context (the daemon's
-  // outbound dispatcher, daemon/outbound.h). False: not this connector's. Deduplicate by id.
-  virtual bool deliver(const core::outbound&) { return false; }
+  // outbound dispatcher, daemon/outbound.h), with where the record is stored. False: not this
+  // connector's. Deduplicate by id.
+  virtual bool deliver(const core::outbound&, const outbound_position& = {}) { return false; }
 
   // The link to the peer this connector pulls from (an IMAP server, a PBX), for /readyz and
   // omniroute_connector_peer_up: nullopt for connectors that have no peer to reach (webhooks and

@@ -17,6 +17,7 @@
 #include "connectors/registry.h"
 #include "core/bus/bus.h"
 #include "core/bus/embedded_cluster.h"
+#include "core/events/codec.h"
 #include "core/http/io_loop.h"
 #include "core/http/listener.h"
 #include "core/log/log.h"
@@ -202,8 +203,8 @@ struct application::impl {
     agent_event_publisher =
         std::make_unique<connectors::kafka_agent_event_publisher>(*producer, topics.agent_events);
     connector_ctx = connectors::context{
-        &ioc,        public_listener.get(),      publisher.get(), cfg.node.state_dir,
-        cfg.node.id, agent_event_publisher.get()};
+        &ioc,        public_listener.get(),       publisher.get(), cfg.node.state_dir,
+        cfg.node.id, agent_event_publisher.get(), read_outbound()};
     config::diagnostics sink;
     auto created = connectors::create_all(cfg, sink, connector_ctx);
     if (!sink.empty()) {
@@ -214,6 +215,23 @@ struct application::impl {
     for (auto& c : created)
       if (auto err = start_connector(std::move(c))) return *err;
     return connectors.empty() ? std::nullopt : start_outbound();
+  }
+
+  // omni.outbound read back from an offset (a group-less reader: nothing is committed).
+  connectors::outbound_reader read_outbound() const {
+    return
+        [kafka = kafka, topic = topics.outbound](
+            std::int32_t partition, std::int64_t offset,
+            const std::function<bool(const core::outbound&, const connectors::outbound_position&)>&
+                on_record) {
+          return core::bus::read_partition(
+              kafka, topic, partition, offset,
+              [&](const core::bus::message& m) {
+                auto o = core::decode_outbound(m.value);
+                return !o || on_record(*o, {m.partition, m.offset});
+              },
+              30s);
+        };
   }
 
   // Starts one connector, remembering the listener routes it registered (a reload removes them).
@@ -260,10 +278,10 @@ struct application::impl {
     health->set_component("outbound", false, "waiting for partitions of " + topics.outbound);
     auto d = outbound_dispatcher::start(
         kafka, topics.outbound, cfg.node.id, ioc,
-        [this](const core::outbound& o) {
+        [this](const core::outbound& o, std::int32_t partition, std::int64_t offset) {
           std::lock_guard lock(connectors_mutex);
           for (auto& c : connectors)
-            if (c->deliver(o)) return true;
+            if (c->deliver(o, {partition, offset})) return true;
           return false;
         },
         cfg.kafka.embedded, [h = health] { h->set_component("outbound", true); });

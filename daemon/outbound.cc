@@ -39,12 +39,13 @@ struct outbound_dispatcher::impl {
   std::atomic<bool> stopping{false};
 
   // Runs the handler on the io_context and waits for its answer; nullopt when stopping first.
-  std::optional<bool> dispatch(const core::outbound& o) {
+  std::optional<bool> dispatch(const core::outbound& o, std::int32_t partition,
+                               std::int64_t offset) {
     auto done = std::make_shared<std::promise<bool>>();
     auto answer = done->get_future();
-    boost::asio::post(*ioc, [this, done, o] {
+    boost::asio::post(*ioc, [this, done, o, partition, offset] {
       try {
-        done->set_value(handle(o));
+        done->set_value(handle(o, partition, offset));
       } catch (const std::exception& e) {
         logger().error("outbound {}: connector threw: {}", o.id, e.what());
         done->set_value(false);
@@ -67,7 +68,7 @@ struct outbound_dispatcher::impl {
         consumer->store(*m);
         continue;
       }
-      auto taken = dispatch(*o);
+      auto taken = dispatch(*o, m->partition, m->offset);
       if (!taken) break;  // stopping: not stored, the next start reads it again
       records(*taken ? "delivered" : "unclaimed").inc();
       if (!*taken)
@@ -97,6 +98,9 @@ core::result<std::unique_ptr<outbound_dispatcher>> outbound_dispatcher::start(
   if (!from_beginning && on_ready) {
     co.on_assigned = [ready = std::make_shared<std::once_flag>(), on_ready,
                       topic](const std::vector<core::bus::topic_partition>& parts) {
+      // Empty: a member of an earlier run of this node still holds the partitions (it left
+      // without saying so); they come with the next rebalance, after its session times out.
+      if (parts.empty()) return;
       std::call_once(*ready, [&] {
         logger().info("reading {}: {} partition(s) assigned", topic, parts.size());
         on_ready();

@@ -22,7 +22,8 @@ namespace omni::daemon {
 
 class outbound_dispatcher {
  public:
-  using handler = std::function<bool(const core::outbound&)>;
+  // The record, and where it is stored (partition, offset).
+  using handler = std::function<bool(const core::outbound&, std::int32_t, std::int64_t)>;
 
   // `from_beginning`: where a group seen for the first time starts (true for the embedded cluster,
   // whose topics are new at every start; false on a real cluster, so a new node does not re-send

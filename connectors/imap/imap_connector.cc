@@ -704,7 +704,7 @@ void imap_connector::stop() {
   for (auto& s : sessions_) s->stop();
 }
 
-bool imap_connector::deliver(const core::outbound& o) {
+bool imap_connector::deliver(const core::outbound& o, const outbound_position&) {
   if (o.chan != core::channel::email || o.provider != "imap" || !smtp_) return false;
   if (auto it = o.attributes.find("imap_connector");
       it != o.attributes.end() && it->second != settings_.name)

@@ -74,7 +74,7 @@ class imap_connector : public connector {
   const std::string& name() const override { return settings_.name; }
   core::result<bool> start() override;
   void stop() override;
-  bool deliver(const core::outbound& o) override;
+  bool deliver(const core::outbound& o, const outbound_position& at = {}) override;
   // Connected while every mailbox session is logged in with its mailbox selected.
   std::optional<peer_status> peer() const override;
 

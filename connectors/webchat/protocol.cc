@@ -157,7 +157,10 @@ std::string event_message(const chat_entry& e) {
             {"chat", e.chat},
             {"at", core::format_timestamp(e.at)}};
   if (!e.text.empty()) j["text"] = e.text;
-  if (e.kind == entry_kind::visitor) j["client_id"] = e.id;
+  if (e.kind == entry_kind::visitor)
+    j["client_id"] = e.id;
+  else if (!e.id.empty())
+    j["id"] = e.id;  // the outbound id: the widget shows a re-sent reply once
   if (!e.agent.empty()) j["agent"] = e.agent;
   if (!e.agent_name.empty()) j["agent_name"] = e.agent_name;
   if (e.queue_position) j["queue_position"] = *e.queue_position;

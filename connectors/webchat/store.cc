@@ -13,6 +13,9 @@ session_store::opened session_store::open(const std::string& visitor, std::uint6
   if (!out.known) {
     make_room();
     it = visitors_.emplace(visitor, visitor_state{}).first;
+    // A widget that saw events of an earlier session (this node before a restart) keeps their
+    // seqs: new ones continue after them, or the widget would take them for events it shows.
+    it->second.next_seq = after_seq + 1;
   }
   auto& v = it->second;
   ++v.sockets;
@@ -21,6 +24,18 @@ session_store::opened session_store::open(const std::string& visitor, std::uint6
   for (const auto& e : v.history)
     if (e.seq > after_seq) out.replay.push_back(e);
   return out;
+}
+
+bool session_store::adopt(const std::string& visitor, const std::string& chat) {
+  std::lock_guard lock(mutex_);
+  auto it = visitors_.find(visitor);
+  if (it == visitors_.end()) return false;
+  auto& v = it->second;
+  if (conversations_.count(chat)) return conversations_[chat] == visitor;
+  conversations_[chat] = visitor;
+  v.chats.push_back(chat);
+  if (v.chat.empty()) v.chat = chat;
+  return true;
 }
 
 void session_store::disconnected(const std::string& visitor, core::timestamp_ms now) {

@@ -6,9 +6,9 @@
 //
 // Kept in memory, bounded: at most `history` entries per visitor, visitors idle (no socket, no
 // traffic) for longer than `retention` are forgotten, and at most `max_visitors` are kept (the
-// longest idle offline one goes first). A restart forgets every session: a visitor's widget then
-// starts over with a new chat, and a reply for an old chat is not delivered (it stays in Kafka and
-// in the desk's view). See README.md ("Sessions") for why this is not persisted.
+// longest idle offline one goes first). A restart forgets every session; the connector then
+// recovers a returning visitor's chat and its replies from Kafka through the reply index
+// (reply_index.h). See README.md ("Sessions").
 //
 // Thread-safe (one mutex); owned by the connector. No I/O, no clock: `now` is passed in.
 
@@ -44,6 +44,10 @@ class session_store {
   // Opens (or creates) the visitor's session; `connected` counts its sockets.
   opened open(const std::string& visitor, std::uint64_t after_seq, core::timestamp_ms now);
   void disconnected(const std::string& visitor, core::timestamp_ms now);
+  // After a restart: makes `chat` (recovered from the reply index) the visitor's again, so the
+  // replies for it are routed here, and its open chat when none is. False when the visitor has no
+  // session or another visitor holds the chat.
+  bool adopt(const std::string& visitor, const std::string& chat);
 
   enum class claim_state { fresh, in_flight, stored };
   struct claim {

@@ -4,12 +4,16 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <condition_variable>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "connectors/publisher.h"
+#include "connectors/webchat/reply_index.h"
 #include "connectors/webhook.h"
 #include "core/http/listener.h"
 #include "core/http/static_files.h"
@@ -99,6 +103,22 @@ struct webchat_connector::impl : std::enable_shared_from_this<impl> {
 
   core::metrics::counter* m_in = nullptr;
   core::metrics::counter* m_out = nullptr;
+
+  // After a restart: a returning visitor's newest chat and its replies, read back from
+  // omni.outbound on a thread of its own (reply_index.h says from where).
+  std::unique_ptr<reply_index> replies;
+  struct recovery {
+    std::string visitor;
+    reply_index::entry chat;
+  };
+  std::mutex recover_mutex;
+  std::condition_variable recover_cv;
+  std::deque<recovery> recoveries;
+  bool recover_stop = false;
+  std::thread recoverer;
+  std::optional<std::string> recover(const std::string& visitor);
+  void recover_loop();
+  void run_recovery(const recovery& r);
 
   impl(settings s, context c) : cfg(std::move(s)), ctx(std::move(c)), store(cfg.store) {
     auto& reg = core::metrics::global();
@@ -257,6 +277,8 @@ class visitor_session final : public ws::socket_handler,
     page_ = m.page;
     language_ = m.language;
     auto opened = c_->store.open(visitor_, m.last_seq, now_ms());
+    if (!opened.known && resumed)
+      if (auto chat = c_->recover(visitor_)) opened.chat = *chat;
     c_->went_online(visitor_, shared_from_this());
     push(welcome_message(c_->issue_token(visitor_), visitor_, opened.chat, resumed && opened.known,
                          c_->cfg.idle_timeout.count() / 2));
@@ -416,6 +438,68 @@ void webchat_connector::impl::schedule_expiry() {
   });
 }
 
+std::optional<std::string> webchat_connector::impl::recover(const std::string& visitor) {
+  if (!replies || !recoverer.joinable()) return std::nullopt;
+  auto chats = replies->chats_of(visitor);
+  if (chats.empty() || !store.adopt(visitor, chats.front().chat)) return std::nullopt;
+  {
+    std::lock_guard lock(recover_mutex);
+    if (recoveries.size() >= 1000) {  // a burst of returning visitors: the rest are not waited on
+      logger().warn("webchat {}: too many recoveries queued; chat {} starts without its replies",
+                    cfg.name, chats.front().chat);
+      return chats.front().chat;
+    }
+    recoveries.push_back({visitor, chats.front()});
+  }
+  recover_cv.notify_one();
+  return chats.front().chat;
+}
+
+void webchat_connector::impl::recover_loop() {
+  for (;;) {
+    recovery r;
+    {
+      std::unique_lock lock(recover_mutex);
+      recover_cv.wait(lock, [&] { return recover_stop || !recoveries.empty(); });
+      if (recover_stop) return;
+      r = std::move(recoveries.front());
+      recoveries.pop_front();
+    }
+    run_recovery(r);
+  }
+}
+
+// Reads the chat's partition from its first record on: what is the visitor's in this chat is
+// handed to the store on the io_context (which drops what it holds already: replies that came in
+// live since the chat was adopted) and pushed to the visitor's sockets.
+void webchat_connector::impl::run_recovery(const recovery& r) {
+  std::vector<core::outbound> found;
+  auto read = ctx.read_outbound(
+      r.chat.partition, r.chat.offset, [&](const core::outbound& o, const outbound_position&) {
+        if (o.conversation == r.chat.chat && o.provider == "webchat" &&
+            o.recipient.value == r.visitor && o.kind != core::outbound_kind::typing)
+          found.push_back(o);
+        std::lock_guard lock(recover_mutex);
+        return !recover_stop;
+      });
+  if (!read) {
+    logger().warn("webchat {}: cannot read the replies of chat {} back: {}", cfg.name, r.chat.chat,
+                  read.err().to_string());
+    return;
+  }
+  logger().info(
+      "webchat {}: recovered {} record(s) of chat {} for visitor {} (read {} record(s) of "
+      "partition {} from offset {})",
+      cfg.name, found.size(), r.chat.chat, r.visitor, *read, r.chat.partition, r.chat.offset);
+  count("omniroute_webchat_recoveries_total",
+        "Returning visitors whose chat was read back from omni.outbound after a restart", {});
+  asio::post(*ctx.ioc, [self = shared_from_this(), visitor = r.visitor, found = std::move(found)] {
+    for (const auto& o : found)
+      if (auto routed = self->store.deliver(o); routed && routed->entry)
+        self->broadcast(visitor, event_message(*routed->entry));
+  });
+}
+
 // --- webchat_connector ---------------------------------------------------------------------------
 
 webchat_connector::webchat_connector(settings s, context ctx)
@@ -436,6 +520,13 @@ core::result<bool> webchat_connector::start() {
       if (!s) return s.err();
       d.cfg.token_secret = *s;
     }
+  }
+  if (!d.ctx.state_dir.empty()) {
+    auto idx = reply_index::open(d.ctx.state_dir / "replies.idx", d.cfg.store.retention, now_ms());
+    if (!idx) return idx.err();
+    d.replies = std::move(*idx);
+    if (d.ctx.read_outbound && d.ctx.ioc)
+      d.recoverer = std::thread([p = impl_] { p->recover_loop(); });
   }
   std::weak_ptr<impl> weak = impl_;
   d.ctx.http->add_upgrade(d.cfg.path + "ws", [weak](std::unique_ptr<core::http::upgrade> u) {
@@ -475,18 +566,26 @@ void webchat_connector::stop() {
       if (auto s = w.lock()) open.push_back(std::move(s));
   }
   for (auto& s : open) s->close(ws::close_code::going_away, "server stopping");
+  {
+    std::lock_guard lock(d.recover_mutex);
+    d.recover_stop = true;
+  }
+  d.recover_cv.notify_all();
+  if (d.recoverer.joinable()) d.recoverer.join();
   core::metrics::global().drop_callback("omniroute_webchat_connections",
                                         {{"connector", d.cfg.name}});
   core::metrics::global().drop_callback("omniroute_webchat_visitors", {{"connector", d.cfg.name}});
 }
 
-bool webchat_connector::deliver(const core::outbound& o) {
+bool webchat_connector::deliver(const core::outbound& o, const outbound_position& at) {
   auto& d = *impl_;
   if (o.provider != "webchat" || o.conversation.rfind("webchat:" + d.cfg.name + ":", 0) != 0)
     return false;
   auto r = d.store.deliver(o);
   if (!r) return false;  // another node's visitor (or one forgotten)
   ++d.delivered;
+  if (d.replies && at.offset >= 0)
+    d.replies->record(r->visitor, o.conversation, at.partition, at.offset, now_ms());
   if (o.kind == core::outbound_kind::typing)
     d.broadcast(r->visitor, typing_message(o.agent_id));
   else if (r->entry)

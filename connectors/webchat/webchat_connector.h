@@ -61,7 +61,7 @@ class webchat_connector : public connector {
   const std::string& name() const override;
   core::result<bool> start() override;
   void stop() override;
-  bool deliver(const core::outbound& o) override;
+  bool deliver(const core::outbound& o, const outbound_position& at = {}) override;
 
   // Visitor tokens: "<visitor id>.<hex HMAC-SHA256(token secret, id)>"; check() gives the id.
   std::string issue_token(const std::string& visitor_id) const;

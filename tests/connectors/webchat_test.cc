@@ -3,11 +3,16 @@
 // tested end to end with a real WebSocket client (tests/e2e/test_webchat.py).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
 #include "connectors/registry.h"
 #include "connectors/webchat/protocol.h"
+#include "connectors/webchat/reply_index.h"
 #include "connectors/webchat/store.h"
 #include "connectors/webchat/webchat_connector.h"
 #include "connectors/webhook.h"
@@ -148,6 +153,62 @@ TEST(webchat_store, a_message_is_claimed_once_and_replayed_after_the_resume_poin
   EXPECT_EQ(back.replay[0].kind, entry_kind::agent);
   EXPECT_EQ(st.open("v1", 0, 1009).replay.size(), 3u);
   EXPECT_FALSE(st.deliver(outbound(core::outbound_kind::reply, "x", "webchat:s:unknown")));
+}
+
+TEST(webchat_store, after_a_restart_seqs_continue_and_an_adopted_chat_routes_replies) {
+  session_store st({});
+  // The widget saw seq 1..7 from the node before its restart.
+  auto o = st.open("v1", 7, 1000);
+  EXPECT_FALSE(o.known);
+  EXPECT_TRUE(st.adopt("v1", "webchat:s:old"));
+  EXPECT_FALSE(st.adopt("nobody", "webchat:s:x"));  // no session
+  EXPECT_FALSE(st.adopt("v2", "webchat:s:old"));    // no session either
+  auto r = st.deliver(outbound(core::outbound_kind::reply, "r1", "webchat:s:old"));
+  ASSERT_TRUE(r && r->entry);
+  EXPECT_EQ(r->visitor, "v1");
+  EXPECT_EQ(r->entry->seq, 8u);
+  // Read back again (recovery and the live dispatcher both saw it): shown once.
+  auto dup = st.deliver(outbound(core::outbound_kind::reply, "r1", "webchat:s:old"));
+  ASSERT_TRUE(dup);
+  EXPECT_FALSE(dup->entry);
+  // The visitor's next message goes on in the adopted chat.
+  EXPECT_EQ(st.begin_message("v1", "m1", "webchat:s:new", 1001).chat, "webchat:s:old");
+  EXPECT_EQ(json::parse(event_message(*r->entry))["id"], "r1");
+}
+
+TEST(webchat_reply_index, remembers_each_chats_first_record_across_reopen_and_forgets_old_ones) {
+  auto dir = std::filesystem::temp_directory_path() / ("reply-index-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const auto file = dir / "replies.idx";
+  {
+    auto idx = reply_index::open(file, 24h, 1'000'000);
+    ASSERT_TRUE(idx) << idx.err().to_string();
+    (*idx)->record("v1", "webchat:s:a", 2, 700, 1'000'000);
+    (*idx)->record("v1", "webchat:s:a", 2, 900, 1'000'100);  // later record: the first one stays
+    (*idx)->record("v1", "webchat:s:b", 0, 50, 1'000'200);
+    (*idx)->record("v2", "webchat:s:c", 1, 10, 1'000'300);
+    (*idx)->record("v\t3", "webchat:s:d", 1, 11, 1'000'300);  // not a plain id: ignored
+    EXPECT_EQ((*idx)->size(), 3u);
+  }
+  std::ofstream(file, std::ios::app) << "garbage line cut by a crash";
+  {
+    auto idx = reply_index::open(file, 24h, 1'000'400);
+    ASSERT_TRUE(idx) << idx.err().to_string();
+    auto chats = (*idx)->chats_of("v1");
+    ASSERT_EQ(chats.size(), 2u);
+    EXPECT_EQ(chats[0].chat, "webchat:s:b");  // newest first
+    EXPECT_EQ(chats[1].chat, "webchat:s:a");
+    EXPECT_EQ(chats[1].partition, 2);
+    EXPECT_EQ(chats[1].offset, 700);
+    EXPECT_TRUE((*idx)->chats_of("nobody").empty());
+  }
+  // A day later (retention 24h) every entry is dropped, and the file is rewritten without them.
+  auto later = reply_index::open(file, 24h, 1'000'400 + 25 * 3600 * 1000);
+  ASSERT_TRUE(later);
+  EXPECT_EQ((*later)->size(), 0u);
+  later->reset();
+  EXPECT_EQ(std::filesystem::file_size(file), 0u);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(webchat_store, a_failed_publish_can_be_retried) {

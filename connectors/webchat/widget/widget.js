@@ -73,6 +73,7 @@
   bubble.addEventListener("click", () => { setOpen(!state.open); if (state.open) input.focus(); });
 
   const shown = new Map();  // seq -> element
+  const shownIds = new Set();  // outbound ids: a reply re-sent after a server restart shows once
   const pendingEls = new Map();  // client_id -> element
   let lastSeq = 0;
   const scroll = () => { log.scrollTop = log.scrollHeight; };
@@ -91,6 +92,10 @@
   const showEvent = (e) => {
     if (shown.has(e.seq)) return;
     lastSeq = Math.max(lastSeq, e.seq);
+    if (e.id) {
+      if (shownIds.has(e.id)) return;
+      shownIds.add(e.id);
+    }
     let m = e.kind === "visitor" ? pendingEls.get(e.client_id) : undefined;
     if (m) {
       m.classList.remove("pending");
