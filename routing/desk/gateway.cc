@@ -88,11 +88,17 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
   std::atomic<bool> stopped{false};
   std::thread reader;
   std::atomic<bool> reader_stop{false};
-  // Reader thread: the offsets each (topic, partition) must reach before the read model has
-  // caught up with the topics as they were at start(); empty once it has.
-  std::map<std::pair<std::string, std::int32_t>, std::int64_t> catch_up;
+  // Reader thread: whether the read model has caught up with the topics as they were when the
+  // reader started (their end offsets, asked once Kafka answers), and the next offset read of
+  // each (topic, partition) until then.
+  using topic_partition = std::pair<std::string, std::int32_t>;
+  bool caught_up = false;
+  std::optional<std::map<topic_partition, std::int64_t>> catch_up;  // the ends to reach
+  std::map<topic_partition, std::int64_t> next_offsets;
+  std::chrono::steady_clock::time_point next_ends_query{};
   std::function<void()> on_caught_up;
   void note_read(const core::bus::message& m);
+  void check_caught_up();
 
   mutable std::mutex mutex;  // agents, sessions
   std::unordered_map<std::string, agent_entry> agents;
@@ -615,20 +621,48 @@ void gateway::impl::produce_outbound(const core::outbound& o,
 }
 
 void gateway::impl::note_read(const core::bus::message& m) {
-  if (catch_up.empty()) return;
-  auto it = catch_up.find({m.topic, m.partition});
-  if (it == catch_up.end() || m.offset + 1 < it->second) return;
-  catch_up.erase(it);
-  if (catch_up.empty()) {
-    logger().info("desk: read model caught up ({} records)", records_read.load());
-    if (on_caught_up) on_caught_up();
+  if (caught_up) return;
+  next_offsets[{m.topic, m.partition}] = m.offset + 1;
+  check_caught_up();
+}
+
+void gateway::impl::check_caught_up() {
+  if (caught_up) return;
+  if (!catch_up) {
+    // The end offsets as of the first answer: asked here rather than in start(), so a broker that
+    // is down at start delays readiness instead of failing the daemon.
+    if (std::chrono::steady_clock::now() < next_ends_query) return;
+    next_ends_query = std::chrono::steady_clock::now() + 5s;
+    std::map<topic_partition, std::int64_t> ends;
+    for (const auto& topic : {topics.assignments, topics.agent_events}) {
+      auto w = core::bus::watermarks(kafka, topic, 5s);
+      if (!w) {
+        logger().warn("desk: cannot read the end offsets of {} yet: {}", topic, w.err().message);
+        return;
+      }
+      for (const auto& p : *w)
+        if (p.high > p.low) ends[{topic, p.partition}] = p.high;
+    }
+    catch_up = std::move(ends);
   }
+  std::erase_if(*catch_up, [&](const auto& e) {
+    auto it = next_offsets.find(e.first);
+    return it != next_offsets.end() && it->second >= e.second;
+  });
+  if (!catch_up->empty()) return;
+  caught_up = true;
+  next_offsets.clear();
+  logger().info("desk: read model caught up ({} records)", records_read.load());
+  if (on_caught_up) on_caught_up();
 }
 
 void gateway::impl::read_loop(std::unique_ptr<core::bus::consumer> c) {
   while (!reader_stop) {
     auto m = c->poll(100ms);
-    if (!m) continue;
+    if (!m) {
+      check_caught_up();
+      continue;
+    }
     ++records_read;
     note_read(*m);
     if (m->topic == topics.assignments) {
@@ -789,16 +823,6 @@ core::result<bool> gateway::start() {
   // default 500 ms (an operator's own kafka.client setting wins).
   core::bus::settings ks = d.kafka;
   ks.client.try_emplace("fetch.wait.max.ms", "10");
-  // Where the topics end now: the read model is complete once it has read that far.
-  for (const auto& topic : {d.topics.assignments, d.topics.agent_events}) {
-    auto w = core::bus::watermarks(d.kafka, topic, 10s);
-    if (!w)
-      return core::error{"cannot read the end offsets of " + topic + ": " + w.err().message,
-                         "kafka"};
-    for (const auto& p : *w)
-      if (p.high > p.low) d.catch_up[{topic, p.partition}] = p.high;
-  }
-  if (d.catch_up.empty() && d.on_caught_up) d.on_caught_up();  // nothing to read
   auto c = core::bus::consumer::create(ks, std::move(co));
   if (!c) return c.err();
   d.reader = std::thread([p = impl_, c = std::move(*c)]() mutable { p->read_loop(std::move(c)); });

@@ -99,6 +99,33 @@ class ServeEmbedded(TempDirTest):
         code, _ = d.stop(signal.SIGINT)
         self.assertEqual(code, 0)
 
+    def test_a_connector_that_cannot_reach_its_peer_shows_in_readyz_without_making_it_503(self):
+        # An IMAP server that is not there: the node still takes the other connectors' traffic.
+        d = self.track(Daemon(self.tmp, extra_yaml=f"""connectors:
+  - type: imap
+    name: mailbox
+    server: 127.0.0.1:{free_port()}
+    tls: none
+    username: support@example.com
+    password: not-used
+    reconnect_min: 200ms
+    reconnect_max: 1s
+"""))
+        ready = d.wait_ready(timeout=60)
+
+        def peer_down():
+            status, body = curl(d.url("/readyz"))
+            peers = json.loads(body).get("peers", {})
+            state = peers.get("connector:mailbox", "")
+            return (status, state) if state.startswith("disconnected") else None
+        status, state = wait_for(peer_down, timeout=30, what="the IMAP peer reported down")
+        self.assertEqual(status, 200, state)
+        self.assertIs(ready["ready"], True)
+        self.assertIn("connect", state)
+        self.assertEqual(d.metric("omniroute_connector_peer_up", connector="mailbox"), 0)
+        code, _ = d.stop()
+        self.assertEqual(code, 0)
+
     def test_admin_token_protects_metrics_but_not_probes(self):
         port = free_port()
         d = self.track(Daemon(self.tmp))
