@@ -113,9 +113,22 @@ void read_model::finish(contact_view& c, const std::string& state) {
 void read_model::trim_finished() {
   while (finished_order_.size() > contacts_kept_) {
     auto it = contacts_.find(finished_order_.front());
-    if (it != contacts_.end() && it->second.finished) contacts_.erase(it);
+    if (it != contacts_.end() && it->second.finished) {
+      forget_customer_contact(it->second.customer_id, it->first);
+      contacts_.erase(it);
+    }
     finished_order_.pop_front();
   }
+}
+
+// A customer is kept while one of their contacts is: the map is bounded by the contacts kept,
+// not by every customer the node has ever seen.
+void read_model::forget_customer_contact(const std::string& customer, const std::string& contact) {
+  auto it = customers_.find(customer);
+  if (it == customers_.end()) return;
+  auto& ids = it->second.second;
+  ids.erase(std::remove(ids.begin(), ids.end(), contact), ids.end());
+  if (ids.empty()) customers_.erase(it);
 }
 
 std::string read_model::offer_message(const contact_view& c, std::string_view type) const {

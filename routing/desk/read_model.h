@@ -124,6 +124,7 @@ class read_model {
   std::string offer_message(const contact_view& c, std::string_view type) const;
   nlohmann::json contact_json(const contact_view& c, bool full) const;
   void trim_finished();
+  void forget_customer_contact(const std::string& customer, const std::string& contact);
 
   mutable std::mutex mutex_;
   std::size_t contacts_kept_;
@@ -132,7 +133,7 @@ class read_model {
   std::map<std::string, agent_view> agents_;
   std::map<std::string, nlohmann::json> stats_;  // domain -> {"at","queues","agents"}
   std::map<std::string, std::pair<std::string, std::vector<std::string>>>
-      customers_;  // id -> history, contacts
+      customers_;  // id -> history, contacts (kept while one of its contacts is)
   std::unordered_set<std::string> seen_;
   std::deque<std::string> seen_order_;
 };

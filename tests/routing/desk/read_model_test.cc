@@ -136,5 +136,34 @@ TEST(DeskReadModel, FinishedContactsAreBounded) {
   EXPECT_EQ(m.active_contacts(), 0u);
 }
 
+// Customers are kept with their contacts: a node that saw a million customers does not keep a
+// million entries (the soak found the map growing with every new customer).
+TEST(DeskReadModel, CustomersAreForgottenWithTheirLastKeptContact) {
+  read_model m(10);
+  for (int i = 0; i < 50; ++i) {
+    auto id = "c" + std::to_string(i);
+    auto o = offer("o" + std::to_string(i), id, "a1");
+    o.attributes["customer_id"] = "cust-" + std::to_string(i);
+    m.apply(o);
+    m.apply(decision("x" + std::to_string(i), "abandon", id, ""));
+  }
+  EXPECT_FALSE(m.customer("cust-0"));
+  EXPECT_FALSE(m.agent_knows_customer("a1", "cust-0"));
+  EXPECT_TRUE(m.customer("cust-49"));
+  EXPECT_TRUE(m.agent_knows_customer("a1", "cust-49"));
+  // A customer with a kept contact stays while an older contact of theirs goes.
+  auto again = offer("o-again", "c-again", "a1");
+  again.attributes["customer_id"] = "cust-45";
+  m.apply(again);
+  for (int i = 50; i < 60; ++i) {
+    auto id = "c" + std::to_string(i);
+    m.apply(offer("o" + std::to_string(i), id, "a1"));
+    m.apply(decision("x" + std::to_string(i), "abandon", id, ""));
+  }
+  EXPECT_FALSE(m.contact("c45"));
+  ASSERT_TRUE(m.customer("cust-45"));
+  EXPECT_EQ((*m.customer("cust-45"))["contacts"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace omni::routing::desk
