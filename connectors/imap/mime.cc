@@ -301,7 +301,43 @@ std::string mail::thread_root() const {
   return message_id;
 }
 
+namespace {
+
+// How many multipart boundaries the message declares ("boundary=" anywhere, case-insensitive):
+// GMime's parser recurses once per nested multipart and checks every line against every open
+// boundary, so a message nesting thousands of them would exhaust the stack or the CPU before
+// max_depth is ever looked at.
+std::size_t declared_boundaries(std::string_view raw, std::size_t stop_at) {
+  static constexpr std::string_view key = "boundary=";
+  std::size_t n = 0;
+  for (std::size_t i = raw.find('='); i != std::string_view::npos && n < stop_at;
+       i = raw.find('=', i + 1)) {
+    if (i < key.size() - 1) continue;
+    bool match = true;
+    for (std::size_t k = 0; k + 1 < key.size() && match; ++k)
+      match = std::tolower(static_cast<unsigned char>(raw[i - (key.size() - 1) + k])) == key[k];
+    n += match;
+  }
+  return n;
+}
+
+}  // namespace
+
 core::result<mail> parse_mail(std::string_view raw, const mime_settings& s) {
+  const std::size_t boundary_limit = std::max<std::size_t>(64, 4 * s.max_parts);
+  if (declared_boundaries(raw, boundary_limit + 1) > boundary_limit) {
+    // Routed on its header alone, like a message over max_message_size.
+    const auto end = raw.find("\r\n\r\n");
+    const auto head = raw.substr(0, end == std::string_view::npos ? raw.size() : end + 4);
+    auto m = parse_header_only(head, raw.size(), 0, s);
+    if (!m) return m;
+    m->nesting_truncated = true;
+    m->too_large = false;
+    m->text = "[message structure too complex to route: more than " +
+              std::to_string(boundary_limit) +
+              " multipart boundaries; the original is left in the mailbox]";
+    return m;
+  }
   options_holder options(s);
   auto msg = construct(raw, options.opts);
   if (!msg) return msg.err();

@@ -75,7 +75,7 @@ TEST(ImapSmtp, ReplyThreadsAndRoundTripsThroughMime) {
   EXPECT_EQ(m->from_address, "support@shop.example");
   EXPECT_EQ(m->from_name, "Служба поддержки");
   EXPECT_EQ(m->message_id, "out-1.support@shop.example");
-  EXPECT_EQ(m->text, "Иван, здравствуйте!\r\n.\r\nЗаказ отправлен сегодня.");
+  EXPECT_EQ(m->text, "Иван, здравствуйте!\n.\nЗаказ отправлен сегодня.");
 }
 
 class ImapSmtpSink : public ::testing::Test {
@@ -127,7 +127,7 @@ TEST_F(ImapSmtpSink, DeliverSendsOverStartTlsWithAuth) {
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->in_reply_to, "reply-2@example.ru");
   EXPECT_EQ(m->text,
-            "Иван, здравствуйте!\r\n.\r\nЗаказ отправлен сегодня.");  // dot-stuffing undone
+            "Иван, здравствуйте!\n.\nЗаказ отправлен сегодня.");  // dot-stuffing undone
   std::string env = sink.envelope(1);
   EXPECT_NE(env.find("\"tls\": true"), std::string::npos) << env;
   EXPECT_NE(env.find("\"auth\": true"), std::string::npos) << env;
