@@ -1228,7 +1228,24 @@ core::result<std::unique_ptr<router>> router::start(router_options options,
   });
   p->thread = std::thread([raw] {
     pthread_setname_np(pthread_self(), "omni-router");  // its own line in top -H and perf
-    raw->run();
+    // An exception leaving a step ends nothing but that step: the router leaves the group and
+    // rebuilds every partition from the changelog, the recovery it uses after a failed delivery.
+    for (;;) {
+      try {
+        raw->run();
+        return;
+      } catch (const std::exception& e) {
+        logger().error("router: step failed with an exception ({}); rebuilding from Kafka",
+                       e.what());
+      } catch (...) {
+        logger().error("router: step failed with an exception; rebuilding from Kafka");
+      }
+      core::metrics::global()
+          .counter_of("omniroute_router_exceptions_total",
+                      "Exceptions that ended a router step (the router rebuilt from Kafka).")
+          .inc();
+      raw->resync = true;
+    }
   });
   logger().info("router: joined group {} on {} and {}", raw->opts.group_id,
                 raw->opts.topics.contacts, raw->opts.topics.agent_events);
