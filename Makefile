@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc)
 CONFIG ?= config/omniroute.yaml
 
-.PHONY: all deps build run test bench fuzz package format clean
+.PHONY: all deps build run test bench soak fuzz package format clean
 
 all: build
 
@@ -27,6 +27,11 @@ bench:
 	cmake --preset bench >/dev/null
 	cmake --build --preset bench -j $(JOBS)
 	tests/bench/run.sh build/bench
+
+soak: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target omniroute
+	tests/bench/soak.py --build-dir build/release --results build/release/results $(SOAK_ARGS)
 
 fuzz:
 	deploy/install-deps.sh --fuzz
