@@ -1,10 +1,12 @@
 """Broker faults end to end: `omniroute dev-kafka` with three brokers and its fault-injection
 interface in one process, the daemon (Telegram webhook, router, gateway) in another. Senders post
 Telegram updates the whole time, as Telegram does: a 503 is retried after its Retry-After, a 200
-is final. Meanwhile every partition is moved to broker 1 and broker 1 goes down for 10 s, the
+is final, and web chat visitors write, sending a message again when it is refused. Meanwhile every
+partition is moved to broker 1 and broker 1 goes down for 10 s, the
 contacts' partition leaders move to broker 2, and produce requests fail.
 
-Proves: while Kafka cannot store a contact the webhook answers 503 with Retry-After, never 200;
+Proves: while Kafka cannot store a contact the webhook answers 503 with Retry-After, never 200,
+and a chat message is refused visibly (`unavailable`), never acknowledged;
 afterwards every acknowledged contact is routed exactly once (counts printed: acknowledged, routed,
 lost, duplicated assignments).
 
@@ -14,6 +16,7 @@ flight it accepts the one behind a request it failed on purpose, which a real br
 (OUT_OF_ORDER_SEQUENCE_NUMBER), and librdkafka rightly takes that success as the acknowledgement
 of the failed one, so the mock would drop a record and report it stored (seen: ~3 records per 10
 injected errors). With one request in flight nothing is behind a failed request."""
+import asyncio
 import collections
 import http.client
 import json
@@ -24,7 +27,12 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import Daemon, DevKafka, TempDirTest, free_port, kcat, wait_for  # noqa: E402
+from omni_testlib import Daemon, DevKafka, TempDirTest, free_port, kcat, requires, wait_for  # noqa: E402
+
+try:
+    import websockets
+except ImportError:  # reported by the skip below
+    websockets = None
 
 CONNECTOR = "faults"
 SECRET = "faults-secret_1"
@@ -32,6 +40,7 @@ PATH = f"/hooks/telegram/{CONNECTOR}"
 TOPICS = ["omni.contacts", "omni.agent-events", "omni.assignments", "omni.outbound"]
 AGENTS = ["a1", "a2", "a3"]
 SENDERS = 4
+CHAT_ORIGIN = "https://shop.example"
 
 
 def update(update_id):
@@ -47,7 +56,7 @@ def update(update_id):
 def agent_login(agent):
     return {"schema": "omni.agent_event.v1", "id": f"login-default-{agent}", "type": "login",
             "domain": "default", "agent_id": agent, "at": "2026-11-23T03:37:48.123Z",
-            "skills": {"support": 5}, "capacity": {"messenger": 1000}}
+            "skills": {"support": 5}, "capacity": {"messenger": 1000, "chat": 1000}}
 
 
 def records(bootstrap, topic):
@@ -117,6 +126,60 @@ class Senders:
             t.join(timeout=150)
 
 
+class ChatVisitors:
+    """New web chat visitors one after another, each writing one message until it is acknowledged:
+    an `unavailable` / `busy` error (Kafka did not store it) is answered by sending the same
+    client_id again, as the widget does."""
+
+    def __init__(self, port):
+        self.url = f"ws://127.0.0.1:{port}/chat/ws"
+        self.acknowledged = set()   # source ids: "chat:<visitor>:<client_id>"
+        self.refused = 0
+        self.unexpected = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.run()))
+
+    async def visit(self, n):
+        async with websockets.connect(self.url, origin=CHAT_ORIGIN) as ws:
+            await ws.send(json.dumps({"type": "start", "v": 1, "name": f"Гость {n}"}))
+            welcome = await self.next(ws, "welcome")
+            client_id = f"m-{n}"
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                await ws.send(json.dumps({"type": "message", "client_id": client_id,
+                                          "text": f"Вопрос {n}"}))
+                m = await self.next(ws, ("ack", "error"))
+                if m["type"] == "ack":
+                    self.acknowledged.add(f"chat:{welcome['visitor']}:{client_id}")
+                    return
+                if m.get("code") in ("unavailable", "busy") and m.get("client_id") == client_id:
+                    self.refused += 1
+                    await asyncio.sleep(0.5)
+                    continue
+                self.unexpected.append(f"visitor {n}: {m}")
+                return
+
+    @staticmethod
+    async def next(ws, want):
+        want = (want,) if isinstance(want, str) else want
+        while True:
+            m = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if m["type"] in want:
+                return m
+
+    async def run(self):
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            try:
+                await self.visit(n)
+            except Exception as e:  # noqa: BLE001 - reported by the test
+                self.unexpected.append(f"visitor {n}: {e!r}")
+                return
+            await asyncio.sleep(0.2)
+
+
+@requires(websockets is not None, "python3-websockets missing: deploy/install-deps.sh --test")
 class BrokerFaults(TempDirTest):
     def test_broker_down_leader_moves_and_failed_produces_lose_and_double_nothing(self):
         k = self.track(DevKafka(self.tmp, brokers=3, admin_port=free_port()))
@@ -126,6 +189,9 @@ class BrokerFaults(TempDirTest):
   - type: telegram
     name: {CONNECTOR}
     secret_token: {SECRET}
+  - type: webchat
+    name: chat
+    allowed_origins: [{CHAT_ORIGIN}]
 routing:
   queues:
     support:
@@ -133,12 +199,15 @@ routing:
       notify_expected_wait: false
   channels:
     messenger: {{capacity: 1000, auto_accept: true}}
+    chat: {{capacity: 1000, auto_accept: true}}
 """, kafka_yaml="""delivery_timeout: 5s
 client: {max.in.flight.requests.per.connection: "1"}"""))
         d.wait_ready(timeout=60)
 
         senders = Senders(d.http_port)
         senders.start()
+        chat = ChatVisitors(d.http_port)
+        chat.thread.start()
         try:
             time.sleep(2)
             # A broker down: every partition led by broker 1, then broker 1 gone for 10 s.
@@ -162,10 +231,14 @@ client: {max.in.flight.requests.per.connection: "1"}"""))
             time.sleep(3)
         finally:
             senders.join()
+            chat.stop.set()
+            chat.thread.join(timeout=150)
         self.assertEqual(senders.unexpected, [], d.logs()[-6000:])
+        self.assertEqual(chat.unexpected, [], d.logs()[-6000:])
         self.assertGreater(refused_during_outage, 0, "no 503 while broker 1 was down")
 
-        acked = {f"{CONNECTOR}:{u}" for u in senders.acknowledged}
+        acked = {f"{CONNECTOR}:{u}" for u in senders.acknowledged} | chat.acknowledged
+        self.assertGreater(len(chat.acknowledged), 10)
         progress = {}
 
         def all_routed():
@@ -199,7 +272,9 @@ client: {max.in.flight.requests.per.connection: "1"}"""))
         sys.stderr.write(f"\n[broker-faults] acknowledged {len(acked)}, routed "
                          f"{sum(1 for s in acked if per_contact[ids[s]])}, lost {len(lost)}, "
                          f"duplicated assignments {len(duplicated)}, 503 answers "
-                         f"{senders.refused} ({refused_during_outage} while broker 1 was down)\n")
+                         f"{senders.refused} ({refused_during_outage} while broker 1 was down), "
+                         f"{len(chat.acknowledged)} of them chat messages ({chat.refused} "
+                         f"refused with 'unavailable' and sent again)\n")
         self.assertEqual(lost, [])
         self.assertEqual(duplicated, {})
         code, _ = d.stop()
