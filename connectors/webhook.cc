@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "connectors/publisher.h"
+#include "core/clock.h"
 #include "core/http/listener.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -22,11 +23,7 @@ spdlog::logger& logger() {
   return *l;
 }
 
-core::timestamp_ms now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using core::now_ms;
 
 std::string raw_hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];

@@ -23,6 +23,7 @@
 #include "connectors/imap/resume.h"
 #include "connectors/imap/transport.h"
 #include "connectors/publisher.h"
+#include "core/clock.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 
@@ -86,11 +87,7 @@ std::string upper(std::string s) {
   return s;
 }
 
-core::timestamp_ms now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using core::now_ms;
 
 std::string base64(std::string_view in) {
   std::string out(boost::beast::detail::base64::encoded_size(in.size()), '\0');

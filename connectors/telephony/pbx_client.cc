@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "connectors/publisher.h"
+#include "core/clock.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 
@@ -41,12 +42,6 @@ std::string help_of(std::string_view what) {
 }
 
 }  // namespace
-
-core::timestamp_ms now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void count(std::string_view what, const std::string& connector, std::uint64_t n) {
   if (n == 0) return;

@@ -19,6 +19,7 @@
 
 #include "connectors/connector.h"
 #include "connectors/telephony/call_tracker.h"
+#include "core/clock.h"
 
 namespace omni::connectors::telephony {
 
@@ -88,7 +89,7 @@ class pbx_client : public connector {
 // every provider.
 void publish_output(const context& ctx, const call_output& out, std::function<void(bool)> done);
 
-core::timestamp_ms now_ms();
+using core::now_ms;  // core/clock.h
 
 // The telephony metrics, by connector: "bad_frames", "auth_failures", "reconnects",
 // "publish_failures", "events_ignored", "calls_routed", "calls_abandoned", "calls_answered",

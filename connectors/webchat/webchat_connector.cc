@@ -15,6 +15,7 @@
 #include "connectors/publisher.h"
 #include "connectors/webchat/reply_index.h"
 #include "connectors/webhook.h"
+#include "core/clock.h"
 #include "core/http/listener.h"
 #include "core/http/static_files.h"
 #include "core/http/upgrade.h"
@@ -37,11 +38,7 @@ spdlog::logger& logger() {
   return *l;
 }
 
-core::timestamp_ms now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using core::now_ms;
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> raw(bytes);

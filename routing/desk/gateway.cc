@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/clock.h"
 #include "core/events/codec.h"
 #include "core/http/static_files.h"
 #include "core/http/upgrade.h"
@@ -37,11 +38,7 @@ spdlog::logger& logger() {
   return *l;
 }
 
-core::timestamp_ms now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using core::now_ms;
 
 std::string random_id(std::string_view prefix) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
