@@ -200,7 +200,7 @@ routing:
   channels:
     messenger: {{capacity: 1000, auto_accept: true}}
     chat: {{capacity: 1000, auto_accept: true}}
-""", kafka_yaml="""delivery_timeout: 3s
+""", kafka_yaml="""delivery_timeout: 5s
 client: {max.in.flight.requests.per.connection: "1"}"""))
         d.wait_ready(timeout=60)
 
@@ -235,7 +235,7 @@ client: {max.in.flight.requests.per.connection: "1"}"""))
             chat.thread.join(timeout=150)
         self.assertEqual(senders.unexpected, [], d.logs()[-6000:])
         self.assertEqual(chat.unexpected, [], d.logs()[-6000:])
-        # With a 3 s delivery timeout and 10 s down, what was sent early in the outage cannot be
+        # With a 5 s delivery timeout and 10 s down, what was sent early in the outage cannot be
         # stored: it must have been refused (503 + Retry-After, or `unavailable`), never acked.
         self.assertGreater(refused_during_outage, 0, "nothing refused while broker 1 was down")
 
