@@ -401,7 +401,7 @@ struct application::impl {
       h->set_component("router", ok, ok ? "started" : "rebuilding partitions");
     };
     if (dog) o.loop_beat = &dog->add("router");
-    auto r = routing::service::router::start(std::move(o), *producer);
+    auto r = routing::service::router::start(std::move(o));
     if (!r) return "router: " + r.err().to_string();
     router = std::move(*r);
     return std::nullopt;
@@ -420,7 +420,7 @@ struct application::impl {
       std::lock_guard lock(connectors_mutex);
       for (auto& c : connectors) c->stop();
     }
-    if (router) router->stop();    // its last records reach the producer before the flush below
+    if (router) router->stop();    // flushes its own producer (changelog), bounded
     if (gateway) gateway->stop();  // closes desk sockets; agents' last events are queued by now
     if (public_listener) {
       public_listener->stop();

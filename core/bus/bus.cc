@@ -132,8 +132,8 @@ struct producer::impl {
 
 producer::producer(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
-result<std::unique_ptr<producer>> producer::create(const settings& s,
-                                                   const std::string& client_id) {
+result<std::unique_ptr<producer>> producer::create(const settings& s, const std::string& client_id,
+                                                   delivery_mode mode) {
   auto conf = make_conf(s, client_id);
   if (!conf) return conf.err();
   // Defaults an operator may override through kafka.client ...
@@ -143,12 +143,17 @@ result<std::unique_ptr<producer>> producer::create(const settings& s,
       {"partitioner", "murmur2_random"},  // the Java client's partitioner: same key, same partition
   };
   for (const auto& [k, v] : defaults) {
-    if (s.client.count(k)) continue;
+    if (s.client.count(k) || (mode == delivery_mode::gapless && k == "message.timeout.ms"))
+      continue;
     if (auto e = set_property(conf->get(), k, v); !e.empty()) return error{e, "kafka"};
   }
   // ... and the delivery guarantees, which are not negotiable.
-  for (const auto& [k, v] :
-       std::map<std::string, std::string>{{"enable.idempotence", "true"}, {"acks", "all"}})
+  std::map<std::string, std::string> guarantees{{"enable.idempotence", "true"}, {"acks", "all"}};
+  if (mode == delivery_mode::gapless) {
+    guarantees["message.timeout.ms"] = "0";  // never expire: a timed-out record leaves a gap
+    guarantees["enable.gapless.guarantee"] = "true";
+  }
+  for (const auto& [k, v] : guarantees)
     if (auto e = set_property(conf->get(), k, v); !e.empty()) return error{e, "kafka"};
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &impl::on_delivery);
   char err[512];
@@ -236,6 +241,10 @@ bool producer::flush(std::chrono::milliseconds timeout) {
 
 std::size_t producer::in_flight() const {
   return static_cast<std::size_t>(rd_kafka_outq_len(impl_->rk.get()));
+}
+
+bool producer::fatal() const {
+  return rd_kafka_fatal_error(impl_->rk.get(), nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 static bool metadata_round_trip(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
@@ -417,6 +426,19 @@ std::vector<topic_partition> consumer::assignment() const {
   if (rd_kafka_assignment(impl_->rk.get(), &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
   partition_list_ptr l(raw);
   return impl::to_vector(l.get());
+}
+
+result<std::int64_t> consumer::committed(const std::string& topic, std::int32_t partition,
+                                         std::chrono::milliseconds timeout) const {
+  partition_list_ptr l(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(l.get(), topic.c_str(), partition);
+  auto err = rd_kafka_committed(impl_->rk.get(), l.get(), static_cast<int>(timeout.count()));
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = l->elems[0].err;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return error{"committed offset of " + topic + "[" + std::to_string(partition) +
+                     "]: " + rd_kafka_err2str(err),
+                 "kafka"};
+  return l->elems[0].offset < 0 ? std::int64_t{-1} : l->elems[0].offset;
 }
 
 // ---- admin ------------------------------------------------------------------------------------

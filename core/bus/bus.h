@@ -52,9 +52,23 @@ using executor = std::function<void(std::function<void()>)>;
 
 enum class produce_status { queued, queue_full, failed };
 
+// How a producer treats records it cannot deliver yet.
+enum class delivery_mode {
+  // A record not acknowledged within settings::delivery_timeout fails its delivery report, so a
+  // webhook can answer 503 in time. Records behind a failed one may still be stored: the topic
+  // can show gaps (librdkafka INTRODUCTION.md, "Message timeout considerations").
+  timely,
+  // A log whose reader rebuilds state from it (the router's changelog): records never expire
+  // (message.timeout.ms 0) and any error that could leave a gap is fatal to the producer
+  // (enable.gapless.guarantee), after which every record fails and fatal() is true. What reaches
+  // the topic is always a prefix of what was produced, in order.
+  gapless,
+};
+
 class producer {
  public:
-  static result<std::unique_ptr<producer>> create(const settings& s, const std::string& client_id);
+  static result<std::unique_ptr<producer>> create(const settings& s, const std::string& client_id,
+                                                  delivery_mode mode = delivery_mode::timely);
   ~producer();
   producer(const producer&) = delete;
   producer& operator=(const producer&) = delete;
@@ -74,6 +88,9 @@ class producer {
   // Waits until every queued message has a delivery report; false on timeout.
   bool flush(std::chrono::milliseconds timeout);
   std::size_t in_flight() const;
+  // librdkafka raised a fatal error (gapless mode: a possible gap): this producer delivers nothing
+  // more and must be replaced.
+  bool fatal() const;
   // A metadata round trip to the cluster: true when a broker answered within the timeout.
   bool reachable(std::chrono::milliseconds timeout) const;
 
@@ -127,6 +144,10 @@ class consumer {
   bool commit();
   void close();
   std::vector<topic_partition> assignment() const;
+  // The group's committed offset of a partition (-1: none yet); an error when the coordinator did
+  // not answer within the timeout. Owner's thread (also inside on_assigned).
+  result<std::int64_t> committed(const std::string& topic, std::int32_t partition,
+                                 std::chrono::milliseconds timeout) const;
 
   struct impl;
 

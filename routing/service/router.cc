@@ -137,7 +137,10 @@ struct partition_state {
   std::int32_t partition = -1;
   std::uint64_t generation = 0;
   std::map<std::string, std::unique_ptr<domain_state>> domains;
-  std::map<std::string, std::int64_t> recorded;  // source topic -> highest offset in a marker
+  // Source topic -> the offsets the changelog has a marker for, from the group's committed offset
+  // on (what the consumer may deliver again after a rebuild). A set, not the highest offset: an
+  // input whose marker is missing is consumed again even when later ones are recorded.
+  std::map<std::string, std::set<std::int64_t>> recorded;
   std::map<std::string, std::deque<pending_offset>> pending;
 };
 
@@ -174,7 +177,12 @@ constexpr std::size_t emit_queue_limit = 4096;
 
 struct router::impl {
   router_options opts;
-  core::bus::producer& producer;
+  // The router's own producer, in gapless mode: the changelog on Kafka is always a prefix of what
+  // the router produced, so a rebuild never meets a marker whose predecessor is missing (which
+  // would make it skip that predecessor's input as already recorded). Replaced after a fatal error
+  // (rebuild_producer); the emitter takes its pointer per batch.
+  std::mutex producer_mutex;
+  std::shared_ptr<core::bus::producer> producer;
   std::unique_ptr<history::store> history;
   history::identity_normalizer normalizer;
   std::unique_ptr<core::bus::consumer> consumer;
@@ -195,6 +203,10 @@ struct router::impl {
   std::condition_variable emit_ready, emit_space;
   std::vector<emission> emit_queue;
   bool emit_stop = false;
+  // Set by the emitter when the producer refused a record: every record after it fails too, so
+  // none of them can reach the changelog behind the missing one. Cleared by a rebuild, once
+  // nothing is outstanding.
+  bool emit_broken = false;
 
   std::map<std::int32_t, std::unique_ptr<partition_state>> partitions;
   std::uint64_t next_generation = 0;
@@ -216,8 +228,14 @@ struct router::impl {
   // until the step's decisions say whether it was assigned at once (record_arrival).
   std::optional<history::contact_record> arrival_record;
 
-  impl(router_options o, core::bus::producer& p)
-      : opts(std::move(o)), producer(p), normalizer(opts.config.default_region) {}
+  explicit impl(router_options o) : opts(std::move(o)), normalizer(opts.config.default_region) {}
+
+  core::result<std::shared_ptr<core::bus::producer>> make_producer() const {
+    auto p = core::bus::producer::create(opts.kafka, "omniroute-router-" + opts.node_id,
+                                         core::bus::delivery_mode::gapless);
+    if (!p) return p.err();
+    return std::shared_ptr<core::bus::producer>(std::move(*p));
+  }
 
   // ---- bookkeeping shared by live steps and replay --------------------------------------------
 
@@ -277,7 +295,9 @@ struct router::impl {
   void emit(emission e) {
     outstanding.fetch_add(1);
     std::unique_lock lock(emit_mutex);
-    emit_space.wait(lock, [&] { return emit_queue.size() < emit_queue_limit; });
+    // Stopping while Kafka is away: the queue may never drain; the record then fails in
+    // produce_now.
+    emit_space.wait(lock, [&] { return emit_queue.size() < emit_queue_limit || stopping.load(); });
     emit_queue.push_back(std::move(e));
     if (emit_queue.size() == 1) emit_ready.notify_one();
   }
@@ -301,24 +321,44 @@ struct router::impl {
   void run_emitter() {
     std::vector<emission> batch;
     for (;;) {
+      std::shared_ptr<core::bus::producer> to;
+      bool broken = false;
       {
         std::unique_lock lock(emit_mutex);
         emit_ready.wait(lock, [&] { return !emit_queue.empty() || emit_stop; });
         if (emit_queue.empty()) return;  // stopping, nothing left
         batch.swap(emit_queue);
+        broken = emit_broken;
+      }
+      {
+        std::lock_guard lock(producer_mutex);
+        to = producer;
       }
       emit_space.notify_all();
       for (auto& e : batch) {
+        if (broken) {
+          fail_emission(e, "an earlier record was refused");
+          continue;
+        }
         if (e.record) {
           if (e.marker_step)
             core::put_split_attribute(e.record->attributes, "step", encode_step(*e.marker_step),
                                       step_chunk);
           e.value = core::encode(*e.record);
         }
-        produce_now(e);
+        broken = !produce_now(*to, e);
       }
       batch.clear();
+      if (broken) {
+        std::lock_guard lock(emit_mutex);
+        emit_broken = true;
+      }
     }
+  }
+
+  void fail_emission(emission& e, const char* why) {
+    post_completion({e.on_done.generation, e.on_done.partition, "", -1, false, why});
+    outstanding.fetch_sub(1);
   }
 
   void stop_emitter() {
@@ -330,23 +370,24 @@ struct router::impl {
     if (emitter.joinable()) emitter.join();
   }
 
-  // Produces one record, waiting out a full local queue (emitter thread). A refused record is
-  // reported as a failed delivery: the router thread then rebuilds (drain_completions).
-  void produce_now(emission& e) {
-    auto handler = [this, c = std::move(e.on_done)](const core::bus::delivery& d) mutable {
+  // Produces one record, waiting out a full local queue (emitter thread); false when it was
+  // refused (or the router stops while the queue stays full). A refused record is reported as a
+  // failed delivery: the router thread then rebuilds (drain_completions).
+  bool produce_now(core::bus::producer& to, emission& e) {
+    auto handler = [this, c = e.on_done](const core::bus::delivery& d) mutable {
       c.ok = d.ok;
       c.error = d.error;
       post_completion(std::move(c));
       outstanding.fetch_sub(1);
     };
     for (;;) {
-      auto st = e.partition >= 0 ? producer.produce(e.topic, e.partition, e.key, e.value, handler)
-                                 : producer.produce(e.topic, e.key, e.value, handler);
-      if (st == core::bus::produce_status::queued) return;
-      if (st == core::bus::produce_status::failed) {
-        post_completion({0, e.partition, "", -1, false, "produce refused"});
-        outstanding.fetch_sub(1);
-        return;
+      auto st = e.partition >= 0 ? to.produce(e.topic, e.partition, e.key, e.value, handler)
+                                 : to.produce(e.topic, e.key, e.value, handler);
+      if (st == core::bus::produce_status::queued) return true;
+      if (st == core::bus::produce_status::failed || stopping.load()) {
+        fail_emission(e, st == core::bus::produce_status::failed ? "produce refused"
+                                                                 : "stopping with Kafka away");
+        return false;
       }
       std::this_thread::sleep_for(1ms);  // queue full: back-pressure
     }
@@ -461,10 +502,7 @@ struct router::impl {
     produce_record(changelog, ps.partition, d.name, std::move(marker),
                    {ps.generation, ps.partition, tick ? "" : src.topic, src.offset, false, {}},
                    std::move(s));
-    if (!tick) {
-      ps.recorded[src.topic] = std::max(ps.recorded[src.topic], src.offset);
-      ps.pending[src.topic].push_back({src.offset, false});
-    }
+    if (!tick) ps.pending[src.topic].push_back({src.offset, false});
   }
 
   void notify_expected_wait(domain_state& d, const contact_meta& m, eng::timestamp now) {
@@ -749,10 +787,15 @@ struct router::impl {
     auto pit = partitions.find(msg.partition);
     if (pit == partitions.end()) return;
     partition_state& ps = *pit->second;
-    auto rec = ps.recorded.find(msg.topic);
-    if (rec != ps.recorded.end() && msg.offset <= rec->second) {  // redelivered after recovery
-      mark_done(ps, msg.topic, msg.offset);
-      return;
+    if (auto rec = ps.recorded.find(msg.topic); rec != ps.recorded.end()) {
+      auto& offsets = rec->second;
+      const bool recorded = offsets.count(msg.offset) > 0;  // redelivered after recovery
+      offsets.erase(offsets.begin(), offsets.upper_bound(msg.offset));  // consumed in order
+      if (offsets.empty()) ps.recorded.erase(rec);
+      if (recorded) {
+        mark_done(ps, msg.topic, msg.offset);
+        return;
+      }
     }
     const auto started = clock_type::now();
     const eng::timestamp now = forced_now.value_or(wall_now());
@@ -863,6 +906,43 @@ struct router::impl {
     drain_completions();
   }
 
+  // Before a rebuild: every record produced so far has its delivery report (records never expire,
+  // so this lasts as long as Kafka is away), then the emitter may produce again. False when the
+  // router stops meanwhile.
+  bool settle_all() {
+    auto next_log = clock_type::now() + 10s;
+    while (outstanding.load() > 0) {
+      if (stopping.load()) return false;
+      if (opts.loop_beat) opts.loop_beat->fetch_add(1, std::memory_order_relaxed);
+      if (clock_type::now() >= next_log) {
+        logger().warn("router: {} record(s) still waiting for Kafka before the rebuild",
+                      outstanding.load());
+        next_log = clock_type::now() + 10s;
+      }
+      drain_completions();
+      std::this_thread::sleep_for(2ms);
+    }
+    drain_completions();
+    std::lock_guard lock(emit_mutex);
+    emit_broken = false;
+    return true;
+  }
+
+  // A producer that raised a fatal error delivers nothing more: the rebuild gets a new one
+  // (nothing is outstanding, so the emitter does not hold the old one).
+  std::optional<std::string> rebuild_producer() {
+    {
+      std::lock_guard lock(producer_mutex);
+      if (producer && !producer->fatal()) return std::nullopt;
+    }
+    logger().warn("router: the producer had a fatal error; creating a new one");
+    auto p = make_producer();
+    if (!p) return p.err().to_string();
+    std::lock_guard lock(producer_mutex);
+    producer = std::move(*p);
+    return std::nullopt;
+  }
+
   // ---- recovery --------------------------------------------------------------------------------
 
   void recover(std::int32_t p) {
@@ -911,8 +991,7 @@ struct router::impl {
           std::int64_t offset = -1;
           if (a->type == "input") {
             offset = to_int(attr("source_offset"), -1);
-            auto rec = ps->recorded.find(topic);
-            if (rec != ps->recorded.end() && offset <= rec->second) return true;
+            if (ps->recorded[topic].count(offset)) return true;
           }
           auto s = decode_step(core::joined_attribute(a->attributes, "step"));
           if (!s) {
@@ -921,7 +1000,7 @@ struct router::impl {
           }
           (void)apply(d, *s, a->type == "tick");
           d.seq = a->seq;
-          if (offset >= 0) ps->recorded[topic] = offset;
+          if (offset >= 0) ps->recorded[topic].insert(offset);
           orphan.reset();
           ++replayed;
           return true;
@@ -931,6 +1010,14 @@ struct router::impl {
       logger().error("recovery of partition {} failed: {}; will retry", p, r.err().to_string());
       resync = true;
       return;
+    }
+    // Inputs before the group's committed offset are not delivered again: forget their markers.
+    for (auto it = ps->recorded.begin(); it != ps->recorded.end();) {
+      if (auto c = consumer->committed(it->first, p, 10s); c && *c > 0)
+        it->second.erase(it->second.begin(), it->second.lower_bound(*c));
+      else if (!c)
+        logger().warn("partition {}: {}; keeping every recorded offset", p, c.err().to_string());
+      it = it->second.empty() ? ps->recorded.erase(it) : std::next(it);
     }
     const double seconds = std::chrono::duration<double>(clock_type::now() - started).count();
     logger().info(
@@ -1169,7 +1256,12 @@ struct router::impl {
       if (resync) {
         logger().warn("router: leaving the group to rebuild every partition from the changelog");
         if (opts.on_health) opts.on_health(false);
-        settle(10s);
+        if (!settle_all()) break;  // stopping
+        if (auto err = rebuild_producer()) {
+          logger().error("router: cannot replace the producer: {}", *err);
+          std::this_thread::sleep_for(1s);
+          continue;
+        }
         consumer.reset();
         partitions.clear();
         resync = false;
@@ -1210,11 +1302,13 @@ struct router::impl {
 
 router::router(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
-core::result<std::unique_ptr<router>> router::start(router_options options,
-                                                    core::bus::producer& producer) {
+core::result<std::unique_ptr<router>> router::start(router_options options) {
   if (auto problems = eng::validate(options.config.engine); !problems.empty())
     return core::error{problems, "routing"};
-  auto p = std::make_unique<impl>(std::move(options), producer);
+  auto p = std::make_unique<impl>(std::move(options));
+  auto producer = p->make_producer();
+  if (!producer) return producer.err();
+  p->producer = std::move(*producer);
   if (!p->opts.state_dir.empty()) {
     auto h = history::store::open(p->opts.state_dir / "history.db");
     if (!h) return h.err();
@@ -1257,10 +1351,17 @@ router::~router() { stop(); }
 void router::stop() {
   if (!impl_) return;
   std::call_once(impl_->stop_once, [this] {
-    impl_->stopping = true;
+    {
+      std::lock_guard lock(impl_->emit_mutex);  // wakes a router thread waiting for queue space
+      impl_->stopping = true;
+    }
+    impl_->emit_space.notify_all();
     if (impl_->thread.joinable()) impl_->thread.join();  // settles what it emitted first
     impl_->stop_emitter();
     impl_->consumer.reset();
+    // Flushes what is left (bounded), then fails the rest: their inputs' offsets were never
+    // stored, so the next owner consumes them again.
+    impl_->producer.reset();
   });
 }
 

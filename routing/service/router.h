@@ -52,9 +52,9 @@ struct router_statistics {
 
 class router {
  public:
-  // Opens the history database, joins the consumer group and starts the router thread.
-  static core::result<std::unique_ptr<router>> start(router_options options,
-                                                     core::bus::producer& producer);
+  // Opens the history database, creates the router's own producer (gapless: records never expire,
+  // so the changelog has no holes), joins the consumer group and starts the router thread.
+  static core::result<std::unique_ptr<router>> start(router_options options);
   ~router();  // stop()
   router(const router&) = delete;
   router& operator=(const router&) = delete;

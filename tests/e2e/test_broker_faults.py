@@ -9,6 +9,8 @@ Proves: while Kafka cannot store a contact the webhook answers 503 with Retry-Af
 and a chat message is refused visibly (`unavailable`), never acknowledged;
 afterwards every acknowledged contact is routed exactly once (counts printed: acknowledged, routed,
 lost, duplicated assignments).
+The delivery timeout is 3 s, shorter than the outage: the webhooks' records expire and are
+answered 503, the router's changelog records wait for the broker (they never expire).
 
 The daemon runs with max.in.flight.requests.per.connection=1 here. librdkafka's mock cluster checks
 idempotent sequence numbers only for transactional producers: with several produce requests in
@@ -200,7 +202,7 @@ routing:
   channels:
     messenger: {{capacity: 1000, auto_accept: true}}
     chat: {{capacity: 1000, auto_accept: true}}
-""", kafka_yaml="""delivery_timeout: 5s
+""", kafka_yaml="""delivery_timeout: 3s
 client: {max.in.flight.requests.per.connection: "1"}"""))
         d.wait_ready(timeout=60)
 
