@@ -117,6 +117,11 @@ gateway_config parse_gateway_config(const config::subtree& tree, config::diagnos
   int kept = r.optional<int>("contacts_kept", static_cast<int>(out.contacts_kept));
   if (kept < 100) r.error("contacts_kept", "must be at least 100");
   out.contacts_kept = static_cast<std::size_t>(std::max(100, kept));
+  int window = r.optional<int>("dedupe_window", static_cast<int>(out.dedupe_window));
+  if (window < 1000 || window > 10'000'000)
+    r.error("dedupe_window", "must be within 1000..10000000");
+  else
+    out.dedupe_window = static_cast<std::size_t>(window);
   if (out.agents.empty() && !out.jwt && tree.node.IsDefined() && !tree.empty())
     r.error("no way to log in: configure `agents` (tokens) or `jwt`");
   r.finish();

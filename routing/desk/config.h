@@ -54,6 +54,7 @@ struct gateway_config {
   std::size_t max_message_bytes = 64 * 1024;  // one client frame
   std::size_t send_queue_limit = 1024;  // queued server messages before a slow socket is closed
   std::size_t contacts_kept = 20000;    // finished contacts kept for "why" queries
+  std::size_t dedupe_window = 200000;   // record ids remembered to drop redelivered records
 };
 
 // Parses `gateway:` (an empty subtree gives the defaults); every problem goes to `sink`.

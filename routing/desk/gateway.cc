@@ -105,7 +105,7 @@ struct gateway::impl : std::enable_shared_from_this<gateway::impl> {
   std::atomic<std::uint64_t> messages_in{0}, pushes{0}, events_produced{0}, errors{0},
       records_read{0};
 
-  explicit impl(std::size_t kept) : model(kept) {}
+  explicit impl(const gateway_config& c) : model(c.contacts_kept, c.dedupe_window) {}
 
   // --- Kafka side -------------------------------------------------------------------------
   void deliver(const std::vector<push>& out);
@@ -797,7 +797,7 @@ gateway::~gateway() { stop(); }
 core::result<std::unique_ptr<gateway>> gateway::create(gateway_options o) {
   if (!o.ioc || !o.listener || !o.producer)
     return core::error{"gateway needs an io_context, a listener and a producer", "gateway"};
-  auto p = std::make_shared<impl>(o.config.contacts_kept);
+  auto p = std::make_shared<impl>(o.config);
   p->ioc = o.ioc;
   p->producer = o.producer;
   p->kafka = std::move(o.kafka);

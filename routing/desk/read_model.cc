@@ -10,7 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t seen_window = 200'000;
 constexpr std::size_t max_decisions_per_contact = 200;
 constexpr std::size_t max_messages_per_contact = 500;
 constexpr std::size_t max_contacts_per_customer = 50;
@@ -56,7 +55,7 @@ bool read_model::seen(const std::string& id) {
   if (id.empty()) return false;
   if (!seen_.insert(id).second) return true;
   seen_order_.push_back(id);
-  if (seen_order_.size() > seen_window) {
+  if (seen_order_.size() > dedupe_window_) {
     seen_.erase(seen_order_.front());
     seen_order_.pop_front();
   }

@@ -47,7 +47,8 @@ enum class desk_action { accept, reject, work };  // work: reply, complete, tran
 
 class read_model {
  public:
-  explicit read_model(std::size_t contacts_kept = 20000) : contacts_kept_(contacts_kept) {}
+  explicit read_model(std::size_t contacts_kept = 20000, std::size_t dedupe_window = 200000)
+      : contacts_kept_(contacts_kept), dedupe_window_(dedupe_window) {}
 
   // Applies one router decision (deduplicated by id). Types "input" and "tick" are ignored.
   std::vector<push> apply(const core::assignment& a);
@@ -128,6 +129,7 @@ class read_model {
 
   mutable std::mutex mutex_;
   std::size_t contacts_kept_;
+  std::size_t dedupe_window_;  // ids in seen_
   std::map<std::string, contact_view> contacts_;
   std::deque<std::string> finished_order_;
   std::map<std::string, agent_view> agents_;

@@ -235,6 +235,12 @@ router_config parse_router_config(const config::subtree& tree, config::diagnosti
       "stats_interval", std::chrono::milliseconds(rc.stats_interval)));
   if (rc.stats_interval != 0 && (rc.stats_interval < 500 || rc.stats_interval > 3'600'000))
     r.error("stats_interval", "must be 0 (off) or between 500ms and 1h");
+  const int window = r.optional<int>("dedupe_window", static_cast<int>(rc.seen_window));
+  if (window < 1000 || window > 10'000'000)
+    r.error("dedupe_window", "must be within 1000..10000000");
+  else
+    rc.seen_window = static_cast<std::size_t>(window);
+  rc.engine.dedupe_window = rc.seen_window / 2;
   r.finish();
   // The engine's own cross-checks (unknown queues in rules and escalation steps, ...), reported
   // at the routing section once the file itself read cleanly.

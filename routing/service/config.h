@@ -30,10 +30,12 @@ struct router_config {
   // Queues that tell a queued customer their position and expected wait (chat, messenger and
   // email only: never voice).
   std::set<std::string> notify_expected_wait;
+  // Recently seen contact and agent-event ids per domain, to drop redeliveries (`dedupe_window`;
+  // the engine remembers half as many finished contact ids).
   std::size_t seen_window = 200'000;
   // How often each domain's queue and agent statistics go to omni.assignments (type "stats", for
   // the desk gateway); unchanged statistics are repeated only once a minute. 0: never.
-  engine::duration stats_interval = 5000;  // recently seen contact / agent-event ids per domain
+  engine::duration stats_interval = 5000;
 };
 
 // The configuration used when omniroute.yaml has no `routing:` section: one queue `default`

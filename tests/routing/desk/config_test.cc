@@ -53,6 +53,8 @@ TEST(DeskConfig, ReadsAgentsJwtAndLimits) {
   disconnect_grace: 5s
   heartbeat_interval: 2s
   max_connections: 500
+  contacts_kept: 2000
+  dedupe_window: 5000
 )");
   ASSERT_TRUE(p.errors.empty()) << p.errors.front();
   ASSERT_EQ(p.cfg.agents.count("anna"), 1u);
@@ -66,6 +68,8 @@ TEST(DeskConfig, ReadsAgentsJwtAndLimits) {
   EXPECT_EQ(p.cfg.jwt->agent_claim, "agent");
   EXPECT_EQ(p.cfg.disconnect_grace, std::chrono::seconds(5));
   EXPECT_EQ(p.cfg.max_connections, 500u);
+  EXPECT_EQ(p.cfg.contacts_kept, 2000u);
+  EXPECT_EQ(p.cfg.dedupe_window, 5000u);
   EXPECT_EQ(p.cfg.allowed_origins, std::vector<std::string>{"https://desk.example"});
 }
 
@@ -93,6 +97,11 @@ TEST(DeskConfig, UnknownAlgorithmAndMissingLoginAreErrors) {
   auto p = parse("gateway:\n  jwt:\n    algorithm: none\n    secret: x\n");
   ASSERT_FALSE(p.errors.empty());
   EXPECT_NE(p.errors.front().find("algorithm"), std::string::npos) << p.errors.front();
+  auto w = parse("gateway:\n  admin_token: 0123456789abcdef0123\n  dedupe_window: 10\n");
+  ASSERT_EQ(w.errors.size(), 2u);
+  EXPECT_NE(w.errors.back().find("dedupe_window: must be within 1000..10000000"),
+            std::string::npos)
+      << w.errors.back();
   auto q = parse("gateway:\n  admin_token: 0123456789abcdef0123\n");
   ASSERT_EQ(q.errors.size(), 1u);
   EXPECT_NE(q.errors.front().find("no way to log in"), std::string::npos);

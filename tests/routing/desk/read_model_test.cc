@@ -69,6 +69,19 @@ TEST(DeskReadModel, OfferIsPushedOnceWithConversationAndHistory) {
   EXPECT_TRUE(m.apply(marker).empty());
 }
 
+// The dedupe window is bounded: an id read again within it is dropped, one older than the window
+// is not remembered any more (memory stays flat however long the node runs).
+TEST(DeskReadModel, DedupeWindowForgetsTheOldestIds) {
+  read_model m(100, 1000);
+  ASSERT_EQ(m.apply(offer("acme-1", "c1", "a1")).size(), 1u);
+  for (int i = 0; i < 999; ++i)
+    m.apply(agent_event("ev-" + std::to_string(i), core::agent_event_type::presence, "a2"));
+  EXPECT_TRUE(m.apply(offer("acme-1", "c1", "a1")).empty());  // still within the last 1000
+  m.apply(agent_event("ev-last", core::agent_event_type::presence, "a2"));
+  m.apply(agent_event("ev-last-2", core::agent_event_type::presence, "a2"));
+  EXPECT_EQ(m.apply(offer("acme-1", "c1", "a1")).size(), 1u);  // forgotten: applied again
+}
+
 TEST(DeskReadModel, AuthorizeFollowsOffersAcceptAndRevoke) {
   read_model m;
   m.apply(offer("acme-1", "c1", "a1"));

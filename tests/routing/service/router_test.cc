@@ -440,6 +440,18 @@ TEST_F(router_test, escalation_overflows_after_its_timer) {
   EXPECT_GE(o.at, arrived);
 }
 
+TEST(router_config, dedupe_window_sizes_the_router_and_engine_windows) {
+  config::diagnostics sink;
+  auto c = parse(std::string(routing_yaml) + "dedupe_window: 5000\n", sink);
+  ASSERT_TRUE(sink.empty());
+  EXPECT_EQ(c.seen_window, 5000u);
+  EXPECT_EQ(c.engine.dedupe_window, 2500u);
+  (void)parse(std::string(routing_yaml) + "dedupe_window: 999\n", sink);
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_NE(config::to_string(sink.take_sorted().front()).find("must be within 1000..10000000"),
+            std::string::npos);
+}
+
 TEST_F(router_test, a_new_router_rebuilds_the_domain_from_the_changelog) {
   start_router();
   login("alice");
