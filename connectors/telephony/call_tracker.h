@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "core/events/events.h"
-#include "routing/history/identity.h"
+#include "core/identity/normalize.h"
 
 namespace omni::connectors::telephony {
 
@@ -119,7 +119,7 @@ class call_tracker {
   void forget(const std::string& key);
 
   call_settings settings_;
-  routing::history::identity_normalizer normalizer_;
+  core::identity_normalizer normalizer_;
   std::unordered_map<std::string, call> calls_;
   std::deque<std::string> order_;          // keys by start, oldest first
   std::unordered_set<std::string> ended_;  // recently ended keys: late or replayed events

@@ -1,7 +1,7 @@
 #pragma once
 // Phone numbers written in international form, as messengers report them (Viber's shared
 // contacts, WhatsApp's business numbers): no region is assumed, so no libphonenumber is needed.
-// Numbers in national form need the region; routing/history/identity.h reads those.
+// Numbers in national form need the region; normalize.h (libphonenumber) reads those.
 
 #include <optional>
 #include <string>

@@ -21,7 +21,7 @@
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "routing/engine/engine.h"
-#include "routing/history/identity.h"
+#include "core/identity/normalize.h"
 #include "routing/history/store.h"
 #include "routing/service/step.h"
 
@@ -184,7 +184,7 @@ struct router::impl {
   std::mutex producer_mutex;
   std::shared_ptr<core::bus::producer> producer;
   std::unique_ptr<history::store> history;
-  history::identity_normalizer normalizer;
+  core::identity_normalizer normalizer;
   std::unique_ptr<core::bus::consumer> consumer;
 
   std::thread thread;

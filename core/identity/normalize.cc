@@ -1,11 +1,11 @@
-#include "routing/history/identity.h"
+#include "core/identity/normalize.h"
 
 #include <phonenumbers/phonenumberutil.h>
 
 #include <algorithm>
 #include <cctype>
 
-namespace omni::routing::history {
+namespace omni::core {
 
 namespace {
 std::string trim(std::string_view s) {
@@ -50,18 +50,18 @@ std::optional<std::string> identity_normalizer::phone_e164(std::string_view raw)
   return out;
 }
 
-std::optional<core::identity> identity_normalizer::normalize(const core::identity& id) const {
+std::optional<identity> identity_normalizer::normalize(const identity& id) const {
   std::string kind = lower_ascii(trim(id.kind));
   if (kind.empty()) return std::nullopt;
   if (kind == "phone") {
     auto p = phone_e164(id.value);
     if (!p) return std::nullopt;
-    return core::identity{kind, *p};
+    return identity{kind, *p};
   }
   std::string value = trim(id.value);
   if (kind == "email") value = lower_ascii(value);
   if (value.empty()) return std::nullopt;
-  return core::identity{kind, value};
+  return identity{kind, value};
 }
 
-}  // namespace omni::routing::history
+}  // namespace omni::core
