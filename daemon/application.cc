@@ -70,6 +70,7 @@ struct application::impl {
   core::bus::settings kafka;
   core::bus::topic_names topics;
   std::unique_ptr<core::bus::producer> producer;
+  std::vector<std::pair<std::string, std::string>> demo_logins;  // agent id, demo token
   std::unique_ptr<core::http::listener> admin_listener;
   std::unique_ptr<core::http::listener> public_listener;
   std::unique_ptr<connectors::kafka_contact_publisher> publisher;
@@ -292,6 +293,22 @@ struct application::impl {
 
   // The public listener (`http:`) shared by connectors and the desk gateway; started by
   // start_public() once every role has registered its routes.
+  // With demo credentials (the shipped example config), where to try it: the desk with each demo
+  // agent's token and every web chat page. Logged once the node is ready.
+  void announce_demo() const {
+    if (demo_logins.empty() || !public_listener) return;
+    const std::string base = (cfg.http.tls ? "https://" : "http://") + cfg.http.listen.host + ":" +
+                             std::to_string(public_listener->port());
+    for (const auto& c : cfg.connectors)
+      if (c.type == "webchat") {
+        std::string path = "/chat/";
+        if (auto p = c.settings.node["path"]; p && p.IsScalar()) path = p.as<std::string>();
+        logger().info("demo: write as a customer at {}{}", base, path);
+      }
+    for (const auto& [id, token] : demo_logins)
+      logger().info("demo: answer as agent {} at {}/desk/ with the token {}", id, base, token);
+  }
+
   void make_public_listener() {
     if (public_listener) return;
     core::http::settings s;
@@ -362,6 +379,17 @@ struct application::impl {
       std::string all;
       for (const auto& d : sink.take_sorted()) all += "\n  " + config::to_string(d);
       return "gateway:" + all;
+    }
+    // Demo credentials are for one machine: a listener others can reach needs real tokens.
+    if (auto demo = routing::desk::demo_agents(o.config); !demo.empty()) {
+      const std::string& host = cfg.http.listen.host;
+      const bool loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
+      if (!loopback)
+        return "gateway: agent " + demo.front() +
+               " has a demo token (\"demo-...\"), accepted only while http.listen is a loopback "
+               "address (it is " +
+               cfg.http.listen.to_string() + "): give every agent a real secret";
+      for (const auto& id : demo) demo_logins.emplace_back(id, o.config.agents.at(id).token);
     }
     make_public_listener();
     o.ioc = &ioc;
@@ -654,6 +682,7 @@ std::optional<std::string> application::start() {
   d.health->set_started(true);
   notify::ready(d.status_line());
   logger().info("ready");
+  d.announce_demo();
   return std::nullopt;
 }
 

@@ -59,10 +59,15 @@ With `kafka.brokers: embedded` (the default) an in-memory Kafka cluster runs ins
 its bootstrap address is logged and shown by the admin endpoint's /readyz.
 )";
 
-constexpr const char* check_help = R"(Usage: omniroute check-config [FILE]
+constexpr const char* check_help = R"(Usage: omniroute check-config [--production] [FILE]
 
 Loads FILE (default: /etc/omniroute/omniroute.yaml) exactly as `serve` would, including secret
 references (${ENV}, ${file:/path}), and prints every error as file:line:col: message.
+
+Options:
+      --production  also refuse what only a demo may use: desk tokens starting with "demo-"
+                    (the packaged service runs this before every start)
+  -h, --help        show this help
 
 Exit status: 0 when the file is valid, 2 when it has errors.
 )";
@@ -120,8 +125,13 @@ void print_errors(const std::vector<config::diagnostic>& errors) {
 
 int cmd_check_config(const std::vector<std::string>& args) {
   std::string file = default_config;
+  bool production = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (is_help(args[i])) return std::fputs(check_help, stdout), exit_ok;
+    if (args[i] == "--production") {
+      production = true;
+      continue;
+    }
     if (!args[i].empty() && args[i][0] == '-')
       return usage_error("unknown option " + args[i], "check-config");
     file = args[i];
@@ -133,7 +143,7 @@ int cmd_check_config(const std::vector<std::string>& args) {
     (void)connectors::create_all(*loaded.config, sink, connectors::context{});
     // So is the routing section (queues, rules, agents), by the router's own parser.
     (void)routing::service::parse_router_config(loaded.config->routing, sink);
-    (void)routing::desk::parse_gateway_config(loaded.config->gateway, sink);
+    (void)routing::desk::parse_gateway_config(loaded.config->gateway, sink, production);
     loaded.errors = sink.take_sorted();
   }
   if (!loaded.errors.empty()) {

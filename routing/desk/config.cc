@@ -24,7 +24,7 @@ std::map<std::string, int> int_map(config::reader& r, std::string_view key, int 
   return out;
 }
 
-void parse_agents(config::reader& r, gateway_config& out) {
+void parse_agents(config::reader& r, gateway_config& out, bool production) {
   std::map<std::string, std::string> token_owner;
   for (auto& [id, a] : r.entries("agents")) {
     agent_account acc;
@@ -36,6 +36,11 @@ void parse_agents(config::reader& r, gateway_config& out) {
     acc.capacity = int_map(a, "capacity", 0, 1000, "capacity");
     if (acc.token.size() > 0 && acc.token.size() < 16)
       a.error("token", "is too short: use at least 16 characters (e.g. `openssl rand -hex 24`)");
+    if (production && is_demo_token(acc.token))
+      a.error("token",
+              "is a demo credential (\"demo-...\"): a production config needs a real secret, "
+              "e.g. ${file:desk-" +
+                  id + ".token}");
     if (!acc.token.empty()) {
       auto [it, fresh] = token_owner.emplace(acc.token, id);
       if (!fresh) a.error("token", "is the same as agent '" + it->second + "''s token");
@@ -81,10 +86,20 @@ void parse_jwt(config::reader& r, gateway_config& out) {
 
 }  // namespace
 
-gateway_config parse_gateway_config(const config::subtree& tree, config::diagnostics& sink) {
+bool is_demo_token(std::string_view token) { return token.starts_with("demo-"); }
+
+std::vector<std::string> demo_agents(const gateway_config& c) {
+  std::vector<std::string> out;
+  for (const auto& [id, a] : c.agents)
+    if (is_demo_token(a.token)) out.push_back(id);
+  return out;
+}
+
+gateway_config parse_gateway_config(const config::subtree& tree, config::diagnostics& sink,
+                                    bool production) {
   gateway_config out;
   config::reader r(tree, sink);
-  parse_agents(r, out);
+  parse_agents(r, out, production);
   parse_jwt(r, out);
   out.admin_token = r.optional<std::string>("admin_token", "");
   if (!out.admin_token.empty() && out.admin_token.size() < 16)

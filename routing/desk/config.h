@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/diagnostic.h"
@@ -57,7 +58,15 @@ struct gateway_config {
   std::size_t dedupe_window = 200000;   // record ids remembered to drop redelivered records
 };
 
+// Demo credentials: agent tokens starting with "demo-", as in the shipped example config, for
+// trying omniroute on one machine. `serve` accepts them only on a loopback listener and
+// `check-config --production` refuses them.
+bool is_demo_token(std::string_view token);
+std::vector<std::string> demo_agents(const gateway_config& c);  // ids, sorted
+
 // Parses `gateway:` (an empty subtree gives the defaults); every problem goes to `sink`.
-gateway_config parse_gateway_config(const config::subtree& tree, config::diagnostics& sink);
+// `production`: a demo credential is an error.
+gateway_config parse_gateway_config(const config::subtree& tree, config::diagnostics& sink,
+                                    bool production = false);
 
 }  // namespace omni::routing::desk

@@ -29,6 +29,6 @@ trap 'rm -rf "$tmp"' EXIT
 dpkg-deb -e "$deb" "$tmp/control"
 need "$(cat "$tmp/control/conffiles")" "/etc/omniroute/omniroute.yaml"
 dpkg-deb -x "$deb" "$tmp/root"
-"$tmp/root/usr/bin/omniroute" check-config "$tmp/root/etc/omniroute/omniroute.yaml"
+"$tmp/root/usr/bin/omniroute" check-config --production "$tmp/root/etc/omniroute/omniroute.yaml"
 [ $fail -eq 0 ] && echo "package: OK"
 exit $fail
