@@ -20,6 +20,7 @@
 #include "core/bus/bus.h"
 #include "core/events/events.h"
 #include "core/metrics/metrics.h"
+#include "core/recent_ids.h"
 
 namespace omni::connectors {
 
@@ -40,38 +41,6 @@ class contact_publisher {
   virtual void publish(const core::contact& c, publish_callback done) = 0;
 };
 
-// The last `capacity` distinct ids, exactly (the dedupe window). A ring holds the ids in arrival
-// order; an open-addressing index into it (linear probing, backward-shift deletion) keeps 32 bits
-// of each id's hash beside its ring slot, so a lookup of a new id — the common case — reads one
-// 8-byte entry and compares no string. Not thread-safe.
-class recent_ids {
- public:
-  explicit recent_ids(std::size_t capacity);  // at most 2^30
-  bool contains(std::string_view id) const;
-  // Remembers `id`, forgetting the oldest when full. Nothing when it is already remembered or the
-  // capacity is 0.
-  void insert(std::string_view id);
-  std::size_t size() const { return ring_.size(); }
-
- private:
-  struct entry {
-    std::uint32_t slot = 0;  // ring index + 1; 0: empty
-    std::uint32_t hash = 0;  // the id's hash >> 32; its low bits are the home position
-  };
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_capacity = std::size_t{1}
-                                              << 30;  // the table's index fits the 32 hash bits
-  static std::uint32_t hash_of(std::string_view id);
-  std::size_t find(std::string_view id, std::uint32_t h) const;  // table index, or npos
-  void erase_at(std::size_t i);
-
-  std::size_t capacity_;
-  std::vector<std::string> ring_;
-  std::size_t next_ = 0;  // once full: the slot of the oldest id
-  std::vector<entry> table_;
-  std::size_t mask_ = 0;
-};
-
 // Publishes to the contacts topic keyed by domain, with the recent-id memory described above.
 // Thread-safe. Owned by the daemon; outlives connectors and is destroyed after the producer flush.
 class kafka_contact_publisher : public contact_publisher {
@@ -88,7 +57,7 @@ class kafka_contact_publisher : public contact_publisher {
   std::string topic_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::vector<publish_callback>> in_flight_;
-  recent_ids stored_;  // the last `remember` stored ids
+  core::recent_ids stored_;  // the last `remember` stored ids
   std::vector<std::tuple<core::channel, std::string, core::metrics::counter*>> received_;
 };
 

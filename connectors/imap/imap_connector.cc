@@ -735,12 +735,8 @@ bool imap_connector::deliver(const core::outbound& o, const outbound_position&) 
 
 bool imap_connector::remember_outbound(const std::string& id) {
   std::lock_guard lock(sent_mutex_);
-  if (!sent_ids_.insert(id).second) return false;
-  sent_order_.push_back(id);
-  if (sent_order_.size() > 10000) {
-    sent_ids_.erase(sent_order_.front());
-    sent_order_.pop_front();
-  }
+  if (sent_ids_.contains(id)) return false;
+  sent_ids_.insert(id);
   return true;
 }
 

@@ -27,6 +27,7 @@
 #include "connectors/connector.h"
 #include "connectors/imap/mime.h"
 #include "connectors/imap/smtp.h"
+#include "core/recent_ids.h"
 
 namespace omni::connectors::imap {
 
@@ -97,8 +98,7 @@ class imap_connector : public connector {
   std::vector<std::shared_ptr<session>> sessions_;
   std::unique_ptr<smtp_client> smtp_;
   std::mutex sent_mutex_;
-  std::unordered_set<std::string> sent_ids_;
-  std::deque<std::string> sent_order_;
+  core::recent_ids sent_ids_{10000};
 };
 
 }  // namespace omni::connectors::imap

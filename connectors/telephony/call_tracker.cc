@@ -20,7 +20,7 @@ bool withheld(std::string_view number) {
 }  // namespace
 
 call_tracker::call_tracker(call_settings s)
-    : settings_(std::move(s)), normalizer_(settings_.default_region) {}
+    : settings_(std::move(s)), normalizer_(settings_.default_region), ended_(ended_memory) {}
 
 std::string call_tracker::contact_id_of(std::string_view key) const {
   return core::contact_id(settings_.provider, settings_.connector + ":" + std::string(key));
@@ -48,7 +48,7 @@ void call_tracker::set_caller(call& c, std::string_view number, std::string_view
 }
 
 void call_tracker::started(const call_start& s, core::timestamp_ms now, call_output& out) {
-  if (s.key.empty() || calls_.count(s.key) || ended_.count(s.key)) return;  // replay
+  if (s.key.empty() || calls_.count(s.key) || ended_.contains(s.key)) return;  // replay
   call c;
   core::contact& ct = c.contact;
   ct.provider = settings_.provider;
@@ -192,7 +192,7 @@ void call_tracker::ended(std::string_view key, std::string_view cause, core::tim
   std::string k(key);
   auto it = calls_.find(k);
   if (it == calls_.end()) {
-    if (!ended_.count(k)) counts_.unknown_calls++;
+    if (!ended_.contains(k)) counts_.unknown_calls++;
     return;
   }
   call& c = it->second;
@@ -225,11 +225,7 @@ void call_tracker::ended(std::string_view key, std::string_view cause, core::tim
 
 void call_tracker::forget(const std::string& key) {
   calls_.erase(key);
-  if (ended_.insert(key).second) ended_order_.push_back(key);
-  while (ended_order_.size() > ended_memory) {
-    ended_.erase(ended_order_.front());
-    ended_order_.pop_front();
-  }
+  ended_.insert(key);
 }
 
 }  // namespace omni::connectors::telephony

@@ -32,6 +32,7 @@
 
 #include "core/events/events.h"
 #include "core/identity/normalize.h"
+#include "core/recent_ids.h"
 
 namespace omni::connectors::telephony {
 
@@ -121,9 +122,8 @@ class call_tracker {
   call_settings settings_;
   core::identity_normalizer normalizer_;
   std::unordered_map<std::string, call> calls_;
-  std::deque<std::string> order_;          // keys by start, oldest first
-  std::unordered_set<std::string> ended_;  // recently ended keys: late or replayed events
-  std::deque<std::string> ended_order_;
+  std::deque<std::string> order_;  // keys by start, oldest first
+  core::recent_ids ended_;         // recently ended keys: late or replayed events
   call_counts counts_;
 };
 

@@ -53,12 +53,8 @@ std::string attribute(const std::map<std::string, std::string>& attrs,
 
 bool read_model::seen(const std::string& id) {
   if (id.empty()) return false;
-  if (!seen_.insert(id).second) return true;
-  seen_order_.push_back(id);
-  if (seen_order_.size() > dedupe_window_) {
-    seen_.erase(seen_order_.front());
-    seen_order_.pop_front();
-  }
+  if (seen_.contains(id)) return true;
+  seen_.insert(id);
   return false;
 }
 

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/events/events.h"
+#include "core/recent_ids.h"
 #include "core/result.h"
 
 namespace omni::routing::desk {
@@ -48,7 +49,7 @@ enum class desk_action { accept, reject, work };  // work: reply, complete, tran
 class read_model {
  public:
   explicit read_model(std::size_t contacts_kept = 20000, std::size_t dedupe_window = 200000)
-      : contacts_kept_(contacts_kept), dedupe_window_(dedupe_window) {}
+      : contacts_kept_(contacts_kept), seen_(dedupe_window) {}
 
   // Applies one router decision (deduplicated by id). Types "input" and "tick" are ignored.
   std::vector<push> apply(const core::assignment& a);
@@ -129,15 +130,13 @@ class read_model {
 
   mutable std::mutex mutex_;
   std::size_t contacts_kept_;
-  std::size_t dedupe_window_;  // ids in seen_
   std::map<std::string, contact_view> contacts_;
   std::deque<std::string> finished_order_;
   std::map<std::string, agent_view> agents_;
   std::map<std::string, nlohmann::json> stats_;  // domain -> {"at","queues","agents"}
   std::map<std::string, std::pair<std::string, std::vector<std::string>>>
-      customers_;  // id -> history, contacts (kept while one of its contacts is)
-  std::unordered_set<std::string> seen_;
-  std::deque<std::string> seen_order_;
+      customers_;          // id -> history, contacts (kept while one of its contacts is)
+  core::recent_ids seen_;  // record and agent-event ids (gateway.dedupe_window)
 };
 
 // Finds the first of `names` in `attrs` (the router's attribute names, with fallbacks).

@@ -11,17 +11,17 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <pthread.h>
 
 #include "core/events/codec.h"
 #include "core/events/json_writer.h"
+#include "core/identity/normalize.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
+#include "core/recent_ids.h"
 #include "routing/engine/engine.h"
-#include "core/identity/normalize.h"
 #include "routing/history/store.h"
 #include "routing/service/step.h"
 
@@ -98,31 +98,14 @@ std::string history_json(const std::vector<history::contact_record>& recent,
   return w.take();
 }
 
-// A bounded set of recently seen ids (oldest forgotten first).
-class seen_set {
- public:
-  bool contains(const std::string& id) const { return ids_.count(id) > 0; }
-  void add(const std::string& id, std::size_t window) {
-    if (id.empty() || !ids_.insert(id).second) return;
-    order_.push_back(id);
-    while (order_.size() > window) {
-      ids_.erase(order_.front());
-      order_.pop_front();
-    }
-  }
-
- private:
-  std::unordered_set<std::string> ids_;
-  std::deque<std::string> order_;
-};
-
 struct domain_state {
+  explicit domain_state(std::size_t seen_window) : seen(seen_window) {}
   std::string name;
   std::unique_ptr<eng::engine> engine;
   std::int64_t seq = 0;  // last changelog sequence number used
   std::unordered_map<std::string, contact_meta> contacts;
   std::unordered_map<std::string, std::string> conversations;  // key -> active contact id
-  seen_set seen;
+  core::recent_ids seen;   // contact and agent-event ids (routing.dedupe_window)
   std::string last_stats;  // the statistics last published, to skip unchanged ones
   eng::timestamp last_stats_at = 0;
 };
@@ -242,7 +225,7 @@ struct router::impl {
   domain_state& domain_of(partition_state& ps, const std::string& name) {
     auto& slot = ps.domains[name];
     if (!slot) {
-      slot = std::make_unique<domain_state>();
+      slot = std::make_unique<domain_state>(opts.config.seen_window);
       slot->name = name;
       slot->engine = std::make_unique<eng::engine>(opts.config.engine);
     }
@@ -275,7 +258,8 @@ struct router::impl {
         }
       if (!m.conversation.empty()) d.conversations[m.conversation] = m.id;
     }
-    for (const auto& id : s.seen) d.seen.add(id, opts.config.seen_window);
+    for (const auto& id : s.seen)
+      if (!id.empty()) d.seen.insert(id);
     for (const auto& id : s.finished) forget(d, id);
     for (const auto& dec : out)
       if (dec.kind == eng::decision_kind::abandon || dec.kind == eng::decision_kind::expire)
