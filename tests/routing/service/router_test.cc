@@ -64,7 +64,10 @@ router_config parse(const std::string& yaml, config::diagnostics& sink) {
 
 class router_test : public ::testing::Test {
  protected:
-  void SetUp() override {
+  // A new embedded cluster with the topics, and a producer for the test's inputs.
+  void start_cluster() {
+    producer_.reset();
+    cluster_.reset();
     auto c = core::bus::embedded_cluster::start(1);
     ASSERT_TRUE(c) << c.err().to_string();
     cluster_ = std::move(*c);
@@ -73,6 +76,11 @@ class router_test : public ::testing::Test {
     auto p = core::bus::producer::create(kafka_, "router-test");
     ASSERT_TRUE(p);
     producer_ = std::move(*p);
+  }
+
+  void SetUp() override {
+    start_cluster();
+    if (HasFatalFailure()) return;
     state_dir_ = std::filesystem::temp_directory_path() /
                  ("omni-router-test-" + std::to_string(::getpid()) + "-" +
                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -686,16 +694,8 @@ TEST_F(router_test, an_input_whose_marker_is_missing_is_routed_after_a_rebuild) 
   router_.reset();
 
   // The same inputs on a fresh cluster, with the changelog minus the first contact's step.
-  producer_.reset();
-  cluster_.reset();
-  auto c = core::bus::embedded_cluster::start(1);
-  ASSERT_TRUE(c) << c.err().to_string();
-  cluster_ = std::move(*c);
-  ASSERT_TRUE(cluster_->create_topics(topics_.all(), partitions));
-  kafka_.brokers = cluster_->bootstrap();
-  auto p = core::bus::producer::create(kafka_, "router-test");
-  ASSERT_TRUE(p);
-  producer_ = std::move(*p);
+  start_cluster();
+  ASSERT_FALSE(HasFatalFailure());
   for (const auto& s : sent) send(s);
   std::string first_step;
   for (const auto& [part, m] : records) {
