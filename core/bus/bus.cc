@@ -26,6 +26,13 @@ void log_cb(const rd_kafka_t*, int level, const char* fac, const char* buf) {
              : level <= 4 ? spdlog::level::warn
              : level <= 6 ? spdlog::level::info
                           : spdlog::level::debug;
+  // The router's changelog producer sets enable.gapless.guarantee on purpose (delivery_mode::
+  // gapless, routing/service/README.md); librdkafka calls the property experimental at every
+  // start, which is no news for an operator.
+  if (lvl == spdlog::level::warn && std::string_view(fac) == "CONFWARN" &&
+      std::string_view(buf).find("enable.gapless.guarantee is experimental") !=
+          std::string_view::npos)
+    lvl = spdlog::level::debug;
   logger().log(lvl, "{}: {}", fac, buf);
 }
 
