@@ -10,14 +10,14 @@
 
 #include "config/config.h"
 #include "connectors/registry.h"
-#include "core/args.h"
 #include "core/bus/bus.h"
 #include "daemon/application.h"
+#include "daemon/args.h"
 #include "daemon/dev_kafka.h"
+#include "daemon/simulate.h"
 #include "daemon/version.h"
 #include "routing/desk/config.h"
 #include "routing/service/config.h"
-#include "routing/sim/command.h"
 
 namespace omni::daemon {
 namespace {
@@ -104,8 +104,6 @@ int usage_error(const std::string& message, const char* command) {
                message.c_str(), command);
   return exit_usage;
 }
-
-using core::take_value;
 
 bool parse_int(const std::string& s, int lo, int hi, int& out) {
   try {
@@ -232,7 +230,7 @@ const std::vector<command>& commands() {
       {"serve", serve_help, cmd_serve},
       {"check-config", check_help, cmd_check_config},
       {"dev-kafka", dev_kafka_help, cmd_dev_kafka},
-      {"simulate", routing::sim::simulate_help, routing::sim::run_simulate_command},
+      {"simulate", simulate_help, run_simulate_command},
       {"version", version_help, cmd_version},
   };
   return all;

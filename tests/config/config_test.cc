@@ -70,7 +70,10 @@ TEST(load_config, example_file_loads_clean) {
   EXPECT_TRUE(c.kafka.embedded);
   EXPECT_EQ(c.admin.listen, (address{"127.0.0.1", 9464}));
   EXPECT_EQ(c.http.listen, (address{"127.0.0.1", 8080}));
-  EXPECT_TRUE(c.connectors.empty());
+  // The first run's web chat (the demo page); its demo agents are in the gateway section.
+  ASSERT_EQ(c.connectors.size(), 1u);
+  EXPECT_EQ(c.connectors[0].type, "webchat");
+  EXPECT_EQ(c.connectors[0].name, "demo");
 }
 
 TEST(load_config, every_key_is_read) {

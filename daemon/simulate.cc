@@ -1,4 +1,4 @@
-#include "routing/sim/command.h"
+#include "daemon/simulate.h"
 
 #include <unistd.h>
 
@@ -9,11 +9,15 @@
 #include <stdexcept>
 
 #include "config/config.h"
-#include "core/args.h"
+#include "daemon/args.h"
 #include "routing/service/config.h"
 #include "routing/sim/simulator.h"
 
-namespace omni::routing::sim {
+namespace omni::daemon {
+
+using namespace routing::sim;  // this file is the simulator's command line
+namespace engine = routing::engine;
+namespace service = routing::service;
 
 const char* const simulate_help =
     R"(Usage: omniroute simulate --config FILE --scenario FILE [options]
@@ -48,8 +52,6 @@ int usage_error(const std::string& message) {
                message.c_str());
   return exit_usage;
 }
-
-using core::take_value;
 
 void print_errors(const std::vector<config::diagnostic>& errors) {
   for (const auto& d : errors) std::fprintf(stderr, "%s\n", config::to_string(d).c_str());
@@ -191,4 +193,4 @@ int run_simulate_command(const std::vector<std::string>& args) {
   return exit_ok;
 }
 
-}  // namespace omni::routing::sim
+}  // namespace omni::daemon

@@ -1,13 +1,12 @@
 #pragma once
-// Command-line option values, shared by the `omniroute` subcommands (daemon/cli.cc and
-// `omniroute simulate` in routing/sim).
+// Command-line option values, shared by the `omniroute` subcommands (cli.cc, simulate.cc).
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace omni::core {
+namespace omni::daemon {
 
 // Reads "--name VALUE" or "--name=VALUE" at args[i]; advances i past the value. False when
 // args[i] is another option, or `--name` is the last argument (no value).
@@ -26,4 +25,4 @@ inline bool take_value(const std::vector<std::string>& args, std::size_t& i, std
   return false;
 }
 
-}  // namespace omni::core
+}  // namespace omni::daemon
