@@ -61,4 +61,26 @@ void append_line(std::string& text, const std::string& line) {
   text += text.empty() ? line : "\n" + line;
 }
 
+credentials read_credentials(config::reader& r) {
+  credentials c;
+  const std::size_t errors_before = r.sink().size();
+  if (auto one = r.optional<std::string>("app_secret")) {
+    if (one->empty()) r.error("app_secret", "must not be empty");
+    c.app_secrets.push_back(std::move(*one));
+  }
+  if (auto many = r.optional<std::vector<std::string>>("app_secrets")) {
+    for (auto& s : *many) {
+      if (s.empty()) r.error("app_secrets", "must not contain an empty secret");
+      c.app_secrets.push_back(std::move(s));
+    }
+  }
+  if (c.app_secrets.empty() && r.sink().size() == errors_before)
+    r.error("app_secret", "is required (the Meta app secret; `app_secrets: [...]` while rotating)");
+  const std::size_t before_token = r.sink().size();
+  c.verify_token = r.required<std::string>("verify_token");
+  if (r.sink().size() == before_token && c.verify_token.empty())
+    r.error("verify_token", "must not be empty");
+  return c;
+}
+
 }  // namespace omni::connectors::meta

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/reader.h"
 #include "connectors/payload.h"
 #include "core/http/message.h"
 
@@ -21,6 +22,14 @@ std::optional<core::http::response> hub_handshake(const core::http::request& req
 // nullopt when the body's HMAC-SHA256 matches one of `secrets`; else 401 (missing) or 403.
 std::optional<core::http::response> hub_signature(const core::http::request& req,
                                                   const std::vector<std::string>& secrets);
+
+// The keys every Meta webhook entry has: `app_secret` (one) and/or `app_secrets` (a list, while
+// rotating; at least one, none empty) and `verify_token` (not empty). Errors go to the reader.
+struct credentials {
+  std::vector<std::string> app_secrets;
+  std::string verify_token;
+};
+credentials read_credentials(config::reader& r);
 
 // Events a POST carried that are not routed, by kind ("status", "echo", "field:...").
 using tally = std::map<std::string, int>;

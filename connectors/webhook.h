@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "connectors/connector.h"
@@ -98,6 +99,25 @@ class webhook_connector : public connector {
   context ctx_;
   std::atomic<bool> stopped_{false};
 };
+
+// The factory skeleton every webhook channel shares: the entry's reader, the common keys
+// (read_common), `path` (default /hooks/<type>/<name>, must start with '/'), then the channel's
+// own keys through `read(reader, webhook_settings)`, which returns the provider's settings;
+// finish() (unknown keys), and the connector only when the entry had no error.
+template <class Provider, class Read>
+std::unique_ptr<connector> make_webhook(const config::connector_config& entry, std::string type,
+                                        config::diagnostics& sink, const context& ctx, Read read) {
+  const std::size_t errors_before = sink.size();
+  config::reader r = config::connector_reader(entry, sink);
+  webhook_settings ws{entry.name, type, "/hooks/" + type + "/" + entry.name, read_common(r)};
+  ws.path = r.optional<std::string>("path", ws.path);
+  auto settings = read(r, std::as_const(ws));
+  if (ws.path.empty() || ws.path[0] != '/') r.error("path", "must start with '/'");
+  r.finish();
+  if (sink.size() != errors_before) return nullptr;
+  return std::make_unique<webhook_connector>(std::move(ws),
+                                             std::make_unique<Provider>(std::move(settings)), ctx);
+}
 
 // ---- helpers shared by providers ----------------------------------------------------------------
 

@@ -22,34 +22,31 @@ void check_secrets(config::reader& r, std::string_view key, const std::vector<st
 
 std::unique_ptr<connector> factory::create(const config::connector_config& entry,
                                            config::diagnostics& sink, const context& ctx) const {
-  std::size_t errors_before = sink.size();
-  config::reader r = config::connector_reader(entry, sink);
-  webhook_settings ws{entry.name, "generic", "/hooks/generic/" + entry.name, read_common(r)};
-  ws.path = r.optional<std::string>("path", ws.path);
-  settings s;
-  s.name = entry.name;
-  s.secrets = r.optional<std::vector<std::string>>("secrets", {});
-  s.tokens = r.optional<std::vector<std::string>>("tokens", {});
-  s.providers = r.optional<std::vector<std::string>>("providers", {"generic"});
-  // The connector's own `domain` is the default; `allowed_domains` are others an integrator may
-  // name.
-  s.domains = {ws.common.domain};
-  for (auto& d : r.optional<std::vector<std::string>>("allowed_domains", {}))
-    s.domains.push_back(std::move(d));
-  if (s.secrets.empty() && s.tokens.empty())
-    r.error("needs `secrets` (HMAC-SHA256 keys for X-Omni-Signature) or `tokens` (bearer tokens)");
-  check_secrets(r, "secrets", s.secrets);
-  check_secrets(r, "tokens", s.tokens);
-  if (s.providers.empty() ||
-      std::find(s.providers.begin(), s.providers.end(), "") != s.providers.end())
-    r.error("providers", "must list at least one non-empty provider name");
-  if (std::find(s.domains.begin() + 1, s.domains.end(), "") != s.domains.end())
-    r.error("allowed_domains", "must not contain an empty domain");
-  if (ws.path.empty() || ws.path[0] != '/') r.error("path", "must start with '/'");
-  r.finish();
-  if (sink.size() != errors_before) return nullptr;
-  return std::make_unique<webhook_connector>(std::move(ws),
-                                             std::make_unique<provider>(std::move(s)), ctx);
+  return make_webhook<provider>(
+      entry, "generic", sink, ctx, [&](config::reader& r, const webhook_settings& ws) {
+        settings s;
+        s.name = entry.name;
+        s.secrets = r.optional<std::vector<std::string>>("secrets", {});
+        s.tokens = r.optional<std::vector<std::string>>("tokens", {});
+        s.providers = r.optional<std::vector<std::string>>("providers", {"generic"});
+        // The connector's own `domain` is the default; `allowed_domains` are others an
+        // integrator may name.
+        s.domains = {ws.common.domain};
+        for (auto& d : r.optional<std::vector<std::string>>("allowed_domains", {}))
+          s.domains.push_back(std::move(d));
+        if (s.secrets.empty() && s.tokens.empty())
+          r.error(
+              "needs `secrets` (HMAC-SHA256 keys for X-Omni-Signature) or `tokens` (bearer "
+              "tokens)");
+        check_secrets(r, "secrets", s.secrets);
+        check_secrets(r, "tokens", s.tokens);
+        if (s.providers.empty() ||
+            std::find(s.providers.begin(), s.providers.end(), "") != s.providers.end())
+          r.error("providers", "must list at least one non-empty provider name");
+        if (std::find(s.domains.begin() + 1, s.domains.end(), "") != s.domains.end())
+          r.error("allowed_domains", "must not contain an empty domain");
+        return s;
+      });
 }
 
 }  // namespace omni::connectors::generic
