@@ -39,6 +39,10 @@ std::string address::to_string() const {
   return h + ":" + std::to_string(port);
 }
 
+bool is_loopback(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (text == "0") return std::chrono::milliseconds{0};
   if (text.empty()) return std::nullopt;

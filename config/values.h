@@ -41,6 +41,9 @@ std::optional<byte_size> parse_byte_size(std::string_view text);
 // `host:port` or `[ipv6]:port`; the port is 0..65535 and the host must not be empty.
 std::optional<address> parse_address(std::string_view text);
 
+// `localhost`, `::1` or 127.x.y.z: a host only this machine reaches.
+bool is_loopback(std::string_view host);
+
 // `30s`, `250ms`, `1h30m`: the shortest exact spelling parse_duration reads back.
 std::string format_duration(std::chrono::milliseconds d);
 

@@ -291,8 +291,6 @@ struct application::impl {
     return std::nullopt;
   }
 
-  // The public listener (`http:`) shared by connectors and the desk gateway; started by
-  // start_public() once every role has registered its routes.
   // With demo credentials (the shipped example config), where to try it: the desk with each demo
   // agent's token and every web chat page. Logged once the node is ready.
   void announce_demo() const {
@@ -309,6 +307,8 @@ struct application::impl {
       logger().info("demo: answer as agent {} at {}/desk/ with the token {}", id, base, token);
   }
 
+  // The public listener (`http:`) shared by connectors and the desk gateway; started by
+  // start_public() once every role has registered its routes.
   void make_public_listener() {
     if (public_listener) return;
     core::http::settings s;
@@ -382,9 +382,7 @@ struct application::impl {
     }
     // Demo credentials are for one machine: a listener others can reach needs real tokens.
     if (auto demo = routing::desk::demo_agents(o.config); !demo.empty()) {
-      const std::string& host = cfg.http.listen.host;
-      const bool loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
-      if (!loopback)
+      if (!config::is_loopback(cfg.http.listen.host))
         return "gateway: agent " + demo.front() +
                " has a demo token (\"demo-...\"), accepted only while http.listen is a loopback "
                "address (it is " +

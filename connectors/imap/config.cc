@@ -8,10 +8,6 @@ namespace omni::connectors::imap {
 
 namespace {
 
-bool loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 std::optional<smtp_settings> read_smtp(config::reader& r) {
   if (!r.has("smtp")) return std::nullopt;
   config::reader sr = r.child("smtp");
@@ -25,7 +21,7 @@ std::optional<smtp_settings> read_smtp(config::reader& r) {
   mode m = sr.optional_enum("tls", modes, mode::starttls);
   s.implicit_tls = m == mode::implicit;
   s.starttls = m == mode::starttls;
-  if (m == mode::none && !s.host.empty() && !loopback(s.host))
+  if (m == mode::none && !s.host.empty() && !config::is_loopback(s.host))
     sr.error("tls", "'none' would send the password in clear; allowed only for a loopback server");
   s.ca_file = sr.optional<std::string>("ca_file", "");
   s.verify = sr.optional<bool>("verify_certificate", true);
@@ -57,7 +53,8 @@ std::unique_ptr<connector> factory::create(const config::connector_config& entry
   static constexpr config::choice<tls_mode> modes[] = {
       {"implicit", tls_mode::implicit}, {"starttls", tls_mode::starttls}, {"none", tls_mode::none}};
   s.server.tls = r.optional_enum("tls", modes, tls_mode::implicit);
-  if (s.server.tls == tls_mode::none && !s.server.host.empty() && !loopback(s.server.host))
+  if (s.server.tls == tls_mode::none && !s.server.host.empty() &&
+      !config::is_loopback(s.server.host))
     r.error("tls", "'none' would send the password in clear; allowed only for a loopback server");
   s.server.ca_file = r.optional<std::string>("ca_file", "");
   s.server.verify = r.optional<bool>("verify_certificate", true);

@@ -89,6 +89,17 @@ TEST(address, prints_brackets_for_ipv6) {
   EXPECT_EQ((address{"10.0.0.1", 9092}.to_string()), "10.0.0.1:9092");
 }
 
+TEST(is_loopback, only_hosts_this_machine_alone_reaches) {
+  EXPECT_TRUE(is_loopback("127.0.0.1"));
+  EXPECT_TRUE(is_loopback("127.1.2.3"));
+  EXPECT_TRUE(is_loopback("::1"));
+  EXPECT_TRUE(is_loopback("localhost"));
+  EXPECT_FALSE(is_loopback("0.0.0.0"));
+  EXPECT_FALSE(is_loopback("::"));
+  EXPECT_FALSE(is_loopback("10.0.0.1"));
+  EXPECT_FALSE(is_loopback("imap.example.com"));
+}
+
 TEST(closest_match, suggests_typos_only) {
   const std::vector<std::string> keys{"node", "logging", "kafka", "admin", "http", "connectors"};
   EXPECT_EQ(edit_distance("kafak", "kafka"), 1u);  // a transposition is one edit
