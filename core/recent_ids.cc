@@ -16,12 +16,13 @@ recent_ids::recent_ids(std::size_t capacity) : capacity_(std::min(capacity, max_
 void recent_ids::grow() {
   table_.assign(table_.size() * 2, entry{});
   mask_ = table_.size() - 1;
-  for (std::size_t slot = 0; slot < ring_.size(); ++slot) {
-    const std::uint32_t h = hash_of(ring_[slot]);
-    std::size_t i = h & mask_;
-    while (table_[i].slot != 0) i = (i + 1) & mask_;
-    table_[i] = entry{static_cast<std::uint32_t>(slot + 1), h};
-  }
+  for (std::size_t slot = 0; slot < ring_.size(); ++slot) place(slot, hash_of(ring_[slot]));
+}
+
+void recent_ids::place(std::size_t slot, std::uint32_t h) {
+  std::size_t i = h & mask_;
+  while (table_[i].slot != 0) i = (i + 1) & mask_;
+  table_[i] = entry{static_cast<std::uint32_t>(slot + 1), h};
 }
 
 std::uint32_t recent_ids::hash_of(std::string_view id) {
@@ -54,9 +55,10 @@ void recent_ids::erase_at(std::size_t i) {
   table_[i] = entry{};
 }
 
-void recent_ids::insert(std::string_view id) {
+bool recent_ids::insert(std::string_view id) {
   const std::uint32_t h = hash_of(id);
-  if (capacity_ == 0 || find(id, h) != npos) return;
+  if (find(id, h) != npos) return false;
+  if (capacity_ == 0) return true;
   std::size_t slot = 0;
   if (ring_.size() < capacity_) {
     if ((ring_.size() + 1) * 2 > table_.size()) grow();
@@ -72,9 +74,8 @@ void recent_ids::insert(std::string_view id) {
     ring_[slot].assign(id);
     next_ = (next_ + 1) % capacity_;
   }
-  std::size_t i = h & mask_;
-  while (table_[i].slot != 0) i = (i + 1) & mask_;
-  table_[i] = entry{static_cast<std::uint32_t>(slot + 1), h};
+  place(slot, h);
+  return true;
 }
 
 }  // namespace omni::core

@@ -23,7 +23,8 @@ class recent_ids {
   bool contains(std::string_view id) const;
   // Remembers `id`, forgetting the oldest when full. Nothing when it is already remembered or the
   // capacity is 0.
-  void insert(std::string_view id);
+  // True when `id` was not remembered yet (a first sighting).
+  bool insert(std::string_view id);
   std::size_t size() const { return ring_.size(); }
 
  private:
@@ -38,6 +39,7 @@ class recent_ids {
   std::size_t find(std::string_view id, std::uint32_t h) const;  // table index, or npos
   void erase_at(std::size_t i);
   void grow();
+  void place(std::size_t slot, std::uint32_t h);  // index entry for ring slot `slot`
 
   std::size_t capacity_;
   std::vector<std::string> ring_;

@@ -735,9 +735,7 @@ bool imap_connector::deliver(const core::outbound& o, const outbound_position&) 
 
 bool imap_connector::remember_outbound(const std::string& id) {
   std::lock_guard lock(sent_mutex_);
-  if (sent_ids_.contains(id)) return false;
-  sent_ids_.insert(id);
-  return true;
+  return sent_ids_.insert(id);
 }
 
 std::string imap_connector::last_error() const {

@@ -53,9 +53,7 @@ std::string attribute(const std::map<std::string, std::string>& attrs,
 
 bool read_model::seen(const std::string& id) {
   if (id.empty()) return false;
-  if (seen_.contains(id)) return true;
-  seen_.insert(id);
-  return false;
+  return !seen_.insert(id);
 }
 
 read_model::contact_view& read_model::contact_for(const core::assignment& a) {

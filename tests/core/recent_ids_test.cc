@@ -26,7 +26,7 @@ TEST(recent_ids, remembers_exactly_the_last_capacity_distinct_ids) {
       ASSERT_EQ(ids.contains(id), known)
           << "capacity " << capacity << " step " << step << " " << id;
       if (step % 3 == 0) continue;  // lookups only, now and then
-      ids.insert(id);
+      ASSERT_EQ(ids.insert(id), !known) << "capacity " << capacity << " step " << step;
       if (!known && capacity > 0) {
         model.push_back(id);
         if (model.size() > capacity) model.pop_front();
