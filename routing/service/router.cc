@@ -894,17 +894,13 @@ struct router::impl {
   // so this lasts as long as Kafka is away), then the emitter may produce again. False when the
   // router stops meanwhile.
   bool settle_all() {
-    auto next_log = clock_type::now() + 10s;
-    while (outstanding.load() > 0) {
+    for (int seconds = 0; outstanding.load() > 0; ++seconds) {
       if (stopping.load()) return false;
       if (opts.loop_beat) opts.loop_beat->fetch_add(1, std::memory_order_relaxed);
-      if (clock_type::now() >= next_log) {
+      if (seconds > 0 && seconds % 10 == 0)
         logger().warn("router: {} record(s) still waiting for Kafka before the rebuild",
                       outstanding.load());
-        next_log = clock_type::now() + 10s;
-      }
-      drain_completions();
-      std::this_thread::sleep_for(2ms);
+      settle(1s);
     }
     drain_completions();
     std::lock_guard lock(emit_mutex);
