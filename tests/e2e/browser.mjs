@@ -1,6 +1,7 @@
-// What the browser drivers (desk_browser.mjs, webchat_browser.mjs) share: Debian's Chromium
+// What the browser drivers (desk_, webchat_, first_run_browser.mjs) share: Debian's Chromium
 // started headless by playwright-core (no browser download), console errors collected, and the
-// stdout protocol their Python tests read ("<WORD> ..." lines; "ERROR <message>" + exit 1).
+// stdout protocol their Python tests read ("<WORD> ..." lines; "ERROR <message>" + exit 1);
+// and a web chat visitor's message, sent and acknowledged.
 import { chromium } from "playwright-core";
 
 export const say = (line) => process.stdout.write(line + "\n");
@@ -29,4 +30,15 @@ export async function drive(opt, viewport, main) {
     if (context) await context.close().catch(() => {});
     process.exit(1);
   }
+}
+
+// On the web chat page (/chat/): opens the widget, waits until it is online, sends `text` and
+// waits for its acknowledgement (stored in Kafka: the pending style goes and the entry gets its seq).
+export async function sendAsVisitor(page, text, timeout) {
+  await page.getByTestId("chat-bubble").click();
+  await page.getByTestId("chat-status").filter({ hasText: "online" }).waitFor({ timeout });
+  await page.getByTestId("chat-input").fill(text);
+  await page.getByTestId("chat-send").click();
+  await page.locator("[data-testid=msg-visitor][data-seq]").filter({ hasText: text })
+    .waitFor({ timeout });
 }

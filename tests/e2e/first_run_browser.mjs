@@ -5,7 +5,7 @@
 // the log), text (the customer's message), reply (the agent's answer), screenshot (PNG path),
 // userDataDir, executablePath.
 // Protocol on stdout: "RESULT <json>" at the end; any failure: "ERROR <message>" and exit code 1.
-import { drive, say } from "./browser.mjs";
+import { drive, say, sendAsVisitor } from "./browser.mjs";
 
 const opt = JSON.parse(process.argv[2]);
 const timeout = opt.timeout ?? 60000;
@@ -23,12 +23,7 @@ await drive(opt, { width: 1100, height: 800 }, async (desk, consoleErrors) => {
   chat.on("console", (m) => { if (m.type() === "error") consoleErrors.push("chat: " + m.text()); });
   chat.on("pageerror", (e) => consoleErrors.push("chat: " + String(e)));
   await chat.goto(opt.chatUrl, { timeout });
-  await chat.getByTestId("chat-bubble").click();
-  await chat.getByTestId("chat-status").filter({ hasText: "online" }).waitFor({ timeout });
-  await chat.getByTestId("chat-input").fill(opt.text);
-  await chat.getByTestId("chat-send").click();
-  await chat.locator("[data-testid=msg-visitor][data-seq]").filter({ hasText: opt.text })
-    .waitFor({ timeout });
+  await sendAsVisitor(chat, opt.text, timeout);
 
   // The agent gets the offer with the customer's words, accepts and answers.
   const offer = desk.getByTestId("offer").filter({ hasText: opt.text });

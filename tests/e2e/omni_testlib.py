@@ -155,6 +155,19 @@ def topic_messages(bootstrap, topic, fmt="%s\n", timeout=30):
                 timeout=timeout)
 
 
+def browser_result(node, timeout):
+    """Waits (up to `timeout` s, then kills it) for a browser driver (desk_browser.mjs, ...: a node
+    process printing "RESULT <json>" or "ERROR <message>"). Returns (the RESULT's JSON or None, the
+    RESULT/ERROR line as printed, the driver's stderr)."""
+    try:
+        out, err = node.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        node.kill()
+        out, err = node.communicate()
+    line = next((l for l in out.splitlines() if l.startswith(("RESULT ", "ERROR "))), "")
+    return (json.loads(line[len("RESULT "):]) if line.startswith("RESULT ") else None), line, err
+
+
 def artifacts_dir():
     """Where tests keep artifacts (browser screenshots): $OMNI_ARTIFACTS_DIR, default artifacts/ at
     the repository root (gitignored)."""

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import Daemon, TempDirTest, requires, artifacts_dir, curl, kcat, topic_messages, wait_for  # noqa: E402
+from omni_testlib import Daemon, TempDirTest, requires, artifacts_dir, browser_result, curl, kcat, topic_messages, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHROMIUM = os.environ.get("OMNI_CHROMIUM", "/usr/bin/chromium")
@@ -69,17 +69,11 @@ class DeskInBrowser(TempDirTest):
         kcat("-b", bootstrap, "-P", "-t", "omni.contacts", "-k", "acme", "-X", "partitioner=murmur2_random",
              input=json.dumps(CONTACT, ensure_ascii=False) + "\n")
 
-        try:
-            out, err = node.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            out, err = node.communicate()
-        result_line = next((l for l in out.splitlines() if l.startswith(("RESULT ", "ERROR "))), "")
-        if not result_line.startswith("RESULT "):
+        result, result_line, err = browser_result(node, 120)
+        if result is None:
             topics = {t: topic_messages(bootstrap, t)[-3000:]
                       for t in ("omni.agent-events", "omni.assignments")}
             self.fail(f"browser run failed: {result_line}\n{err[-2000:]}\n{d.logs()[-6000:]}\n{topics}")
-        result = json.loads(result_line[len("RESULT "):])
 
         self.assertIn(CUSTOMER, result["offerText"])
         self.assertEqual(result["customerMessage"], TEXT)

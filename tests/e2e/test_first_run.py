@@ -14,7 +14,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import (BIN, SOURCE_DIR, Daemon, TempDirTest, artifacts_dir, free_port,  # noqa: E402
+from omni_testlib import (BIN, SOURCE_DIR, Daemon, TempDirTest, artifacts_dir, browser_result, free_port,  # noqa: E402
                           requires, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,15 +63,9 @@ class FirstRun(TempDirTest):
         node = subprocess.Popen(["node", os.path.join(HERE, "first_run_browser.mjs"), json.dumps(opts)],
                                 cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: node.poll() is None and node.kill())
-        try:
-            out, err = node.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            out, err = node.communicate()
-        line = next((l for l in out.splitlines() if l.startswith(("RESULT ", "ERROR "))), "")
-        if not line.startswith("RESULT "):
+        result, line, err = browser_result(node, 180)
+        if result is None:
             self.fail(f"browser run failed: {line}\n{err[-2000:]}\n{d.logs()[-6000:]}")
-        result = json.loads(line[len("RESULT "):])
         self.assertIn(TEXT, result["offerText"])
         self.assertEqual(result["customerMessage"], TEXT)
         self.assertIn(REPLY, "\n".join(result["chatShows"]))

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import Daemon, TempDirTest, requires, artifacts_dir, kcat, topic_messages, wait_for  # noqa: E402
+from omni_testlib import Daemon, TempDirTest, requires, artifacts_dir, browser_result, kcat, topic_messages, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHROMIUM = os.environ.get("OMNI_CHROMIUM", "/usr/bin/chromium")
@@ -71,15 +71,9 @@ class WebChatInBrowser(TempDirTest):
         kcat("-b", bootstrap, "-P", "-t", "omni.outbound", "-k", c["conversation"],
              "-X", "partitioner=murmur2_random", input=json.dumps(reply, ensure_ascii=False) + "\n")
 
-        try:
-            out, err = node.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            out, err = node.communicate()
-        result_line = next((l for l in out.splitlines() if l.startswith(("RESULT ", "ERROR "))), "")
-        if not result_line.startswith("RESULT "):
+        r, result_line, err = browser_result(node, 120)
+        if r is None:
             self.fail(f"browser run failed: {result_line}\n{err[-2000:]}\n{d.logs()[-6000:]}")
-        r = json.loads(result_line[len("RESULT "):])
         print(f"\nscreenshots: {shot} {shot.replace('.png', '-reloaded.png')}", file=sys.stderr)
 
         self.assertEqual(r["visitor"], r["visitorAfter"], "the reload started a new visitor")

@@ -5,20 +5,14 @@
 // Protocol on stdout, one line each: "SENT <visitor id>" once the message is acknowledged (the
 // test then finds the contact and produces the reply), then "RESULT <json>" at the end.
 // Any failure: "ERROR <message>" and exit code 1.
-import { drive, say } from "./browser.mjs";
+import { drive, say, sendAsVisitor } from "./browser.mjs";
 
 const opt = JSON.parse(process.argv[2]);
 const timeout = opt.timeout ?? 60000;
 
 await drive(opt, { width: 1000, height: 700 }, async (page, consoleErrors) => {
   await page.goto(opt.url + "/chat/", { timeout });
-  await page.getByTestId("chat-bubble").click();
-  await page.getByTestId("chat-status").filter({ hasText: "online" }).waitFor({ timeout });
-  await page.getByTestId("chat-input").fill(opt.text);
-  await page.getByTestId("chat-send").click();
-  // Acknowledged = stored in Kafka: the pending style goes away and the entry gets its seq.
-  await page.locator("[data-testid=msg-visitor][data-seq]").filter({ hasText: opt.text })
-    .waitFor({ timeout });
+  await sendAsVisitor(page, opt.text, timeout);
   const visitor = await page.getByTestId("chat").getAttribute("data-visitor");
   say("SENT " + visitor);
 
