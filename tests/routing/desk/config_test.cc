@@ -99,8 +99,7 @@ TEST(DeskConfig, UnknownAlgorithmAndMissingLoginAreErrors) {
   EXPECT_NE(p.errors.front().find("algorithm"), std::string::npos) << p.errors.front();
   auto w = parse("gateway:\n  admin_token: 0123456789abcdef0123\n  dedupe_window: 10\n");
   ASSERT_EQ(w.errors.size(), 2u);
-  EXPECT_NE(w.errors.back().find("dedupe_window: must be within 1000..10000000"),
-            std::string::npos)
+  EXPECT_NE(w.errors.back().find("dedupe_window: must be within 1000..10000000"), std::string::npos)
       << w.errors.back();
   auto q = parse("gateway:\n  admin_token: 0123456789abcdef0123\n");
   ASSERT_EQ(q.errors.size(), 1u);
