@@ -64,6 +64,16 @@ function(omni_library)
   omni_warnings(${target})
 endfunction()
 
+# omni_connector(NAME <channel> SOURCES ... [DEPS ...]): one channel, from its folder
+# connectors/<channel>/. Makes omni_connector_<channel> on omni::connector_base plus the channel's
+# own DEPS (GMime only for imap, ...) and links it into omni::connectors, whose registry
+# (connectors/registry.cc) lists the channel.
+function(omni_connector)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  omni_library(NAME connector_${ARG_NAME} SOURCES ${ARG_SOURCES} DEPS omni::connector_base ${ARG_DEPS})
+  target_link_libraries(omni_connectors PUBLIC omni_connector_${ARG_NAME})
+endfunction()
+
 # omni_test(NAME <name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s])
 # One GoogleTest binary per module, registered with ctest as one test.
 function(omni_test)

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.h"
 #include "core/events/events.h"
@@ -104,6 +105,10 @@ class connector_factory {
                                             config::diagnostics& sink,
                                             const context& ctx) const = 0;
 };
+
+// Every factory of the built-in channels. A channel's folder defines `<channel>::add_factories(
+// factory_list&)`, and connectors/registry.cc lists the channel (one line).
+using factory_list = std::vector<std::unique_ptr<connector_factory>>;
 
 // Reads the common keys (`domain`) from a connector's reader.
 common_settings read_common(config::reader& r);

@@ -1,36 +1,35 @@
 #include "connectors/registry.h"
 
 #include "config/values.h"
-#include "connectors/generic/config.h"
-#include "connectors/imap/config.h"
-#include "connectors/messenger/config.h"
-#include "connectors/telegram/config.h"
-#include "connectors/telephony/config.h"
-#include "connectors/twilio/config.h"
-#include "connectors/viber/config.h"
-#include "connectors/vk/config.h"
-#include "connectors/webchat/config.h"
-#include "connectors/whatsapp/config.h"
 
 namespace omni::connectors {
 
-// One line per built-in connector.
-const std::vector<std::unique_ptr<connector_factory>>& factories() {
-  static const auto all = [] {
-    std::vector<std::unique_ptr<connector_factory>> v;
-    v.push_back(std::make_unique<telegram::factory>());
-    v.push_back(std::make_unique<whatsapp::factory>());
-    v.push_back(std::make_unique<messenger::factory>(messenger::platform::messenger));
-    v.push_back(std::make_unique<messenger::factory>(messenger::platform::instagram));
-    v.push_back(std::make_unique<vk::factory>());
-    v.push_back(std::make_unique<viber::factory>());
-    v.push_back(std::make_unique<twilio::factory>());
-    v.push_back(std::make_unique<generic::factory>());
-    v.push_back(std::make_unique<imap::factory>());
-    v.push_back(std::make_unique<webchat::factory>());
-    v.push_back(std::make_unique<telephony::asterisk_factory>());
-    v.push_back(std::make_unique<telephony::freeswitch_factory>());
-    v.push_back(std::make_unique<telephony::cti_factory>());
+// The built-in channels, one line each, in the order `omniroute help connectors` lists them. A
+// channel is its folder connectors/<channel>/ (built by its omni_connector() call, added by
+// connectors/CMakeLists.txt), which defines <channel>::add_factories().
+#define OMNI_BUILTIN_CHANNELS(X) \
+  X(telegram)                    \
+  X(whatsapp)                    \
+  X(messenger)                   \
+  X(vk)                          \
+  X(viber)                       \
+  X(twilio)                      \
+  X(generic)                     \
+  X(imap)                        \
+  X(webchat)                     \
+  X(telephony)
+
+#define OMNI_DECLARE_CHANNEL(channel)    \
+  namespace channel {                    \
+  void add_factories(factory_list& out); \
+  }
+OMNI_BUILTIN_CHANNELS(OMNI_DECLARE_CHANNEL)
+
+const factory_list& factories() {
+  static const factory_list all = [] {
+    factory_list v;
+#define OMNI_ADD_CHANNEL(channel) channel::add_factories(v);
+    OMNI_BUILTIN_CHANNELS(OMNI_ADD_CHANNEL)
     return v;
   }();
   return all;

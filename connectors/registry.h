@@ -1,6 +1,6 @@
 #pragma once
-// The built-in connectors, listed explicitly in registry.cc (one line each; no static-initializer
-// registration, which static libraries silently drop).
+// The built-in connectors, listed explicitly in registry.cc (one line per channel; no
+// static-initializer registration, which static libraries silently drop).
 
 #include <memory>
 #include <string_view>
@@ -10,7 +10,7 @@
 
 namespace omni::connectors {
 
-const std::vector<std::unique_ptr<connector_factory>>& factories();
+const factory_list& factories();
 const connector_factory* find_factory(std::string_view type);
 
 // Creates every configured connector. Unknown types and invalid entries are reported to `sink`

@@ -18,4 +18,9 @@ std::unique_ptr<connector> factory::create(const config::connector_config& entry
                                 });
 }
 
+void add_factories(factory_list& out) {
+  out.push_back(std::make_unique<factory>(platform::messenger));
+  out.push_back(std::make_unique<factory>(platform::instagram));
+}
+
 }  // namespace omni::connectors::messenger

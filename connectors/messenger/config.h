@@ -22,4 +22,7 @@ class factory : public connector_factory {
   platform platform_;
 };
 
+// This channel's factories, for the registry (connectors/registry.cc).
+void add_factories(factory_list& out);
+
 }  // namespace omni::connectors::messenger

@@ -142,4 +142,10 @@ std::unique_ptr<connector> cti_factory::create(const config::connector_config& e
   return std::make_unique<cti_endpoint>(std::move(s), std::move(calls), ctx);
 }
 
+void add_factories(factory_list& out) {
+  out.push_back(std::make_unique<asterisk_factory>());
+  out.push_back(std::make_unique<freeswitch_factory>());
+  out.push_back(std::make_unique<cti_factory>());
+}
+
 }  // namespace omni::connectors::telephony

@@ -3,7 +3,6 @@
 #include "connectors/payload.h"
 #include "connectors/telephony/headers.h"
 #include "connectors/telephony/pbx_client.h"
-#include "connectors/twilio/twilio_connector.h"
 #include "connectors/webhook.h"
 #include "core/http/listener.h"
 #include "core/log/log.h"
@@ -49,7 +48,7 @@ core::result<cti_event> parse_cti(const http::request& req) {
     for (const char* k : {"event", "callId", "from", "to", "direction", "user", "cause"})
       if (auto v = root[k].text()) fields[k] = *v;
   } else if (type.empty() || type.find("x-www-form-urlencoded") != std::string_view::npos) {
-    for (auto& [k, v] : twilio::parse_form(req.body)) fields.emplace(k, v);
+    for (auto& [k, v] : http::parse_form(req.body)) fields.emplace(k, v);
   } else {
     return core::error{
         "expected application/x-www-form-urlencoded or application/json, got " + std::string(type),

@@ -6,21 +6,6 @@ namespace omni::connectors::twilio {
 
 namespace http = core::http;
 
-form parse_form(std::string_view body) {
-  form out;
-  while (!body.empty()) {
-    auto amp = body.find('&');
-    std::string_view pair = body.substr(0, amp);
-    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    std::string_view k = pair.substr(0, eq);
-    std::string_view v = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    out.emplace_back(http::url_decode(k, true), http::url_decode(v, true));
-  }
-  return out;
-}
-
 std::string signature(std::string_view auth_token, std::string_view url, form params) {
   std::sort(params.begin(), params.end());
   std::string data(url);

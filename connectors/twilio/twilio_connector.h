@@ -41,10 +41,8 @@ struct settings {
   std::string voice_twiml = std::string(default_voice_twiml);
 };
 
-using form = std::vector<std::pair<std::string, std::string>>;
-
-// application/x-www-form-urlencoded -> decoded name/value pairs in arrival order.
-form parse_form(std::string_view body);
+using form = core::http::form_fields;
+using core::http::parse_form;
 // Twilio's signature of a request to `url` with POST parameters `params`.
 std::string signature(std::string_view auth_token, std::string_view url, form params);
 // `url` with `suffix` appended to its path (before any query string): endpoint_url(

@@ -13,4 +13,7 @@ class factory : public connector_factory {
                                     config::diagnostics& sink, const context& ctx) const override;
 };
 
+// This channel's factories, for the registry (connectors/registry.cc).
+void add_factories(factory_list& out);
+
 }  // namespace omni::connectors::whatsapp

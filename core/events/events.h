@@ -25,8 +25,11 @@ inline constexpr std::string_view agent_event_schema = "omni.agent_event.v1";
 inline constexpr std::string_view assignment_schema = "omni.assignment.v1";
 inline constexpr std::string_view outbound_schema = "omni.outbound.v1";
 
-// One way to reach a customer: kind is "email", "phone" (E.164), "telegram", "whatsapp",
-// "messenger", "instagram", "vk", "viber", "visitor", "external" (an integrator's own user id), ...
+// One way to reach a customer. `kind` is an open set of lower-case names: "email" and "phone"
+// (E.164) are shared by every channel and normalized (core/identity); every other kind is one
+// channel's own user id, named after the channel ("telegram", "vk", "viber", "visitor" for web
+// chat, "external" for an integrator's id, ...). A new channel brings its kind with it: nothing
+// here or in the router lists them; history links identities of any kind.
 struct identity {
   std::string kind;
   std::string value;

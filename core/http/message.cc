@@ -104,17 +104,7 @@ void request::set_target(std::string raw_target) {
   auto q = target.find('?');
   path = target.substr(0, q);
   query_string = q == std::string::npos ? std::string() : target.substr(q + 1);
-  std::string_view rest = query_string;
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    std::string_view k = pair.substr(0, eq);
-    std::string_view v = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    query_params.emplace_back(url_decode(k, true), url_decode(v, true));
-  }
+  query_params = parse_form(query_string);
 }
 
 std::optional<std::string_view> request::query(std::string_view name) const {
@@ -143,6 +133,21 @@ response response::json(int status, std::string body) {
 
 response response::error(int status, std::string_view message) {
   return json(status, "{\"error\":\"" + json_escape(message) + "\"}");
+}
+
+form_fields parse_form(std::string_view in) {
+  form_fields out;
+  while (!in.empty()) {
+    auto amp = in.find('&');
+    std::string_view pair = in.substr(0, amp);
+    in = amp == std::string_view::npos ? std::string_view() : in.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    std::string_view k = pair.substr(0, eq);
+    std::string_view v = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    out.emplace_back(url_decode(k, true), url_decode(v, true));
+  }
+  return out;
 }
 
 std::string url_decode(std::string_view in, bool plus_as_space) {

@@ -58,6 +58,11 @@ class header_map {
   std::vector<field> fields_;
 };
 
+// application/x-www-form-urlencoded (a query string, a form body) -> decoded name/value pairs in
+// arrival order; empty pairs are skipped.
+using form_fields = std::vector<std::pair<std::string, std::string>>;
+form_fields parse_form(std::string_view in);
+
 // One parsed HTTP request, handed to a handler by value (it owns its bytes).
 // `body` holds the raw bytes exactly as received (signature checks need them).
 struct request {
@@ -66,7 +71,7 @@ struct request {
   std::string target = "/";         // raw request-target, e.g. "/hook?x=1"
   std::string path = "/";           // target up to '?', not percent-decoded
   std::string query_string;         // after '?', raw
-  std::vector<std::pair<std::string, std::string>> query_params;  // decoded ('+' and %XX)
+  form_fields query_params;  // decoded ('+' and %XX)
   header_map headers;
   std::string body;
   std::string remote_address;  // peer IP, e.g. "127.0.0.1"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for FUZZ_SECONDS (default 60) each, seeded from the fixtures its
-# seeds file names (tests/fuzz/<name>.seeds: one directory per line, relative to the repo root).
+# seeds file names (<name>.seeds beside its source, in tests/fuzz/ or tests/connectors/<channel>/:
+# one directory per line, relative to the repo root).
 # Crashes are written to build/fuzz/artifacts/.
 set -euo pipefail
 build=${1:-build/fuzz}
@@ -13,9 +14,10 @@ for bin in "$build"/tests/fuzz/*_fuzz; do
   corpus="$build/corpus/$name"
   mkdir -p "$corpus"
   seeds=()
-  if [ -f "$root/tests/fuzz/$name.seeds" ]; then
-    while read -r d; do [ -n "$d" ] && seeds+=("$root/$d"); done < "$root/tests/fuzz/$name.seeds"
-  fi
+  for list in "$root"/tests/fuzz/"$name".seeds "$root"/tests/connectors/*/"$name".seeds; do
+    [ -f "$list" ] || continue
+    while read -r d; do [ -n "$d" ] && seeds+=("$root/$d"); done < "$list"
+  done
   echo "== $name (${seconds}s, seeds: ${seeds[*]:-none})"
   if ! "$bin" -max_total_time="$seconds" -max_len=65536 -artifact_prefix="$build/artifacts/$name-" \
       "$corpus" "${seeds[@]}" 2>"$build/$name.log"; then
