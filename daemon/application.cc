@@ -25,6 +25,7 @@
 #include "daemon/admin.h"
 #include "daemon/notify.h"
 #include "daemon/outbound.h"
+#include "daemon/validate.h"
 #include "daemon/version.h"
 #include "daemon/watchdog.h"
 #include "routing/desk/gateway.h"
@@ -529,11 +530,15 @@ struct application::impl {
       return std::to_string(loaded.errors.size()) + " error(s) in " + config_path.string();
     }
     config::omniroute_config& next = *loaded.config;
-    config::diagnostics sink;
-    // Routing: parsed by the router's own parser (engine cross-checks included).
+    // The same check as check-config and serve: nothing changes unless the whole file passes.
+    validation checked = validate(next);
+    if (!checked.ok()) {
+      for (const auto& d : checked.errors) logger().error("reload: {}", config::to_string(d));
+      return std::to_string(checked.errors.size()) + " error(s) in " + config_path.string();
+    }
     std::optional<routing::service::router_config> routing_next;
-    if (router) routing_next = routing::service::parse_router_config(next.routing, sink);
-    (void)routing::desk::parse_gateway_config(next.gateway, sink);
+    if (router) routing_next = std::move(checked.routing);
+    config::diagnostics sink;
     // Connectors: an entry whose type and settings did not change keeps its instance (and its
     // sockets, webhooks in flight, IMAP sessions); new and changed ones are created (validated,
     // no I/O yet) now, started below.
@@ -561,10 +566,8 @@ struct application::impl {
       }
       for (const auto& [name, e] : running) p.replaced_or_removed.push_back(name);
       p.fresh = connectors::create_all(changed, sink, connector_ctx);
-    } else {
-      (void)connectors::create_all(next, sink, connectors::context{});
     }
-    if (!sink.empty()) {
+    if (!sink.empty()) {  // validated above; creating them with the live context cannot differ
       auto all = sink.take_sorted();
       for (const auto& d : all) logger().error("reload: {}", config::to_string(d));
       return std::to_string(all.size()) + " error(s) in " + config_path.string();

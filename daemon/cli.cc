@@ -9,15 +9,13 @@
 #include <vector>
 
 #include "config/config.h"
-#include "connectors/registry.h"
 #include "core/bus/bus.h"
 #include "daemon/application.h"
 #include "daemon/args.h"
 #include "daemon/dev_kafka.h"
 #include "daemon/simulate.h"
+#include "daemon/validate.h"
 #include "daemon/version.h"
-#include "routing/desk/config.h"
-#include "routing/service/config.h"
 
 namespace omni::daemon {
 namespace {
@@ -135,15 +133,7 @@ int cmd_check_config(const std::vector<std::string>& args) {
     file = args[i];
   }
   auto loaded = config::load_file(file);
-  if (loaded.ok()) {
-    // Connector entries are validated by their own factories (no I/O happens here).
-    config::diagnostics sink;
-    (void)connectors::create_all(*loaded.config, sink, connectors::context{});
-    // So is the routing section (queues, rules, agents), by the router's own parser.
-    (void)routing::service::parse_router_config(loaded.config->routing, sink);
-    (void)routing::desk::parse_gateway_config(loaded.config->gateway, sink, production);
-    loaded.errors = sink.take_sorted();
-  }
+  if (loaded.ok()) loaded.errors = validate(*loaded.config, {.production = production}).errors;
   if (!loaded.errors.empty()) {
     print_errors(loaded.errors);
     std::fprintf(stderr, "%s: %zu error(s)\n", file.c_str(), loaded.errors.size());
@@ -162,7 +152,9 @@ int cmd_serve(const std::vector<std::string>& args) {
     return usage_error("unknown option " + args[i], "serve");
   }
   auto loaded = config::load_file(file);
-  if (!loaded.ok()) {
+  // The same check as check-config (and SIGHUP), before anything starts.
+  if (loaded.ok()) loaded.errors = validate(*loaded.config).errors;
+  if (!loaded.errors.empty()) {
     print_errors(loaded.errors);
     std::fprintf(stderr, "omniroute serve: %s has %zu error(s); not starting\n", file.c_str(),
                  loaded.errors.size());

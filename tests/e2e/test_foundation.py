@@ -278,6 +278,26 @@ class CommandLine(TempDirTest):
         self.assertIn(":2:3:", out.stderr)
         self.assertIn("did you mean 'partitions'", out.stderr)
 
+    def test_serve_and_check_config_refuse_the_same_section_errors_before_anything_starts(self):
+        # A connector entry, a queue rule and a gateway agent that only their own parsers check
+        # (daemon/validate): serve refuses them as check-config does, before Kafka or a listener.
+        path = os.path.join(self.tmp, "bad-sections.yaml")
+        with open(path, "w") as f:
+            f.write("connectors:\n  - type: telegram\n    name: t\n"
+                    "routing:\n  queues:\n    q:\n      channels: [pigeon]\n"
+                    "gateway:\n  agents:\n    a1:\n      token: short\n")
+        check = self.run_bin("check-config", path)
+        serve = self.run_bin("serve", "--config", path)
+        self.assertEqual(check.returncode, 2, check.stdout)
+        self.assertEqual(serve.returncode, 2, serve.stdout)
+        errors = [line for line in check.stderr.splitlines() if re.match(re.escape(path) + r":\d", line)]
+        self.assertEqual(len(errors), 3, check.stderr)
+        for line in errors:
+            self.assertIn(line, serve.stderr)
+        self.assertIn("secret_token", check.stderr)
+        self.assertIn("unknown value 'pigeon'", check.stderr)
+        self.assertNotIn("kafka", serve.stderr.lower())
+
 
 if __name__ == "__main__":
     unittest.main()
