@@ -361,6 +361,10 @@ void router::impl::run() {
       consumer.reset();
       partitions.clear();
       resync = false;
+      {
+        std::lock_guard lock(stats_mutex);
+        stats.rebuilds++;
+      }
       if (auto err = make_consumer()) {
         logger().error("router: cannot rejoin: {}", *err);
         resync = true;

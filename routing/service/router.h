@@ -45,7 +45,8 @@ struct router_statistics {
   std::uint64_t duplicates = 0;      // inputs recognized as already processed
   std::uint64_t replayed_steps = 0;  // changelog markers replayed (all recoveries)
   double replay_seconds = 0;         // time spent replaying (all recoveries)
-  std::uint64_t recoveries = 0;      // partitions rebuilt
+  std::uint64_t recoveries = 0;      // partitions rebuilt (at assignment, and by each rebuild)
+  std::uint64_t rebuilds = 0;        // times the router left the group to rebuild after a failure
   std::size_t partitions = 0;        // input partitions owned now
   std::size_t domains = 0;
 };

@@ -642,8 +642,9 @@ TEST_F(router_test,
     return n >= static_cast<std::size_t>(contacts);
   };
   ASSERT_TRUE(wait_for(complete, 90s));
-  // Nothing failed, so nothing was rebuilt: the three partitions were recovered once, at start.
-  EXPECT_EQ(router_->statistics().recoveries, static_cast<std::uint64_t>(partitions));
+  // Nothing failed, so nothing was rebuilt (a group rebalance on a loaded host may recover the
+  // partitions again; that is not a failure).
+  EXPECT_EQ(router_->statistics().rebuilds, 0u);
   for (const auto& [p, offsets] : markers()) {
     ASSERT_FALSE(offsets.empty());
     EXPECT_EQ(*offsets.begin(), 0) << "partition " << p;
@@ -657,6 +658,23 @@ TEST_F(router_test,
   EXPECT_TRUE(wait_for([&] {
     return router_->statistics().replayed_steps >= static_cast<std::uint64_t>(contacts);
   }));
+}
+
+// A changelog delivery Kafka refuses for good (a non-retriable Produce error) makes the router
+// leave the group and rebuild from the changelog: the contact is offered once, not lost, not
+// doubled.
+TEST_F(router_test, a_refused_changelog_delivery_rebuilds_and_the_contact_is_offered_once) {
+  login("alice");
+  auto c = contact("refused-1", core::channel::email, "hello");
+  send(c);
+  // The router's first Produce (its first step's records) is answered MESSAGE_TOO_LARGE.
+  ASSERT_TRUE(cluster_->fail_requests(0, 1, 10));
+  start_router();
+  ASSERT_TRUE(wait_for([&] { return router_->statistics().rebuilds >= 1; }));
+  auto o = offer_of(c.id);
+  EXPECT_EQ(o.agent_id, "alice");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(of("offer", c.id).size(), 1u);
 }
 
 // A changelog with a hole (a marker missing before later ones: an operator's restore, a producer
