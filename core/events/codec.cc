@@ -326,11 +326,35 @@ std::string encode(const assignment& a) {
                        text_bytes(a.reason.rule) + text_bytes(a.reason.strategy) +
                        text_bytes(a.reason.escalation_step) + text_bytes(a.reason.text);
   for (const auto& [k, v] : a.attributes) expect += 6 + k.size() + v.size();
+  if (const auto& c = a.contact)
+    expect += 200 + c->customer_id.size() + c->display_name.size() + c->conversation.size() +
+              c->subject.size() + c->snippet.size() + text_bytes(c->text) +
+              c->recipient.value.size() + c->history.size();
   json_writer w(expect);
   w.begin_object();
   w.field_if("agent_id", a.agent_id);
   w.time_field("at", a.at);
   w.map_if("attributes", a.attributes);
+  if (const auto& c = a.contact) {
+    w.key("contact").begin_object();
+    w.field_if("channel", c->channel);
+    w.field_if("conversation", c->conversation);
+    w.field_if("customer_id", c->customer_id);
+    w.field_if("display_name", c->display_name);
+    w.key("history").raw(c->history.empty() ? "[]" : c->history);
+    w.field_if("provider", c->provider);
+    if (!c->recipient.kind.empty()) {
+      w.key("recipient").begin_object();
+      w.field("kind", c->recipient.kind);
+      w.field("value", c->recipient.value);
+      w.end_object();
+    }
+    w.field_if("snippet", c->snippet);
+    w.field_if("subject", c->subject);
+    w.field_if("text", c->text);
+    if (c->text_truncated) w.key("text_truncated").boolean(true);
+    w.end_object();
+  }
   w.field_if("contact_id", a.contact_id);
   if (a.deadline) w.time_field("deadline", *a.deadline);
   w.field("domain", a.domain);
@@ -382,6 +406,42 @@ result<assignment> decode_assignment(std::string_view text) {
         a.reason.affinity = rr.boolean("affinity").value_or(false);
         a.reason.text = rr.str("text", false, codec_limits::max_subject_bytes);
         r.fail_from(rr);
+      }
+    }
+  }
+  if (!r.failed()) {
+    if (const json* contact = r.find("contact")) {
+      if (!contact->is_object()) {
+        r.fail("contact", "must be an object");
+      } else {
+        object_reader cr(*contact, "contact");
+        offer_details c;
+        c.customer_id = cr.str("customer_id", false);
+        c.display_name = cr.str("display_name", false, codec_limits::max_subject_bytes);
+        c.channel = cr.str("channel", false);
+        c.provider = cr.str("provider", false);
+        c.conversation = cr.str("conversation", false);
+        c.subject = cr.str("subject", false, codec_limits::max_subject_bytes);
+        c.snippet = cr.str("snippet", false, codec_limits::max_subject_bytes);
+        c.text = cr.str("text", false, codec_limits::max_subject_bytes);
+        c.text_truncated = cr.boolean("text_truncated").value_or(false);
+        if (const json* to = cr.find("recipient")) {
+          if (!to->is_object()) {
+            cr.fail("recipient", "must be an object");
+          } else {
+            object_reader tr(*to, "contact.recipient");
+            c.recipient = identity{tr.str("kind", true), tr.str("value", true)};
+            cr.fail_from(tr);
+          }
+        }
+        if (const json* h = cr.find("history")) {
+          if (!h->is_array())
+            cr.fail("history", "must be an array");
+          else
+            c.history = h->dump();
+        }
+        r.fail_from(cr);
+        a.contact = std::move(c);
       }
     }
   }

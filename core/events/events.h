@@ -126,6 +126,25 @@ struct decision_reason {
   bool operator==(const decision_reason&) const = default;
 };
 
+// What an agent is shown with an offer (and an assign): who the customer is and what they wrote.
+// The `contact` object of omni.assignment.v1. Records written before it existed carried the same
+// values as string attributes (customer_id, display_name, ..., recipient_kind, recipient_value);
+// readers fall back to those when a record has no `contact`.
+struct offer_details {
+  std::string customer_id;
+  std::string display_name;
+  std::string channel;
+  std::string provider;
+  std::string conversation;
+  std::string subject;
+  std::string snippet;  // the first characters of the text
+  std::string text;     // the text, cut to codec_limits::max_subject_bytes
+  bool text_truncated = false;
+  identity recipient;          // where a reply goes
+  std::string history = "[]";  // a JSON array: the customer's last contacts as of this one
+  bool operator==(const offer_details&) const = default;
+};
+
 // omni.assignment.v1: one routing decision; the topic is also the router's changelog.
 struct assignment {
   std::string id;  // unique per decision
@@ -140,6 +159,7 @@ struct assignment {
   std::optional<int> priority;
   std::optional<timestamp_ms> deadline;  // offer expiry, SLA deadline
   decision_reason reason;
+  std::optional<offer_details> contact;  // on offer and assign
   std::map<std::string, std::string> attributes;
   bool operator==(const assignment&) const = default;
 };

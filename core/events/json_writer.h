@@ -68,6 +68,13 @@ class json_writer {
     comma_ = true;
     return *this;
   }
+  // A value that is JSON already (written by us, e.g. another json_writer's output).
+  json_writer& raw(std::string_view json) {
+    separate();
+    out_ += json;
+    comma_ = true;
+    return *this;
+  }
   // A timestamp as its RFC 3339 string (format_timestamp).
   json_writer& time(timestamp_ms t);
 

@@ -51,6 +51,23 @@ std::string attribute(const std::map<std::string, std::string>& attrs,
   return {};
 }
 
+core::offer_details offer_details_of(const std::map<std::string, std::string>& attrs) {
+  auto get = [&](const char* name) { return attribute(attrs, {name}); };
+  core::offer_details d;
+  d.customer_id = get("customer_id");
+  d.display_name = get("display_name");
+  d.channel = get("channel");
+  d.provider = get("provider");
+  d.conversation = get("conversation");
+  d.subject = get("subject");
+  d.snippet = get("snippet");
+  d.text = get("text");
+  d.text_truncated = get("text_truncated") == "true";
+  d.recipient = {get("recipient_kind"), get("recipient_value")};
+  d.history = get("history");
+  return d;
+}
+
 bool read_model::seen(const std::string& id) {
   if (id.empty()) return false;
   return !seen_.insert(id);
@@ -66,20 +83,20 @@ read_model::contact_view& read_model::contact_for(const core::assignment& a) {
   if (!a.queue.empty()) c.queue = a.queue;
   if (a.priority) c.priority = a.priority;
   // Contact details ride on offers (and on assign, for auto-accepted channels); fill what is new.
-  const auto& at = a.attributes;
-  auto fill = [&](std::string& field, std::initializer_list<std::string_view> names) {
-    if (auto v = attribute(at, names); !v.empty()) field = v;
+  const core::offer_details d = a.contact ? *a.contact : offer_details_of(a.attributes);
+  auto fill = [](std::string& field, const std::string& value) {
+    if (!value.empty()) field = value;
   };
-  fill(c.customer_id, {"customer_id", "customer"});
-  fill(c.display_name, {"display_name", "name", "customer_name"});
-  fill(c.channel, {"channel"});
-  fill(c.provider, {"provider"});
-  fill(c.conversation, {"conversation"});
-  fill(c.subject, {"subject"});
-  fill(c.recipient.kind, {"recipient_kind"});
-  fill(c.recipient.value, {"recipient_value", "recipient"});
-  if (auto h = attribute(at, {"history"}); !h.empty()) c.history = h;
-  if (auto text = attribute(at, {"text", "snippet"}); !text.empty() && c.messages.empty())
+  fill(c.customer_id, d.customer_id);
+  fill(c.display_name, d.display_name);
+  fill(c.channel, d.channel);
+  fill(c.provider, d.provider);
+  fill(c.conversation, d.conversation);
+  fill(c.subject, d.subject);
+  fill(c.recipient.kind, d.recipient.kind);
+  fill(c.recipient.value, d.recipient.value);
+  fill(c.history, d.history);
+  if (const auto& text = d.text.empty() ? d.snippet : d.text; !text.empty() && c.messages.empty())
     c.messages.push_back({c.id, "customer", "", c.subject, text, a.at});
   if (!c.customer_id.empty()) {
     auto& [history, ids] = customers_[c.customer_id];

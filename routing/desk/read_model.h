@@ -139,8 +139,12 @@ class read_model {
   core::recent_ids seen_;  // record and agent-event ids (gateway.dedupe_window)
 };
 
-// Finds the first of `names` in `attrs` (the router's attribute names, with fallbacks).
+// Finds the first of `names` in `attrs`.
 std::string attribute(const std::map<std::string, std::string>& attrs,
                       std::initializer_list<std::string_view> names);
+
+// The offer details of a record written before omni.assignment.v1 had `contact`: the same values,
+// as the string attributes that release's router wrote.
+core::offer_details offer_details_of(const std::map<std::string, std::string>& attrs);
 
 }  // namespace omni::routing::desk

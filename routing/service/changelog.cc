@@ -32,20 +32,17 @@ core::assignment router::impl::record_of(domain_state& d, const eng::decision& d
     auto it = d.contacts.find(dec.contact);
     if (it != d.contacts.end()) {
       const contact_meta& m = it->second;
-      if (!m.customer_id.empty()) a.attributes["customer_id"] = m.customer_id;
-      a.attributes["history"] = m.history.empty() ? "[]" : m.history;
-      a.attributes["display_name"] = m.display_name;
-      a.attributes["channel"] = m.channel;
-      a.attributes["provider"] = m.provider;
-      a.attributes["conversation"] = m.conversation;
-      a.attributes["subject"] = m.subject;
-      a.attributes["snippet"] = m.snippet;
-      a.attributes["text"] = m.text;
-      if (m.text_cut) a.attributes["text_truncated"] = "true";
-      if (!m.recipient.kind.empty()) {
-        a.attributes["recipient_kind"] = m.recipient.kind;
-        a.attributes["recipient_value"] = m.recipient.value;
-      }
+      a.contact = core::offer_details{m.customer_id,
+                                      m.display_name,
+                                      m.channel,
+                                      m.provider,
+                                      m.conversation,
+                                      m.subject,
+                                      m.snippet,
+                                      m.text,
+                                      m.text_cut,
+                                      m.recipient,
+                                      m.history.empty() ? "[]" : m.history};
       if (dec.kind == eng::decision_kind::offer) {
         auto ch = eng::parse_channel(m.channel).value_or(eng::channel::chat);
         const auto& cc = d.engine->config().channels[eng::index_of(ch)];

@@ -2,11 +2,7 @@
 
 namespace omni::connectors::testing {
 
-void webhook_contract::SetUp() {
-  http::settings hs;
-  hs.body_limit = 64 * 1024;
-  start(GetParam().yaml, hs);
-}
+void webhook_contract::SetUp() { start(GetParam().yaml); }
 
 http::testing::reply webhook_contract::send(const std::string& body, http::header_map headers) {
   return post(GetParam().path, body, std::move(headers), GetParam().content_type);

@@ -30,8 +30,15 @@ namespace http = core::http;
 
 class webhook_fixture : public ::testing::Test {
  protected:
+  // The listener's settings in these tests: a 64 KiB body limit, so a 413 is cheap to provoke.
+  static http::settings small_bodies() {
+    http::settings hs;
+    hs.body_limit = 64 * 1024;
+    return hs;
+  }
+
   // `connectors_yaml` is the `connectors:` list, e.g. "  - type: telegram\n    name: t\n ...".
-  void start(const std::string& connectors_yaml, http::settings hs = {}) {
+  void start(const std::string& connectors_yaml, http::settings hs = small_bodies()) {
     auto cluster = core::bus::embedded_cluster::start(1);
     ASSERT_TRUE(cluster) << cluster.err().to_string();
     cluster_ = std::move(*cluster);

@@ -309,14 +309,32 @@ TEST(assignment_codec, round_trip) {
   a.deadline = 1795405088123;
   a.reason = {"vip-billing", "longest_idle", "", 4, true, "anna handled this customer 2 h ago"};
   a.attributes = {{"k", "v"}};
+  a.contact = offer_details{"cust-1",
+                            "Иван Петров",
+                            "email",
+                            "imap",
+                            "imap:acme:42",
+                            "Заказ",
+                            "Где мой заказ?",
+                            "Где мой заказ? Уже неделя.",
+                            true,
+                            identity{"email", "ivan@example.ru"},
+                            R"([{"channel":"chat","contact_id":"c0","subject":"Возврат"}])"};
   auto back = decode_assignment(encode(a));
   ASSERT_TRUE(back) << back.err().to_string();
   EXPECT_EQ(*back, a);
   json j = json::parse(encode(a));
+  EXPECT_TRUE(j["contact"]["history"].is_array());  // a JSON array, not a string holding one
+  EXPECT_EQ(j["contact"]["recipient"]["kind"], "email");
   j["reason"]["candidates"] = "four";
   auto r = decode_assignment(j.dump());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.err().field, "reason.candidates");
+  j = json::parse(encode(a));
+  j["contact"]["history"] = "[]";
+  r = decode_assignment(j.dump());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().field, "contact.history");
 }
 
 TEST(outbound_codec, round_trip) {
@@ -597,6 +615,22 @@ std::string encode(const assignment& a) {
   reason["affinity"] = a.reason.affinity;
   put_if(reason, "text", a.reason.text);
   j["reason"] = std::move(reason);
+  if (const auto& c = a.contact) {
+    json d = json::object();
+    put_if(d, "customer_id", c->customer_id);
+    put_if(d, "display_name", c->display_name);
+    put_if(d, "channel", c->channel);
+    put_if(d, "provider", c->provider);
+    put_if(d, "conversation", c->conversation);
+    put_if(d, "subject", c->subject);
+    put_if(d, "snippet", c->snippet);
+    put_if(d, "text", c->text);
+    if (c->text_truncated) d["text_truncated"] = true;
+    if (!c->recipient.kind.empty())
+      d["recipient"] = {{"kind", c->recipient.kind}, {"value", c->recipient.value}};
+    d["history"] = json::parse(c->history);
+    j["contact"] = std::move(d);
+  }
   put_map(j, "attributes", a.attributes);
   return dump(j);
 }
@@ -727,6 +761,18 @@ assignment assignment_with(const std::string& s, std::uint32_t salt) {
   if (salt % 3) a.deadline = 1795405088123 + salt;
   a.reason = {s, salt % 2 ? s : "", s, static_cast<int>(salt), salt % 2 == 1, s};
   if (salt % 2) a.attributes = {{s, s}, {"k", "v"}};
+  if (salt % 4 != 2)
+    a.contact = offer_details{s,
+                              s,
+                              salt % 3 ? s : "",
+                              s,
+                              s,
+                              s,
+                              s,
+                              s,
+                              salt % 2 == 0,
+                              salt % 3 ? identity{s, s} : identity{},
+                              salt % 5 ? "[]" : R"([{"channel":"email","contact_id":"x"}])"};
   return a;
 }
 

@@ -167,10 +167,10 @@ class Telephony(TempDirTest):
 
         call_offer = wait_for(lambda: offer_of(call["id"]), timeout=30, what="the call offer")
         self.assertEqual(call_offer["agent_id"], "anna")
-        attrs = call_offer["attributes"]
-        self.assertEqual(attrs["channel"], "voice")
-        self.assertEqual(attrs["customer_id"], email_offer["attributes"]["customer_id"])
-        history = json.loads(attrs["history"])
+        details = call_offer["contact"]
+        self.assertEqual(details["channel"], "voice")
+        self.assertEqual(details["customer_id"], email_offer["contact"]["customer_id"])
+        history = details["history"]
         mails = [h for h in history if h["contact_id"] == email["id"]]
         self.assertEqual(len(mails), 1, history)
         self.assertEqual(mails[0]["channel"], "email")

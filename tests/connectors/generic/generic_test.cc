@@ -197,11 +197,7 @@ INSTANTIATE_TEST_SUITE_P(generic, webhook_contract, ::testing::Values(generic_ca
 
 class generic_webhook : public testing::webhook_fixture {
  protected:
-  void SetUp() override {
-    http::settings hs;
-    hs.body_limit = 64 * 1024;
-    start(yaml, hs);
-  }
+  void SetUp() override { start(yaml); }
   double outcome(const std::string& o) {
     return metric("omniroute_webhook_requests_total{connector=\"crm-hook\",outcome=\"" + o + "\"}");
   }

@@ -291,11 +291,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 class messenger_webhook : public testing::webhook_fixture {
  protected:
-  void SetUp() override {
-    http::settings hs;
-    hs.body_limit = 64 * 1024;
-    start(std::string(yaml) + instagram_yaml, hs);
-  }
+  void SetUp() override { start(std::string(yaml) + instagram_yaml); }
   http::testing::reply post_signed(const std::string& body, const std::string& secret = new_secret,
                                    const std::string& to = path) {
     return post(to, body, {{"X-Hub-Signature-256", signature(body, secret)}});

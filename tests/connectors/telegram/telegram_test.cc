@@ -160,11 +160,7 @@ INSTANTIATE_TEST_SUITE_P(telegram, webhook_contract, ::testing::Values(telegram_
 
 class telegram_webhook : public testing::webhook_fixture {
  protected:
-  void SetUp() override {
-    http::settings hs;
-    hs.body_limit = 64 * 1024;
-    start(telegram_case().yaml, hs);
-  }
+  void SetUp() override { start(telegram_case().yaml); }
   http::header_map token() { return {{"X-Telegram-Bot-Api-Secret-Token", "s3cret-Token_1"}}; }
 };
 

@@ -259,11 +259,7 @@ INSTANTIATE_TEST_SUITE_P(twilio, webhook_contract, ::testing::Values(twilio_case
 
 class twilio_webhook : public testing::webhook_fixture {
  protected:
-  void SetUp() override {
-    http::settings hs;
-    hs.body_limit = 64 * 1024;
-    start(yaml, hs);
-  }
+  void SetUp() override { start(yaml); }
   http::testing::reply post_form(const std::string& endpoint, const std::string& body,
                                  http::header_map headers) {
     return post("/hooks/twilio/acme-line/" + endpoint + "?tenant=acme", body, std::move(headers),

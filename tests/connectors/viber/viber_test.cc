@@ -195,11 +195,7 @@ INSTANTIATE_TEST_SUITE_P(viber, webhook_contract, ::testing::Values(viber_case()
 
 class viber_webhook : public testing::webhook_fixture {
  protected:
-  void SetUp() override {
-    http::settings hs;
-    hs.body_limit = 64 * 1024;
-    start(viber_case().yaml, hs);
-  }
+  void SetUp() override { start(viber_case().yaml); }
   http::testing::reply deliver(const std::string& body) {
     return post("/hooks/viber/acme-viber", body, signed_headers(body));
   }

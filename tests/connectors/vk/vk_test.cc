@@ -187,11 +187,7 @@ INSTANTIATE_TEST_SUITE_P(vk, webhook_contract, ::testing::Values(vk_case()));
 
 class vk_webhook : public testing::webhook_fixture {
  protected:
-  void SetUp() override {
-    http::settings hs;
-    hs.body_limit = 64 * 1024;
-    start(vk_case().yaml, hs);
-  }
+  void SetUp() override { start(vk_case().yaml); }
 };
 
 TEST_F(vk_webhook, the_stored_contact_is_the_message_and_ok_is_plain_text) {

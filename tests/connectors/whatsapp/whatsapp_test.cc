@@ -317,11 +317,7 @@ INSTANTIATE_TEST_SUITE_P(whatsapp, webhook_contract, ::testing::Values(whatsapp_
 
 class whatsapp_webhook : public testing::webhook_fixture {
  protected:
-  void SetUp() override {
-    http::settings hs;
-    hs.body_limit = 64 * 1024;
-    start(yaml, hs);
-  }
+  void SetUp() override { start(yaml); }
   http::testing::reply post_signed(const std::string& body,
                                    const std::string& secret = new_secret) {
     return post(path, body, {{"X-Hub-Signature-256", signature(body, secret)}});

@@ -279,16 +279,16 @@ class DeskGateway : public ::testing::Test {
     a.reason.strategy = "longest_idle";
     a.reason.candidates = 2;
     a.reason.text = "longest idle of 2";
-    a.attributes = {{"customer_id", "cust-7"},
-                    {"display_name", "Иван Петров"},
-                    {"channel", "chat"},
-                    {"provider", "webchat"},
-                    {"conversation", "conv-" + contact},
-                    {"subject", "Заказ не пришёл"},
-                    {"snippet", "Здравствуйте! Где мой заказ?"},
-                    {"recipient_kind", "visitor"},
-                    {"recipient_value", "vis-42"},
-                    {"history", R"([{"id":"h1","channel":"email","subject":"Возврат денег"}])"}};
+    a.contact = core::offer_details{
+        .customer_id = "cust-7",
+        .display_name = "Иван Петров",
+        .channel = "chat",
+        .provider = "webchat",
+        .conversation = "conv-" + contact,
+        .subject = "Заказ не пришёл",
+        .snippet = "Здравствуйте! Где мой заказ?",
+        .recipient = {"visitor", "vis-42"},
+        .history = R"([{"id":"h1","channel":"email","subject":"Возврат денег"}])"};
     produce_assignment(a);
   }
 

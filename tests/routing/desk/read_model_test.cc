@@ -27,6 +27,24 @@ core::assignment decision(std::string id, std::string type, std::string contact,
 
 core::assignment offer(std::string id, std::string contact, std::string agent) {
   auto a = decision(std::move(id), "offer", std::move(contact), std::move(agent));
+  a.contact =
+      core::offer_details{.customer_id = "cust-1",
+                          .display_name = "Иван",
+                          .channel = "chat",
+                          .provider = "webchat",
+                          .conversation = "conv-1",
+                          .subject = "Заказ",
+                          .snippet = "Где мой заказ?",
+                          .recipient = {"visitor", "v-1"},
+                          .history = R"([{"id":"old","channel":"email","subject":"Возврат"}])"};
+  a.deadline = a.at + 30'000;
+  return a;
+}
+
+// An offer as the router wrote it before omni.assignment.v1 had `contact`: the same details as
+// string attributes.
+core::assignment legacy_offer(std::string id, std::string contact, std::string agent) {
+  auto a = decision(std::move(id), "offer", std::move(contact), std::move(agent));
   a.attributes = {{"customer_id", "cust-1"},
                   {"display_name", "Иван"},
                   {"channel", "chat"},
@@ -67,6 +85,17 @@ TEST(DeskReadModel, OfferIsPushedOnceWithConversationAndHistory) {
   EXPECT_TRUE(m.apply(offer("acme-1", "c1", "a1")).empty());
   auto marker = decision("acme-2", "input", "", "");
   EXPECT_TRUE(m.apply(marker).empty());
+}
+
+// A changelog written by the previous release (details as attributes) shows the same offer.
+TEST(DeskReadModel, AnOfferFromBeforeNamedDetailsShowsTheSame) {
+  read_model named, legacy;
+  auto a = json::parse(named.apply(offer("acme-1", "c1", "a1")).at(0).json);
+  auto b = json::parse(legacy.apply(legacy_offer("acme-1", "c1", "a1")).at(0).json);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(b["contact"]["display_name"], "Иван");
+  EXPECT_EQ(b["conversation"][0]["text"], "Где мой заказ?");
+  EXPECT_EQ(b["history"][0]["subject"], "Возврат");
 }
 
 // The dedupe window is bounded: an id read again within it is dropped, one older than the window
@@ -156,7 +185,7 @@ TEST(DeskReadModel, CustomersAreForgottenWithTheirLastKeptContact) {
   for (int i = 0; i < 50; ++i) {
     auto id = "c" + std::to_string(i);
     auto o = offer("o" + std::to_string(i), id, "a1");
-    o.attributes["customer_id"] = "cust-" + std::to_string(i);
+    o.contact->customer_id = "cust-" + std::to_string(i);
     m.apply(o);
     m.apply(decision("x" + std::to_string(i), "abandon", id, ""));
   }
@@ -166,7 +195,7 @@ TEST(DeskReadModel, CustomersAreForgottenWithTheirLastKeptContact) {
   EXPECT_TRUE(m.agent_knows_customer("a1", "cust-49"));
   // A customer with a kept contact stays while an older contact of theirs goes.
   auto again = offer("o-again", "c-again", "a1");
-  again.attributes["customer_id"] = "cust-45";
+  again.contact->customer_id = "cust-45";
   m.apply(again);
   for (int i = 50; i < 60; ++i) {
     auto id = "c" + std::to_string(i);

@@ -348,16 +348,18 @@ TEST_F(router_test, routes_by_skill_and_capacity_and_tells_the_waiting_customer)
   EXPECT_EQ(o1.agent_id, "bob");
   EXPECT_EQ(o1.queue, "billing");
   EXPECT_EQ(o1.reason.rule, "billing-keywords");
-  EXPECT_EQ(o1.attributes["display_name"], "Customer m1");
-  EXPECT_EQ(o1.attributes["channel"], "chat");
-  EXPECT_EQ(o1.attributes["snippet"], "where is my invoice?");
-  EXPECT_EQ(o1.attributes["text"], "where is my invoice?");
-  EXPECT_EQ(o1.attributes.count("text_truncated"), 0u);
+  ASSERT_TRUE(o1.contact);
+  EXPECT_EQ(o1.contact->display_name, "Customer m1");
+  EXPECT_EQ(o1.contact->channel, "chat");
+  EXPECT_EQ(o1.contact->snippet, "where is my invoice?");
+  EXPECT_EQ(o1.contact->text, "where is my invoice?");
+  EXPECT_FALSE(o1.contact->text_truncated);
   // Whom a reply goes to: the contact's first identity.
-  EXPECT_EQ(o1.attributes["recipient_kind"], "visitor");
-  EXPECT_EQ(o1.attributes["recipient_value"], "m1");
-  EXPECT_FALSE(o1.attributes["customer_id"].empty());
-  EXPECT_EQ(o1.attributes["history"], "[]");
+  EXPECT_EQ(o1.contact->recipient, (core::identity{"visitor", "m1"}));
+  EXPECT_FALSE(o1.contact->customer_id.empty());
+  EXPECT_EQ(o1.contact->history, "[]");
+  // The details are named fields now, not attributes.
+  EXPECT_EQ(o1.attributes.count("display_name"), 0u);
   ASSERT_TRUE(o1.deadline);
 
   auto general = contact("m2", core::channel::chat, "hello");
@@ -424,8 +426,9 @@ TEST_F(router_test, returning_customer_on_another_channel_gets_the_same_agent_fi
   auto o2 = offer_of(call.id);
   EXPECT_EQ(o2.agent_id, first_agent) << o2.reason.text;
   EXPECT_TRUE(o2.reason.affinity);
-  EXPECT_EQ(o2.attributes["customer_id"], o1.attributes["customer_id"]);
-  auto history = nlohmann::json::parse(o2.attributes["history"]);
+  ASSERT_TRUE(o2.contact);
+  EXPECT_EQ(o2.contact->customer_id, o1.contact->customer_id);
+  auto history = nlohmann::json::parse(o2.contact->history);
   ASSERT_EQ(history.size(), 1u);
   EXPECT_EQ(history[0]["contact_id"], mail.id);
   EXPECT_EQ(history[0]["agent"], first_agent);
@@ -509,13 +512,13 @@ TEST_F(router_test, offers_carry_the_text_cut_to_an_attribute_and_say_so) {
   auto c = contact("long-1", core::channel::email, text, {{"email", "ivan@example.ru"}});
   send(c);
   auto o = offer_of(c.id);
-  const std::string& shown = o.attributes["text"];
+  ASSERT_TRUE(o.contact);
+  const std::string& shown = o.contact->text;
   EXPECT_LE(shown.size(), core::codec_limits::max_subject_bytes);
   EXPECT_GT(shown.size(), core::codec_limits::max_subject_bytes - 4);
   EXPECT_EQ(text.compare(0, shown.size(), shown), 0);
-  EXPECT_EQ(o.attributes["text_truncated"], "true");
-  EXPECT_EQ(o.attributes["recipient_kind"], "email");
-  EXPECT_EQ(o.attributes["recipient_value"], "ivan@example.ru");
+  EXPECT_TRUE(o.contact->text_truncated);
+  EXPECT_EQ(o.contact->recipient, (core::identity{"email", "ivan@example.ru"}));
 }
 
 TEST_F(router_test, publishes_queue_and_agent_statistics_that_replay_ignores) {
