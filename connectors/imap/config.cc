@@ -107,8 +107,6 @@ std::unique_ptr<connector> factory::create(const config::connector_config& entry
   return std::make_unique<imap_connector>(std::move(s), ctx);
 }
 
-void add_factories(factory_list& out) {
-  out.push_back(std::make_unique<factory>());
-}
+void add_factories(factory_list& out) { out.push_back(std::make_unique<factory>()); }
 
 }  // namespace omni::connectors::imap

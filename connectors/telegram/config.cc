@@ -21,8 +21,6 @@ std::unique_ptr<connector> factory::create(const config::connector_config& entry
   });
 }
 
-void add_factories(factory_list& out) {
-  out.push_back(std::make_unique<factory>());
-}
+void add_factories(factory_list& out) { out.push_back(std::make_unique<factory>()); }
 
 }  // namespace omni::connectors::telegram

@@ -83,7 +83,9 @@ read_model::contact_view& read_model::contact_for(const core::assignment& a) {
   if (!a.queue.empty()) c.queue = a.queue;
   if (a.priority) c.priority = a.priority;
   // Contact details ride on offers (and on assign, for auto-accepted channels); fill what is new.
-  const core::offer_details d = a.contact ? *a.contact : offer_details_of(a.attributes);
+  // The record's own details, not a copy (its text is up to 8 KiB); older records' from attributes.
+  core::offer_details legacy;
+  const core::offer_details& d = a.contact ? *a.contact : (legacy = offer_details_of(a.attributes));
   auto fill = [](std::string& field, const std::string& value) {
     if (!value.empty()) field = value;
   };
