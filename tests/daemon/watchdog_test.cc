@@ -35,7 +35,8 @@ TEST(watchdog, pings_while_every_loop_beats_and_stops_when_one_stalls) {
     }
   });
   ASSERT_TRUE(eventually([&] { return sent >= 3; }));
-  EXPECT_TRUE(w.stalled().empty());
+  // Eventually, not at once: on a loaded host the beating thread may miss one 100 ms window.
+  EXPECT_TRUE(eventually([&] { return w.stalled().empty(); }));
 
   router_alive = false;  // the routing loop hangs
   ASSERT_TRUE(eventually([&] { return w.stalled() == std::vector<std::string>{"router"}; }));
