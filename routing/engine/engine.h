@@ -150,6 +150,29 @@ class engine {
   // string when all hold, else a description of the first violations. O(agents x contacts).
   std::string check_invariants() const;
 
+  // State export and import (snapshot.cc; README.md, "State export").
+  // The domain's state as a versioned, deterministic, checksummed byte string: agents (skills,
+  // capacity overrides, presence, idle-since, wrap-up, counters), active contacts (queue, stage,
+  // priority parts, holder, exclusions, pending timers), the affinity table, the queues'
+  // statistics, the finished-contact dedupe window, round-robin stamps and the sequences that
+  // break ties. Not the config. Same state, same bytes.
+  std::string export_state() const;
+  struct import_summary {
+    std::size_t agents = 0;
+    std::size_t contacts = 0;
+    std::size_t moved = 0;  // contacts whose queue the current config no longer has
+  };
+  // Loads an export_state() of this format version or an older one into this engine, which must
+  // not have handled anything yet. Under the config the state was exported under, the engine is
+  // then exactly the exporter (same decisions for the same inputs, same export). Under another
+  // config, contacts keep their queue by name (else go to the default queue, an `overflow`
+  // decision each) and their rule's index, as reconfigure() does, and matching then runs;
+  // decisions go to `out`. Returns "" or
+  // why the data was refused (damaged, newer format, references that do not resolve), in which
+  // case nothing changed.
+  std::string import_state(std::string_view data, std::vector<decision>& out,
+                           import_summary* summary = nullptr);
+
  private:
   static constexpr std::uint32_t npos = 0xffffffffu;
 
@@ -255,6 +278,8 @@ class engine {
     struct owner {
       std::uint32_t target = 0;
       std::uint8_t chan = 0;
+      timestamp due = 0;  // the key again, for export_state()
+      std::uint64_t seq = 0;
     };
     slot_order<timer_key> order;
     std::vector<owner> owners;  // by slot
@@ -481,6 +506,8 @@ class engine {
 
   // Timers.
   timer_handle add_timer(timestamp due, timer_kind kind, std::uint32_t target, std::uint8_t chan);
+  // A timer with a given key (add_timer() numbers it next; import_state() restores its number).
+  timer_handle place_timer(const timer_key& key, std::uint32_t target, std::uint8_t chan);
   void cancel_timer(timer_handle& t);
   // The kind whose next timer has the smallest (due, seq); nullopt when no timer is pending.
   std::optional<timer_kind> next_timer_kind() const;
@@ -508,6 +535,10 @@ class engine {
   std::size_t position_of(std::uint32_t c) const;
   std::optional<timestamp> oldest_waiting(std::uint32_t q) const;
   bool eligible_brute(const agent_rec& a, const std::vector<requirement>& reqs) const;
+
+  // Import.
+  struct state_image;
+  static std::string read_state(std::string_view data, state_image& img);
 
   engine_config config_;
   // blocked_by_[h]: bit c set when holding work on channel h blocks offers on c

@@ -10,14 +10,19 @@ namespace omni::routing::engine {
 
 engine::timer_handle engine::add_timer(timestamp due, timer_kind kind, std::uint32_t target,
                                        std::uint8_t chan) {
-  timer_order& t = timers_[static_cast<std::size_t>(kind)];
+  return place_timer(timer_key{due, ++timer_seq_, kind}, target, chan);
+}
+
+engine::timer_handle engine::place_timer(const timer_key& key, std::uint32_t target,
+                                         std::uint8_t chan) {
+  timer_order& t = timers_[static_cast<std::size_t>(key.kind)];
   const std::uint32_t slot = t.order.acquire();
   if (slot >= timer_handle::max_slots) throw std::length_error("routing engine: too many timers");
   if (slot >= t.owners.size()) t.owners.resize(slot + 1);
-  t.owners[slot] = {target, chan};
-  t.order.set(slot, timer_key{due, ++timer_seq_, kind});
-  earliest_due_ = std::min(earliest_due_, due);
-  return timer_handle(kind, slot);
+  t.owners[slot] = {target, chan, key.due, key.seq};
+  t.order.set(slot, key);
+  earliest_due_ = std::min(earliest_due_, key.due);
+  return timer_handle(key.kind, slot);
 }
 
 void engine::cancel_timer(timer_handle& t) {

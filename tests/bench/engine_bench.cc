@@ -170,6 +170,51 @@ void bm_host_memory(benchmark::State& state) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// State export and import (snapshots, routing/engine/README.md "State export") of the world
+// with `agents` busy agents and 10x as many waiting contacts: the time the router thread spends
+// exporting, and the time a recovery spends importing. Counter bytes: the export's size.
+void bm_state_export(benchmark::State& state) {
+  world& w = world_for(static_cast<int>(state.range(0)), true);
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    std::string data = w.eng->export_state();
+    bytes = data.size();
+    benchmark::DoNotOptimize(data);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+
+void bm_state_import(benchmark::State& state) {
+  world& w = world_for(static_cast<int>(state.range(0)), true);
+  const std::string data = w.eng->export_state();
+  std::vector<decision> out;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto fresh = std::make_unique<engine>(bench_config());
+    out.clear();
+    state.ResumeTiming();
+    const std::string err = fresh->import_state(data, out);
+    if (!err.empty() || !out.empty()) state.SkipWithError("import failed or decided");
+    state.PauseTiming();
+    fresh.reset();  // its destruction is not the import's cost
+    state.ResumeTiming();
+  }
+  state.counters["bytes"] = static_cast<double>(data.size());
+}
+
+BENCHMARK(bm_state_export)
+    ->Arg(1'000)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Repetitions(3)
+    ->ReportAggregatesOnly(true);
+BENCHMARK(bm_state_import)
+    ->Arg(1'000)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Repetitions(3)
+    ->ReportAggregatesOnly(true);
+
 BENCHMARK(bm_agent_frees)
     ->Arg(1'000)
     ->Arg(10'000)
