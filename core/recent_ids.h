@@ -26,6 +26,14 @@ class recent_ids {
   // True when `id` was not remembered yet (a first sighting).
   bool insert(std::string_view id);
   std::size_t size() const { return ring_.size(); }
+  // Calls f(std::string_view) for every remembered id, oldest first (what a snapshot writes, and
+  // inserting them in this order into an empty set of the same capacity rebuilds this one).
+  template <typename F>
+  void for_each(F&& f) const {
+    const std::size_t first = ring_.size() < capacity_ ? 0 : next_;
+    for (std::size_t k = 0; k < ring_.size(); ++k)
+      f(std::string_view(ring_[(first + k) % ring_.size()]));
+  }
 
  private:
   struct entry {

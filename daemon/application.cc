@@ -29,6 +29,7 @@
 #include "daemon/version.h"
 #include "daemon/watchdog.h"
 #include "routing/desk/gateway.h"
+#include "routing/service/retention.h"
 #include "routing/service/router.h"
 
 namespace omni::daemon {
@@ -143,7 +144,16 @@ struct application::impl {
     } else {
       kafka.brokers = cfg.kafka.bootstrap_servers();
       logger().info("kafka: brokers {}", kafka.brokers);
-      if (auto r = core::bus::ensure_topics(kafka, topics.all(), cfg.kafka.partitions, 10s); !r)
+      // Snapshots are a table (the newest per partition and slot): compacted, with segments
+      // that roll hourly so compaction keeps recovery's read short.
+      const std::map<std::string, std::map<std::string, std::string>> configs = {
+          {topics.snapshots,
+           {{"cleanup.policy", "compact"},
+            {"segment.ms", "3600000"},
+            {"segment.bytes", "67108864"}}}};
+      if (auto r =
+              core::bus::ensure_topics(kafka, topics.all(), cfg.kafka.partitions, 10s, configs);
+          !r)
         logger().warn("kafka: could not ensure topics exist ({}); continuing", r.err().to_string());
     }
     health->set_bootstrap(kafka.brokers);
@@ -406,6 +416,19 @@ struct application::impl {
     return std::nullopt;
   }
 
+  // What the broker keeps of the router's topics must allow recovery from snapshots: warnings
+  // only (the broker is the operator's), and none when it does not answer DescribeConfigs.
+  void check_retention(const routing::service::router_config& rc) {
+    auto configs = core::bus::topic_configs(kafka, {topics.assignments, topics.snapshots}, 10s);
+    if (!configs) {
+      logger().info("kafka: cannot check the retention of the router's topics ({})",
+                    configs.err().to_string());
+      return;
+    }
+    for (const auto& problem : routing::service::retention_problems(topics, *configs, rc))
+      logger().warn("kafka: {}", problem);
+  }
+
   // Router role: the routing engines on Kafka (routing/service), after Kafka, before the admin.
   std::optional<std::string> start_router() {
     if (!cfg.node.has_role(config::node_role::router)) return std::nullopt;
@@ -421,6 +444,7 @@ struct application::impl {
     o.topics = topics;
     o.state_dir = cfg.node.state_dir;
     o.node_id = cfg.node.id;
+    if (!cfg.kafka.embedded) check_retention(o.config);
     // Ready once the group has assigned this node its partitions and each is rebuilt from the
     // changelog: a contact routed before that would meet an engine that knows no agent.
     health->set_component("router", false, "joining the consumer group");

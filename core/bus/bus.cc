@@ -84,7 +84,7 @@ void install_log_callback(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf
 
 topic_names topic_names::with_prefix(std::string_view prefix) {
   std::string p(prefix);
-  return {p + "contacts", p + "agent-events", p + "assignments", p + "outbound"};
+  return {p + "contacts", p + "agent-events", p + "assignments", p + "outbound", p + "snapshots"};
 }
 
 std::string librdkafka_version() { return rd_kafka_version_str(); }
@@ -450,14 +450,46 @@ result<std::int64_t> consumer::committed(const std::string& topic, std::int32_t 
 
 // ---- admin ------------------------------------------------------------------------------------
 
-result<bool> ensure_topics(const settings& s, const std::vector<std::string>& names, int partitions,
-                           std::chrono::milliseconds timeout) {
+namespace {
+
+// A client for admin requests (CreateTopics, DescribeConfigs, Metadata).
+result<kafka_ptr> admin_client(const settings& s) {
   auto conf = make_conf(s, "omniroute-admin");
   if (!conf) return conf.err();
   char err[512];
   kafka_ptr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err));
   if (!rk) return error{std::string("cannot create Kafka admin client: ") + err, "kafka"};
   (void)conf->release();
+  return rk;
+}
+
+// Sends one admin request (`send` gets the options and the reply queue) and waits for its answer.
+result<event_ptr> admin_request(
+    rd_kafka_t* rk, rd_kafka_admin_op_t op, const char* what, std::chrono::milliseconds timeout,
+    const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& send) {
+  char err[512];
+  queue_ptr q(rd_kafka_queue_new(rk));
+  std::unique_ptr<rd_kafka_AdminOptions_t, kafka_deleter> opts(rd_kafka_AdminOptions_new(rk, op));
+  rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), err,
+                                            sizeof err);
+  send(opts.get(), q.get());
+  event_ptr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 1000));
+  if (!ev) return error{std::string("no answer from Kafka to ") + what, "kafka.brokers"};
+  if (rd_kafka_event_error(ev.get()))
+    return error{std::string(what) + ": " + rd_kafka_event_error_string(ev.get()), "kafka"};
+  return ev;
+}
+
+}  // namespace
+
+result<bool> ensure_topics(
+    const settings& s, const std::vector<std::string>& names, int partitions,
+    std::chrono::milliseconds timeout,
+    const std::map<std::string, std::map<std::string, std::string>>& configs) {
+  auto client = admin_client(s);
+  if (!client) return client.err();
+  kafka_ptr& rk = *client;
+  char err[512];
   // Topics that exist already need no CreateTopics, which not every broker answers (librdkafka's
   // mock cluster, behind `omniroute dev-kafka`, does not): one Metadata request says which.
   std::vector<std::string> missing;
@@ -483,19 +515,20 @@ result<bool> ensure_topics(const settings& s, const std::vector<std::string>& na
   for (const auto& n : missing) {
     topics.emplace_back(rd_kafka_NewTopic_new(n.c_str(), partitions, -1, err, sizeof err));
     if (!topics.back()) return error{std::string("topic ") + n + ": " + err, "kafka"};
+    if (auto c = configs.find(n); c != configs.end())
+      for (const auto& [key, value] : c->second)
+        if (rd_kafka_NewTopic_set_config(topics.back().get(), key.c_str(), value.c_str()))
+          return error{"topic " + n + ": cannot set " + key, "kafka"};
     raw.push_back(topics.back().get());
   }
-  queue_ptr q(rd_kafka_queue_new(rk.get()));
-  std::unique_ptr<rd_kafka_AdminOptions_t, kafka_deleter> opts(
-      rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
-  rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), err,
-                                              sizeof err);
-  rd_kafka_CreateTopics(rk.get(), raw.data(), raw.size(), opts.get(), q.get());
-  event_ptr ev(rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 1000));
-  if (!ev) return error{"no answer from Kafka to CreateTopics", "kafka.brokers"};
-  if (rd_kafka_event_error(ev.get()))
-    return error{std::string("CreateTopics: ") + rd_kafka_event_error_string(ev.get()), "kafka"};
-  const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev.get());
+  auto ev = admin_request(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, "CreateTopics", timeout,
+                          [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) {
+                            rd_kafka_AdminOptions_set_operation_timeout(
+                                opts, static_cast<int>(timeout.count()), err, sizeof err);
+                            rd_kafka_CreateTopics(rk.get(), raw.data(), raw.size(), opts, q);
+                          });
+  if (!ev) return ev.err();
+  const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev->get());
   size_t n = 0;
   const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(res, &n);
   for (size_t i = 0; i < n; ++i) {
@@ -506,6 +539,39 @@ result<bool> ensure_topics(const settings& s, const std::vector<std::string>& na
                    "kafka"};
   }
   return true;
+}
+
+result<std::map<std::string, std::map<std::string, std::string>>> topic_configs(
+    const settings& s, const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+  auto client = admin_client(s);
+  if (!client) return client.err();
+  kafka_ptr& rk = *client;
+  std::vector<std::unique_ptr<rd_kafka_ConfigResource_t, kafka_deleter>> owned;
+  std::vector<rd_kafka_ConfigResource_t*> raw;
+  for (const auto& t : topics) {
+    owned.emplace_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+    raw.push_back(owned.back().get());
+  }
+  auto ev = admin_request(rk.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, "DescribeConfigs", timeout,
+                          [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) {
+                            rd_kafka_DescribeConfigs(rk.get(), raw.data(), raw.size(), opts, q);
+                          });
+  if (!ev) return ev.err();
+  const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev->get());
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** resources = rd_kafka_DescribeConfigs_result_resources(res, &n);
+  std::map<std::string, std::map<std::string, std::string>> out;
+  for (size_t i = 0; i < n; ++i) {
+    if (rd_kafka_ConfigResource_error(resources[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    auto& entries = out[rd_kafka_ConfigResource_name(resources[i])];
+    size_t count = 0;
+    const rd_kafka_ConfigEntry_t** configs = rd_kafka_ConfigResource_configs(resources[i], &count);
+    for (size_t j = 0; j < count; ++j) {
+      const char* value = rd_kafka_ConfigEntry_value(configs[j]);
+      entries[rd_kafka_ConfigEntry_name(configs[j])] = value ? value : "";
+    }
+  }
+  return out;
 }
 
 result<std::vector<partition_offsets>> watermarks(const settings& s, const std::string& topic,

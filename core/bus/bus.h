@@ -34,8 +34,12 @@ struct settings {
 // The four topics, named with the configured prefix ("omni." by default).
 struct topic_names {
   std::string contacts, agent_events, assignments, outbound;
+  // The router's snapshots of its domains (compacted; routing/service/README.md, "Snapshots").
+  std::string snapshots;
   static topic_names with_prefix(std::string_view prefix);
-  std::vector<std::string> all() const { return {contacts, agent_events, assignments, outbound}; }
+  std::vector<std::string> all() const {
+    return {contacts, agent_events, assignments, outbound, snapshots};
+  }
 };
 
 struct delivery {
@@ -158,8 +162,16 @@ class consumer {
 
 // Creates the topics that do not exist yet (CreateTopics), leaving existing ones alone; when all
 // exist, one Metadata request is all it costs.
-result<bool> ensure_topics(const settings& s, const std::vector<std::string>& names, int partitions,
-                           std::chrono::milliseconds timeout);
+// `configs`: topic settings for a topic it creates (e.g. cleanup.policy=compact), by topic name.
+result<bool> ensure_topics(
+    const settings& s, const std::vector<std::string>& names, int partitions,
+    std::chrono::milliseconds timeout,
+    const std::map<std::string, std::map<std::string, std::string>>& configs = {});
+
+// The broker's settings of each topic (DescribeConfigs): name -> value, defaults included. An
+// error when the broker does not answer it (librdkafka's mock cluster does not).
+result<std::map<std::string, std::map<std::string, std::string>>> topic_configs(
+    const settings& s, const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
 
 // Each partition's low and high watermark (the first offset kept, the next offset to be written).
 struct partition_offsets {

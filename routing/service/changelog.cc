@@ -107,10 +107,12 @@ void router::impl::publish(partition_state& ps, domain_state& d, step s, bool ti
     marker.attributes["source_offset"] = std::to_string(src.offset);
   }
   // The emitter serializes the step into the marker (attribute `step`, split at step_chunk).
-  produce_record(changelog, ps.partition, d.name, std::move(marker),
-                 {ps.generation, ps.partition, tick ? "" : src.topic, src.offset, false, {}},
-                 std::move(s));
+  completion done{ps.generation, ps.partition, tick ? "" : src.topic, src.offset, false, {}};
+  done.marker = ++ps.markers_emitted;
+  ps.steps_since_snapshot++;
+  produce_record(changelog, ps.partition, d.name, std::move(marker), std::move(done), std::move(s));
   if (!tick) ps.pending[src.topic].push_back({src.offset, false});
+  maybe_snapshot(ps);  // between steps: a snapshot is due after every_steps of them
 }
 
 void router::impl::notify_expected_wait(domain_state& d, const contact_meta& m,

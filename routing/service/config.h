@@ -1,8 +1,9 @@
 #pragma once
 // The router's typed configuration: the `routing:` subtree of omniroute.yaml parsed with
-// config::reader (errors as file:line:col, unknown keys with "did you mean") into the engine's
-// config plus what the router service adds around the engine (agents' default skills, history,
-// expected-wait notices). Plain values, built on the startup thread; see README.md for the keys.
+// config::reader (errors as file:line:col, unknown keys with "did you mean"). The routing model
+// (queues, rules, channels, agents: routing/model) is read by its own library; this adds the
+// service's keys around it (history, expected-wait notices, statistics, dedupe window, region).
+// Plain values, built on the startup thread; see README.md for the keys.
 
 #include <map>
 #include <set>
@@ -12,15 +13,11 @@
 #include "config/diagnostic.h"
 #include "config/reader.h"
 #include "routing/engine/config.h"
+#include "routing/model/config.h"
 
 namespace omni::routing::service {
 
-// An agent known in advance: what a login without skills or capacity gets.
-struct agent_profile {
-  std::string display_name;
-  std::vector<engine::skill_level> skills;
-  std::map<engine::channel, int> capacity;
-};
+using model::agent_profile;
 
 struct router_config {
   engine::engine_config engine;
@@ -36,6 +33,11 @@ struct router_config {
   // How often each domain's queue and agent statistics go to omni.assignments (type "stats", for
   // the desk gateway); unchanged statistics are repeated only once a minute. 0: never.
   engine::duration stats_interval = 5000;
+  // Snapshots of each partition's domains (routing.snapshot, README "Snapshots"): after this many
+  // steps, or this long after the last one when anything changed, whichever comes first. 0 turns
+  // that trigger off; both 0: no snapshots (recovery replays the whole changelog).
+  std::uint64_t snapshot_every_steps = 2000;
+  engine::duration snapshot_every = 60'000;
 };
 
 // The configuration used when omniroute.yaml has no `routing:` section: one queue `default`

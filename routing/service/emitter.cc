@@ -104,6 +104,7 @@ bool router::impl::produce_now(core::bus::producer& to, emission& e) {
   auto handler = [this, c = e.on_done](const core::bus::delivery& d) mutable {
     c.ok = d.ok;
     c.error = d.error;
+    c.produced_offset = d.offset;
     post_completion(std::move(c));
     outstanding.fetch_sub(1);
   };

@@ -27,17 +27,20 @@ void router::impl::recover(std::int32_t p) {
   };
   std::optional<unfinished> orphan;
   std::uint64_t replayed = 0;
-  bool truncated = false;
+  bool checked_start = false;
+  // The newest complete snapshot, then the changelog after the step it covers.
+  const std::int64_t from = load_snapshot(*ps);
   auto r = core::bus::read_partition(
-      opts.kafka, opts.topics.assignments, p, 0,
+      opts.kafka, opts.topics.assignments, p, from,
       [&](const core::bus::message& m) {
-        if (replayed == 0 && !truncated && m.offset > 0) {
-          truncated = true;  // the broker deleted the start of the changelog (retention)
-          logger().error(
-              "partition {}: the changelog starts at offset {}, not 0: steps before it are lost "
-              "and the rebuilt state is incomplete (retention on {} must keep everything; the "
-              "embedded cluster keeps only the newest 5 MiB per partition)",
-              p, m.offset, opts.topics.assignments);
+        if (!checked_start) {
+          checked_start = true;
+          if (m.offset > from)  // the broker deleted records the recovery needs (retention)
+            logger().error(
+                "partition {}: the changelog continues at offset {}, not {}: steps in between "
+                "are lost and the rebuilt state is incomplete (retention on {} must keep more "
+                "than the snapshot interval; README, \"Snapshots\")",
+                p, m.offset, from, opts.topics.assignments);
         }
         auto a = core::decode_assignment(m.value);
         if (!a) {
@@ -70,7 +73,13 @@ void router::impl::recover(std::int32_t p) {
         }
         (void)apply(d, *s, a->type == "tick");
         d.seq = a->seq;
-        if (offset >= 0) ps->recorded[topic].insert(offset);
+        ps->marker_offset = m.offset;
+        ps->steps_since_snapshot++;  // the next snapshot also covers what was replayed
+        if (offset >= 0) {
+          ps->recorded[topic].insert(offset);
+          auto& through = ps->through[topic];
+          through = std::max(through, offset);
+        }
         orphan.reset();
         ++replayed;
         return true;
@@ -91,14 +100,20 @@ void router::impl::recover(std::int32_t p) {
   }
   const double seconds = std::chrono::duration<double>(clock_type::now() - started).count();
   logger().info(
-      "partition {}: rebuilt {} domain(s) from {} changelog record(s), {} step(s) in {:.3f}s "
-      "({:.0f} steps/s)",
-      p, ps->domains.size(), *r, replayed, seconds, replayed / std::max(seconds, 1e-6));
+      "partition {}: rebuilt {} domain(s) from {} ({} changelog record(s) after it, {} step(s) "
+      "replayed) in {:.3f}s",
+      p, ps->domains.size(),
+      ps->snapshot_taken > 0 ? "snapshot " + std::to_string(ps->snapshot_id)
+                             : std::string("no snapshot"),
+      *r, replayed, seconds);
+  recovery_steps.set(static_cast<double>(replayed));
+  recovery_seconds.set(seconds);
   {
     std::lock_guard lock(stats_mutex);
     stats.replayed_steps += replayed;
     stats.replay_seconds += seconds;
     stats.recoveries++;
+    if (from > 0) stats.snapshots_loaded++;
   }
   partition_state& owned = *ps;
   partitions[p] = std::move(ps);

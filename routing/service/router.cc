@@ -18,7 +18,12 @@ eng::timestamp wall_now() {
 }  // namespace
 
 core::result<std::shared_ptr<core::bus::producer>> router::impl::make_producer() const {
-  auto p = core::bus::producer::create(opts.kafka, "omniroute-router-" + opts.node_id,
+  // The changelog and the snapshots are repetitive JSON and ids: lz4 stores them in a fraction of
+  // the space (and of the embedded cluster's 5 MiB per partition), unless kafka.client says
+  // otherwise.
+  core::bus::settings kafka = opts.kafka;
+  kafka.client.try_emplace("compression.type", "lz4");
+  auto p = core::bus::producer::create(kafka, "omniroute-router-" + opts.node_id,
                                        core::bus::delivery_mode::gapless);
   if (!p) return p.err();
   return std::shared_ptr<core::bus::producer>(std::move(*p));
@@ -83,6 +88,16 @@ void router::impl::process(const core::bus::message& msg,
   auto pit = partitions.find(msg.partition);
   if (pit == partitions.end()) return;
   partition_state& ps = *pit->second;
+  auto& through = ps.through[msg.topic];
+  through = std::max(through, msg.offset);
+  // Taken before the snapshot recovery loaded (redelivered from the group's committed offset).
+  if (auto snap = ps.snapshot_through.find(msg.topic); snap != ps.snapshot_through.end()) {
+    if (msg.offset <= snap->second) {
+      mark_done(ps, msg.topic, msg.offset);
+      return;
+    }
+    ps.snapshot_through.erase(snap);  // consumed in order: nothing below it comes again
+  }
   if (auto rec = ps.recorded.find(msg.topic); rec != ps.recorded.end()) {
     auto& offsets = rec->second;
     const bool recorded = offsets.count(msg.offset) > 0;              // redelivered after recovery
@@ -176,10 +191,12 @@ void router::impl::drain_completions() {
       resync = true;
       continue;
     }
-    if (c.topic.empty()) continue;
     auto pit = partitions.find(c.partition);
     if (pit == partitions.end() || pit->second->generation != c.generation) continue;
     partition_state& ps = *pit->second;
+    if (c.marker != 0) on_marker_delivered(ps, c);
+    if (c.snapshot != 0) ps.snapshot_taken = c.snapshot_taken;
+    if (c.topic.empty()) continue;
     auto& q = ps.pending[c.topic];
     for (auto& p : q)
       if (p.offset == c.offset) p.done = true;
@@ -247,7 +264,14 @@ void router::impl::on_assigned(const std::vector<core::bus::topic_partition>& pa
 
 void router::impl::on_revoked(const std::vector<core::bus::topic_partition>& parts) {
   // Everything published for these partitions reaches Kafka and its offsets are stored before
-  // the group hands them to another node (which then replays our changelog in full).
+  // the group hands them to another node (which then loads our snapshot, written here, and
+  // replays the changelog after it).
+  if (opts.final_snapshot)
+    for (const auto& tp : parts)
+      if (auto it = partitions.find(tp.partition);
+          it != partitions.end() && it->second->steps_since_snapshot > 0 &&
+          !it->second->snapshot_wait && snapshots_enabled())
+        take_snapshot(*it->second);
   settle(10s);
   for (const auto& tp : parts) partitions.erase(tp.partition);
 }
@@ -298,6 +322,25 @@ void router::impl::update_gauges() {
           "Share of contacts answered within the SLA threshold (answered / finished).",
           {{"queue", queue}});
     sl->set(e.second[1] > 0 ? e.second[0] / e.second[1] : 1.0);
+  }
+  for (const auto& [p, ps] : partitions) {
+    if (ps->snapshot_taken == 0) continue;
+    for (const auto& [name, d] : ps->domains) {
+      auto& age = snapshot_age_gauges[name];
+      if (!age)
+        age = &core::metrics::global().gauge_of(
+            "omniroute_router_snapshot_age_seconds",
+            "Age of the domain's newest snapshot in omni.snapshots (delivered or loaded).",
+            {{"domain", name}});
+      age->set(static_cast<double>(now - ps->snapshot_taken) / 1000.0);
+      auto& size = snapshot_size_gauges[name];
+      if (!size)
+        size = &core::metrics::global().gauge_of(
+            "omniroute_router_snapshot_bytes", "Size of the domain's part of its newest snapshot.",
+            {{"domain", name}});
+      if (auto it = snapshot_sizes.find(name); it != snapshot_sizes.end())
+        size->set(static_cast<double>(it->second));
+    }
   }
   std::size_t domains = 0;
   for (const auto& [p, ps] : partitions) domains += ps->domains.size();
@@ -386,6 +429,7 @@ void router::impl::run() {
       if (m) process(*m);
       tick_due(wall_now());
     }
+    for (auto& [p, ps] : partitions) maybe_snapshot(*ps);
     if (clock_type::now() >= next_gauges) {
       update_gauges();
       next_gauges = clock_type::now() + 1s;
@@ -395,6 +439,11 @@ void router::impl::run() {
       next_stats = clock_type::now() + std::chrono::milliseconds(opts.config.stats_interval);
     }
   }
+  // A snapshot of what changed since the last one, so the next owner replays (almost) nothing.
+  if (opts.final_snapshot)
+    for (auto& [p, ps] : partitions)
+      if (ps->steps_since_snapshot > 0 && !ps->snapshot_wait && snapshots_enabled())
+        take_snapshot(*ps);
   settle(10s);
   if (consumer) consumer->close();
 }

@@ -37,17 +37,22 @@ struct router_options {
   // Bumped once per iteration of the router loop; the daemon's systemd watchdog pings only while
   // it moves, so a hung routing loop gets the service restarted. Must outlive the router.
   std::atomic<std::uint64_t>* loop_beat = nullptr;
+  // When it stops or hands partitions over, the router writes a snapshot of what changed since the
+  // last one (if snapshots are on), so the next owner replays almost nothing. Tests turn it off
+  // to see the recovery a crash would get.
+  bool final_snapshot = true;
 };
 
 struct router_statistics {
-  std::uint64_t steps = 0;           // inputs and ticks applied live
-  std::uint64_t decisions = 0;       // decisions published
-  std::uint64_t duplicates = 0;      // inputs recognized as already processed
-  std::uint64_t replayed_steps = 0;  // changelog markers replayed (all recoveries)
-  double replay_seconds = 0;         // time spent replaying (all recoveries)
-  std::uint64_t recoveries = 0;      // partitions rebuilt (at assignment, and by each rebuild)
-  std::uint64_t rebuilds = 0;        // times the router left the group to rebuild after a failure
-  std::size_t partitions = 0;        // input partitions owned now
+  std::uint64_t steps = 0;             // inputs and ticks applied live
+  std::uint64_t decisions = 0;         // decisions published
+  std::uint64_t duplicates = 0;        // inputs recognized as already processed
+  std::uint64_t replayed_steps = 0;    // changelog markers replayed (all recoveries)
+  double replay_seconds = 0;           // time spent replaying (all recoveries)
+  std::uint64_t recoveries = 0;        // partitions rebuilt (at assignment, and by each rebuild)
+  std::uint64_t rebuilds = 0;          // times the router left the group to rebuild after a failure
+  std::uint64_t snapshots_loaded = 0;  // recoveries that started from a snapshot
+  std::size_t partitions = 0;          // input partitions owned now
   std::size_t domains = 0;
 };
 

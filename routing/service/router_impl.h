@@ -60,10 +60,28 @@ struct pending_offset {
   bool done;
 };
 
+// A snapshot written (its chunks produced) whose manifest waits for the changelog offset it
+// covers: the delivery of marker `marker` (README, "Snapshots").
+struct snapshot_in_flight {
+  std::uint64_t marker = 0;
+  std::string manifest;  // JSON without changelog_offset, completed when the marker is delivered
+  std::uint64_t id = 0;
+};
+
 struct partition_state {
   std::int32_t partition = -1;
   std::uint64_t generation = 0;
   std::map<std::string, std::unique_ptr<domain_state>> domains;
+  // Snapshots (snapshot.cc). Markers are numbered as emitted; delivery reports come in order.
+  std::uint64_t markers_emitted = 0, markers_delivered = 0;
+  std::int64_t marker_offset = -1;  // changelog offset of the last marker delivered or replayed
+  std::map<std::string, std::int64_t> through;           // source topic -> highest offset taken
+  std::map<std::string, std::int64_t> snapshot_through;  // ... as of the snapshot recovery loaded
+  std::uint64_t steps_since_snapshot = 0;
+  clock_type::time_point last_snapshot = clock_type::now();
+  std::uint64_t snapshot_id = 0;    // the last written or loaded (ids grow across owners)
+  std::int64_t snapshot_taken = 0;  // wall clock (ms) of the last delivered or loaded snapshot
+  std::optional<snapshot_in_flight> snapshot_wait;
   // Source topic -> the offsets the changelog has a marker for, from the group's committed offset
   // on (what the consumer may deliver again after a rebuild). A set, not the highest offset: an
   // input whose marker is missing is consumed again even when later ones are recorded.
@@ -78,6 +96,10 @@ struct completion {
   std::int64_t offset;
   bool ok;
   std::string error;
+  std::uint64_t marker = 0;           // a marker's number in its partition (0: not a marker)
+  std::int64_t produced_offset = -1;  // where the record landed (set by the delivery report)
+  std::uint64_t snapshot = 0;         // a snapshot manifest's id (0: not a manifest)
+  std::int64_t snapshot_taken = 0;
 };
 
 struct source_ref {
@@ -145,6 +167,17 @@ struct router::impl {
   core::metrics::histogram& decision_seconds = core::metrics::global().histogram_of(
       "omniroute_routing_decision_seconds",
       "Time the router took for one step (input consumed to decisions produced).");
+  core::metrics::gauge& recovery_steps = core::metrics::global().gauge_of(
+      "omniroute_router_recovery_steps_replayed",
+      "Changelog steps the last recovery of a partition replayed after its snapshot.");
+  core::metrics::gauge& recovery_seconds = core::metrics::global().gauge_of(
+      "omniroute_router_recovery_seconds",
+      "Time the last recovery of a partition took (snapshot load and replay).");
+  core::metrics::histogram& snapshot_seconds = core::metrics::global().histogram_of(
+      "omniroute_router_snapshot_build_seconds",
+      "Time the router thread spent building one partition snapshot.");
+  std::map<std::string, core::metrics::gauge*> snapshot_age_gauges, snapshot_size_gauges;
+  std::map<std::string, std::size_t> snapshot_sizes;  // domain -> bytes in its last snapshot
   std::map<std::string, core::metrics::counter*> decision_counters;
   std::map<std::string, core::metrics::gauge*> waiting_gauges, service_level_gauges;
   clock_type::time_point next_gauges = clock_type::now();
@@ -210,6 +243,19 @@ struct router::impl {
   void fail_emission(emission& e, const char* why);
   void stop_emitter();
   bool produce_now(core::bus::producer& to, emission& e);
+
+  // snapshot.cc: snapshots of a partition's domains, and loading the newest at recovery
+  bool snapshots_enabled() const {
+    return opts.config.snapshot_every_steps > 0 || opts.config.snapshot_every > 0;
+  }
+  void maybe_snapshot(partition_state& ps);
+  void take_snapshot(partition_state& ps);
+  void write_manifest(partition_state& ps, std::string manifest, std::uint64_t id,
+                      std::int64_t changelog_offset);
+  void on_marker_delivered(partition_state& ps, const completion& c);
+  // Loads the newest complete snapshot of partition p into `ps`; the changelog offset to replay
+  // from (0 when there is none).
+  std::int64_t load_snapshot(partition_state& ps);
 
   // replay.cc: recovery
   void recover(std::int32_t p);

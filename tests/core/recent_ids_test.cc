@@ -6,6 +6,7 @@
 #include <deque>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace omni::core {
 namespace {
@@ -36,6 +37,17 @@ TEST(recent_ids, remembers_exactly_the_last_capacity_distinct_ids) {
     for (int i = 0; i < space; ++i) {
       const std::string id = "id-" + std::to_string(i);
       EXPECT_EQ(ids.contains(id), std::find(model.begin(), model.end(), id) != model.end()) << id;
+    }
+    // for_each: oldest first, exactly the window; inserting them so rebuilds the same set.
+    std::vector<std::string> listed;
+    ids.for_each([&](std::string_view id) { listed.emplace_back(id); });
+    EXPECT_TRUE(std::equal(listed.begin(), listed.end(), model.begin(), model.end()))
+        << "capacity " << capacity;
+    recent_ids copy(capacity);
+    for (const auto& id : listed) copy.insert(id);
+    for (int i = 0; i < space; ++i) {
+      const std::string id = "id-" + std::to_string(i);
+      EXPECT_EQ(copy.contains(id), ids.contains(id)) << id;
     }
   }
 }

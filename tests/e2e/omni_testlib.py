@@ -146,6 +146,43 @@ http:
         self.log.close()
 
 
+class RouterNode(Daemon):
+    """`omniroute serve` with only the router role against an external broker: one queue
+    `support` (skill support >= 1, no expected-wait notices) and email auto-accepted up to
+    `email_capacity` per agent; `routing_yaml`: more keys of `routing:` (indented two spaces).
+    Ready only with the router started."""
+
+    def __init__(self, tmpdir, bootstrap, n, email_capacity, routing_yaml=""):
+        super().__init__(tmpdir, name=f"router-{n}", config=lambda admin, _http: f"""node:
+  id: router-e2e
+  roles: [router]
+  state_dir: {tmpdir}/state
+logging:
+  level: info
+kafka:
+  brokers: {bootstrap}
+  partitions: 3
+admin:
+  listen: 127.0.0.1:{admin}
+routing:
+  queues:
+    support:
+      skills: {{support: 1}}
+      notify_expected_wait: false
+  channels:
+    email: {{capacity: {email_capacity}, auto_accept: true}}
+{routing_yaml}""")
+
+    def wait_ready(self, timeout=120):
+        body = super().wait_ready(timeout)
+        if body["components"].get("router") != "started":
+            raise AssertionError(f"ready without a started router: {body}")
+        return body
+
+    def kill9(self):
+        self.stop(signal.SIGKILL)
+
+
 def metric_value(text, name, **labels):
     """Finds `name{labels...} value` in a Prometheus text exposition; every given label must match."""
     for line in text.splitlines():

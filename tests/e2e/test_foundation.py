@@ -12,7 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from omni_testlib import BIN, SOURCE_DIR, Daemon, DevKafka, TempDirTest, curl, free_port, kcat, wait_for  # noqa: E402
 
-TOPICS = {"omni.contacts", "omni.agent-events", "omni.assignments", "omni.outbound"}
+TOPICS = {"omni.contacts", "omni.agent-events", "omni.assignments", "omni.outbound", "omni.snapshots"}
 
 CONTACT = {
     "schema": "omni.contact.v1",

@@ -2,24 +2,27 @@
 (`omniroute serve` with roles [router]) in another. Agents log in through omni.agent-events, 5,000
 contacts go to omni.contacts (kcat, murmur2 like our producer) while the router is kill -9'd twice
 and restarted. Afterwards every contact has exactly one assignment in omni.assignments: none lost,
-none assigned twice (records deduplicated by id, as every consumer of the topic does)."""
+none assigned twice (records deduplicated by id, as every consumer of the topic does), and every
+recovery started from a snapshot (routing.snapshot.every_steps: 500) replayed at most about one
+snapshot interval of steps."""
 import collections
 import hashlib
 import json
 import os
-import signal
+import re
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from omni_testlib import DevKafka, Daemon, TempDirTest, kcat, wait_for  # noqa: E402
+from omni_testlib import DevKafka, RouterNode, TempDirTest, kcat, wait_for  # noqa: E402
 
 # Two domains per partition of 3 (murmur2): the embedded cluster keeps only the newest 5 MiB of a
 # partition, so the changelog of 5,000 contacts must be spread to stay whole.
 DOMAINS = ["acme", "initech", "globex", "wayne", "stark", "wonka"]
 AGENTS = ["a1", "a2", "a3"]
 TOTAL = 5000
+SNAPSHOT_STEPS = 500  # a recovery replays about this many steps at most, not the whole changelog
 
 
 def contact(i):
@@ -41,38 +44,12 @@ def agent_login(domain, agent):
             "skills": {"support": 5}, "capacity": {"email": 1000}}
 
 
-class Router(Daemon):
-    """`omniroute serve` with only the router role, against an external broker."""
-
-    def __init__(self, tmpdir, bootstrap, n):
-        super().__init__(tmpdir, name=f"router-{n}", config=lambda admin, _http: f"""node:
-  id: router-e2e
-  roles: [router]
-  state_dir: {tmpdir}/state
-logging:
-  level: info
-kafka:
-  brokers: {bootstrap}
-  partitions: 3
-admin:
-  listen: 127.0.0.1:{admin}
-routing:
-  queues:
-    support:
-      skills: {{support: 1}}
-      notify_expected_wait: false
-  channels:
-    email: {{capacity: 1000, auto_accept: true}}
-""")
-
-    def wait_ready(self, timeout=60):
-        body = super().wait_ready(timeout)
-        if body["components"].get("router") != "started":
-            raise AssertionError(f"ready without a started router: {body}")
-        return body
-
-    def kill9(self):
-        self.stop(signal.SIGKILL)
+def start_router(test, bootstrap, n):
+    r = RouterNode(test.tmp, bootstrap, n, email_capacity=1000,
+                   routing_yaml=f"  snapshot: {{every_steps: {SNAPSHOT_STEPS}}}\n")
+    test.addCleanup(r.close)
+    r.wait_ready(60)
+    return r
 
 
 def produce(bootstrap, topic, records):
@@ -108,10 +85,8 @@ class RouterCrash(TempDirTest):
         routers = []
 
         def start(n):
-            r = Router(self.tmp, k.bootstrap, n)
-            self.addCleanup(r.close)
+            r = start_router(self, k.bootstrap, n)
             routers.append(r)
-            r.wait_ready()
             return r
 
         produce(k.bootstrap, "omni.agent-events",
@@ -161,7 +136,14 @@ class RouterCrash(TempDirTest):
         self.assertTrue(all(len(v) <= 2 for v in by_contact.values()))
         logs = "".join(x.logs() for x in routers)
         self.assertIn("rebuilt", logs)
-        self.assertNotIn("the changelog starts at offset", logs)
+        self.assertNotIn("the changelog continues at offset", logs)
+        # The restarts start from snapshots and replay at most about one interval of steps (the
+        # interval, plus the steps whose snapshot was waiting for its marker's delivery).
+        replays = [(line, int(re.search(r"(\d+) step\(s\) replayed", line).group(1)))
+                   for line in logs.splitlines() if "step(s) replayed" in line]
+        self.assertTrue(any("from snapshot" in line for line, _ in replays), logs[-3000:])
+        for line, steps in replays:
+            self.assertLessEqual(steps, SNAPSHOT_STEPS * 3 // 2, line)
         sys.stderr.write(f"\n[router-crash] {TOTAL} contacts, 2 kill -9, all assigned once in "
                          f"{time.monotonic() - started:.1f}s\n")
         for line in logs.splitlines():

@@ -4,6 +4,7 @@
 #   config    includes core/ and config/ only
 #   connectors never include routing/ or daemon/
 #   routing/engine includes routing/engine/ and standard (or libstdc++ <ext/...>) headers only
+#   routing/model  (the engine's keys of `routing:`) includes the engine, core and config only
 #   routing/sim    includes the engine, core and config, never the router, desk, history or
 #                  core/bus (Kafka); the ctest layering_links checks the same on its link
 # Usage: check_layers.sh SOURCE_DIR. Prints every violation (file:line: include) and exits 1.
@@ -27,5 +28,7 @@ violations "routing/engine includes only itself and the standard library" routin
   '^\s*#\s*include\s+("(core|config|connectors|daemon|routing/(service|desk|history|sim))/|<(boost|rdkafka|librdkafka|sqlite3|nlohmann|spdlog|fmt|yaml-cpp)[/.>])'
 violations "routing/sim includes the engine, not the router, desk, history or Kafka" routing/sim \
   '^\s*#\s*include\s+"(routing/(service|desk|history)|connectors|daemon|core/bus)/'
+violations "routing/model includes the engine, core and config only" routing/model \
+  '^\s*#\s*include\s+"(routing/(service|desk|history|sim)|connectors|daemon|core/bus)/'
 if [[ $status -eq 0 ]]; then echo "layering: every rule holds"; fi
 exit $status

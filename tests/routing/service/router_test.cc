@@ -15,6 +15,7 @@
 #include "core/bus/embedded_cluster.h"
 #include "core/events/codec.h"
 #include "routing/service/config.h"
+#include "routing/service/retention.h"
 #include "routing/service/router.h"
 #include "routing/service/step.h"
 
@@ -103,6 +104,7 @@ class router_test : public ::testing::Test {
     o.topics = topics_;
     o.config = config_;
     o.state_dir = state_dir_;
+    o.final_snapshot = final_snapshot_;
     auto r = router::start(o);
     ASSERT_TRUE(r) << r.err().to_string();
     router_ = std::move(*r);
@@ -204,6 +206,28 @@ class router_test : public ::testing::Test {
     // Logged in once its marker is in the changelog (the engine applies it in order anyway).
   }
 
+  // The snapshot manifests in omni.snapshots (all partitions, in order).
+  std::vector<nlohmann::json> manifests() {
+    std::vector<nlohmann::json> out;
+    for (int p = 0; p < partitions; ++p)
+      (void)core::bus::read_partition(
+          kafka_, topics_.snapshots, p, 0,
+          [&](const core::bus::message& m) {
+            if (m.key.size() > 9 && m.key.substr(m.key.size() - 9) == "/manifest")
+              out.push_back(nlohmann::json::parse(m.value));
+            return true;
+          },
+          10s);
+    return out;
+  }
+  std::size_t markers() {
+    std::size_t n = 0;
+    for (const auto& v : read_all(topics_.assignments))
+      if (auto a = core::decode_assignment(v); a && (a->type == "input" || a->type == "tick")) ++n;
+    return n;
+  }
+
+  bool final_snapshot_ = true;
   core::bus::topic_names topics_ = core::bus::topic_names::with_prefix("omni.");
   core::bus::settings kafka_;
   std::unique_ptr<core::bus::embedded_cluster> cluster_;
@@ -464,6 +488,7 @@ TEST(router_config, dedupe_window_sizes_the_router_and_engine_windows) {
 }
 
 TEST_F(router_test, a_new_router_rebuilds_the_domain_from_the_changelog) {
+  final_snapshot_ = false;  // about replaying the changelog: no snapshot when stopping
   start_router();
   login("alice");
   auto first = contact("r1", core::channel::chat, "one");
@@ -522,6 +547,7 @@ TEST_F(router_test, offers_carry_the_text_cut_to_an_attribute_and_say_so) {
 }
 
 TEST_F(router_test, publishes_queue_and_agent_statistics_that_replay_ignores) {
+  final_snapshot_ = false;  // about replaying the changelog: no snapshot when stopping
   config_.stats_interval = 500;
   start_router();
   login("alice");
@@ -609,6 +635,7 @@ TEST_F(router_test, a_reload_adds_a_queue_and_skills_while_waiting_contacts_stay
 // for every contact, with no hole (a hole made a rebuild skip that contact as already recorded).
 TEST_F(router_test,
        a_broker_away_longer_than_the_delivery_timeout_leaves_no_hole_in_the_changelog) {
+  final_snapshot_ = false;  // about replaying the changelog: no snapshot when stopping
   constexpr int contacts = 1500;
   for (int i = 0; i < contacts; ++i) {
     auto c = contact("gap-" + std::to_string(i), core::channel::email, "backlog");
@@ -739,6 +766,146 @@ TEST_F(router_test, an_input_whose_marker_is_missing_is_routed_after_a_rebuild) 
   ASSERT_TRUE(wait_for([&] { return markers_of(changelog()).size() == 3; }));
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(markers_of(changelog()), (std::vector<std::int64_t>{1, 2, 0}));
+}
+
+TEST(router_config, snapshot_keys_have_defaults_and_ranges) {
+  config::diagnostics sink;
+  auto rc = parse("queues: {support: {}}\n", sink);
+  ASSERT_TRUE(sink.empty());
+  EXPECT_EQ(rc.snapshot_every_steps, 2000u);
+  EXPECT_EQ(rc.snapshot_every, 60'000);
+  rc = parse("queues: {support: {}}\nsnapshot: {every_steps: 500, every: 10s}\n", sink);
+  ASSERT_TRUE(sink.empty());
+  EXPECT_EQ(rc.snapshot_every_steps, 500u);
+  EXPECT_EQ(rc.snapshot_every, 10'000);
+  (void)parse("queues: {support: {}}\nsnapshot: {every_steps: 5, every: 10ms, evry: 1}\n", sink);
+  std::string all;
+  for (const auto& d : sink.take_sorted()) all += config::to_string(d) + "\n";
+  EXPECT_NE(all.find("every_steps"), std::string::npos) << all;
+  EXPECT_NE(all.find("between 1s and 24h"), std::string::npos) << all;
+  EXPECT_NE(all.find("did you mean 'every'"), std::string::npos) << all;
+}
+
+// A router that crashes (no snapshot when it stops) is followed by one that loads the newest
+// snapshot and replays only the steps after it; a torn newer snapshot (its chunks missing) is
+// passed over for the one before it. Either way the state is whole: the waiting contacts go on
+// to the agent, old contacts are duplicates.
+TEST_F(router_test, a_new_router_starts_from_the_newest_snapshot_and_replays_only_the_rest) {
+  config_.snapshot_every_steps = 100;
+  config_.snapshot_every = 0;
+  final_snapshot_ = false;
+  start_router();
+  login("alice");
+  std::vector<core::contact> sent;
+  for (int i = 0; i < 260; ++i) {
+    sent.push_back(contact("snap-" + std::to_string(i), core::channel::email, "hello"));
+    send(sent.back());
+  }
+  ASSERT_TRUE(wait_for([&] { return markers() == 261 && manifests().size() >= 2; }))
+      << markers() << " markers, " << manifests().size() << " snapshots";
+  const auto written = manifests();
+  EXPECT_EQ(written.back()["domains"][0]["name"], "acme");
+  EXPECT_GE(written.back()["changelog_offset"].get<std::int64_t>(), 0);
+  const int part = written.back()["partition"].get<int>();
+  // Alice holds five emails (her capacity); the rest wait.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(offer_of(sent[i].id).agent_id, "alice");
+  // Steps after the newest snapshot (fewer than every_steps, so no new one): the crash loses them
+  // from the snapshot, and the next router replays them.
+  for (int i = 260; i < 263; ++i) {
+    sent.push_back(contact("snap-" + std::to_string(i), core::channel::email, "hello"));
+    send(sent.back());
+  }
+  ASSERT_TRUE(wait_for([&] { return markers() == 264; }));
+  router_.reset();
+
+  start_router();
+  send(sent[0]);  // a duplicate: seen before the snapshot
+  send(agent(core::agent_event_type::accept, "alice", sent[0].id));
+  ASSERT_TRUE(wait_for([&] { return !of("assign", sent[0].id).empty(); }));
+  send(agent(core::agent_event_type::complete, "alice", sent[0].id));
+  EXPECT_EQ(offer_of(sent[5].id).agent_id, "alice");
+  auto st = router_->statistics();
+  EXPECT_EQ(st.snapshots_loaded, 1u);
+  EXPECT_LE(st.replayed_steps, 100u);
+  EXPECT_GE(st.replayed_steps, 3u);
+  EXPECT_GE(st.duplicates, 1u);
+  EXPECT_EQ(of("offer", sent[0].id).size(), 1u);
+  ASSERT_TRUE(wait_for([&] { return markers() == 264 + 2; }));
+  router_.reset();
+
+  // A newer manifest whose chunks never arrived (a torn write): the previous snapshot is used.
+  const auto newest = manifests().back()["id"].get<std::uint64_t>();
+  nlohmann::json torn = {{"id", newest + 1},
+                         {"partition", part},
+                         {"chunks", 2},
+                         {"bytes", 100},
+                         {"checksum", "0000000000000000"},
+                         {"changelog_offset", 999999}};
+  ASSERT_EQ(producer_->produce(
+                topics_.snapshots, part,
+                std::to_string(part) + "/" + std::to_string((newest + 1) % 2) + "/manifest",
+                torn.dump(), nullptr),
+            core::bus::produce_status::queued);
+  ASSERT_TRUE(producer_->flush(10s));
+  start_router();
+  send(agent(core::agent_event_type::accept, "alice", sent[1].id));
+  ASSERT_TRUE(wait_for([&] { return !of("assign", sent[1].id).empty(); }));
+  send(agent(core::agent_event_type::complete, "alice", sent[1].id));
+  EXPECT_EQ(offer_of(sent[6].id).agent_id, "alice");
+  st = router_->statistics();
+  EXPECT_EQ(st.snapshots_loaded, 1u);
+  EXPECT_LE(st.replayed_steps, 110u);
+  EXPECT_EQ(of("offer", sent[6].id).size(), 1u);
+  EXPECT_EQ(of("offer", sent[5].id).size(), 1u);
+}
+
+// With a snapshot on stop (the default), the next router replays nothing.
+TEST_F(router_test, a_router_that_stops_leaves_a_snapshot_and_the_next_replays_nothing) {
+  start_router();
+  login("alice");
+  auto first = contact("stop-1", core::channel::chat, "one");
+  send(first);
+  offer_of(first.id);
+  ASSERT_TRUE(wait_for([&] { return markers() == 2; }));
+  router_.reset();
+  ASSERT_EQ(manifests().size(), 1u);
+  start_router();
+  send(agent(core::agent_event_type::accept, "alice", first.id));
+  ASSERT_TRUE(wait_for([&] { return !of("assign", first.id).empty(); }));
+  EXPECT_EQ(router_->statistics().snapshots_loaded, 1u);
+  EXPECT_EQ(router_->statistics().replayed_steps, 0u);
+}
+
+TEST(router_retention, names_what_would_cost_recovery_its_changelog_or_snapshots) {
+  const auto topics = core::bus::topic_names::with_prefix("omni.");
+  router_config rc;  // snapshots every 2,000 steps or 60 s
+  using configs = std::map<std::string, std::map<std::string, std::string>>;
+  const configs good = {
+      {"omni.assignments", {{"cleanup.policy", "delete"}, {"retention.ms", "604800000"}}},
+      {"omni.snapshots", {{"cleanup.policy", "compact"}, {"retention.ms", "604800000"}}}};
+  EXPECT_TRUE(retention_problems(topics, good, rc).empty());
+  EXPECT_TRUE(retention_problems(topics, {}, rc).empty());  // nothing known, nothing judged
+
+  configs bad = good;
+  bad["omni.assignments"]["retention.ms"] = "3600000";  // an hour
+  bad["omni.snapshots"]["cleanup.policy"] = "compact,delete";
+  auto problems = retention_problems(topics, bad, rc);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("retention.ms=3600000"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("omni.snapshots"), std::string::npos) << problems[1];
+
+  bad = good;
+  bad["omni.assignments"]["cleanup.policy"] = "compact";
+  EXPECT_EQ(retention_problems(topics, bad, rc).size(), 1u);
+
+  rc.snapshot_every_steps = 0;
+  rc.snapshot_every = 0;  // snapshots off: the changelog must keep everything
+  problems = retention_problems(topics, good, rc);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("retention.ms=-1"), std::string::npos) << problems[0];
+  bad = good;
+  bad["omni.assignments"]["retention.ms"] = "-1";
+  EXPECT_TRUE(retention_problems(topics, bad, rc).empty());
 }
 
 }  // namespace
