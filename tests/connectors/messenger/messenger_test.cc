@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "connectors/messenger/messenger_connector.h"
+#include "tests/connectors/meta_signature.h"
 #include "tests/connectors/support.h"
 #include "tests/connectors/webhook_contract.h"
 
@@ -13,23 +14,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace http = core::http;
 
-constexpr const char* old_secret = "0ld-app-secret";
-constexpr const char* new_secret = "n3w-app-secret";
+using namespace test_support::meta;  // old_secret, new_secret, signature(), request_with()
 
 std::string fixture(const std::string& name) { return test_support::fixture("messenger", name); }
-
-// The signature Meta sends: over the exact bytes of the body.
-std::string signature(const std::string& body, const std::string& secret = new_secret) {
-  return "sha256=" + hmac_sha256_hex(secret, body);
-}
-
-http::request request_with(const std::string& body, std::optional<std::string> sig = {}) {
-  http::request r;
-  r.verb = http::method::post;
-  r.body = body;
-  r.headers.add("X-Hub-Signature-256", sig ? *sig : signature(body));
-  return r;
-}
 
 // ---- mapping, without sockets ----------------------------------------------------------------
 
