@@ -15,6 +15,16 @@ eng::timestamp wall_now() {
       .count();
 }
 
+// The gauge `name{label="value"}`: registered on first use, then taken from `cache` (update_gauges
+// runs every second over every queue and domain).
+core::metrics::gauge& labelled_gauge(std::map<std::string, core::metrics::gauge*>& cache,
+                                     const char* name, const char* help, const char* label,
+                                     const std::string& value) {
+  auto& g = cache[value];
+  if (!g) g = &core::metrics::global().gauge_of(name, help, {{label, value}});
+  return *g;
+}
+
 }  // namespace
 
 core::result<std::shared_ptr<core::bus::producer>> router::impl::make_producer() const {
@@ -309,37 +319,26 @@ void router::impl::update_gauges() {
         e.second[1] += static_cast<double>(q.answered + q.abandoned + q.expired);
       }
   for (const auto& [queue, e] : per_queue) {
-    auto& w = waiting_gauges[queue];
-    if (!w)
-      w = &core::metrics::global().gauge_of("omniroute_queue_waiting",
-                                            "Contacts waiting in the queue, all domains.",
-                                            {{"queue", queue}});
-    w->set(e.first);
-    auto& sl = service_level_gauges[queue];
-    if (!sl)
-      sl = &core::metrics::global().gauge_of(
-          "omniroute_queue_service_level",
-          "Share of contacts answered within the SLA threshold (answered / finished).",
-          {{"queue", queue}});
-    sl->set(e.second[1] > 0 ? e.second[0] / e.second[1] : 1.0);
+    labelled_gauge(waiting_gauges, "omniroute_queue_waiting",
+                   "Contacts waiting in the queue, all domains.", "queue", queue)
+        .set(e.first);
+    labelled_gauge(service_level_gauges, "omniroute_queue_service_level",
+                   "Share of contacts answered within the SLA threshold (answered / finished).",
+                   "queue", queue)
+        .set(e.second[1] > 0 ? e.second[0] / e.second[1] : 1.0);
   }
   for (const auto& [p, ps] : partitions) {
     if (ps->snapshot_taken == 0) continue;
     for (const auto& [name, d] : ps->domains) {
-      auto& age = snapshot_age_gauges[name];
-      if (!age)
-        age = &core::metrics::global().gauge_of(
-            "omniroute_router_snapshot_age_seconds",
-            "Age of the domain's newest snapshot in omni.snapshots (delivered or loaded).",
-            {{"domain", name}});
-      age->set(static_cast<double>(now - ps->snapshot_taken) / 1000.0);
-      auto& size = snapshot_size_gauges[name];
-      if (!size)
-        size = &core::metrics::global().gauge_of(
-            "omniroute_router_snapshot_bytes", "Size of the domain's part of its newest snapshot.",
-            {{"domain", name}});
+      labelled_gauge(snapshot_age_gauges, "omniroute_router_snapshot_age_seconds",
+                     "Age of the domain's newest snapshot in omni.snapshots (delivered or loaded).",
+                     "domain", name)
+          .set(static_cast<double>(now - ps->snapshot_taken) / 1000.0);
+      auto& size =
+          labelled_gauge(snapshot_size_gauges, "omniroute_router_snapshot_bytes",
+                         "Size of the domain's part of its newest snapshot.", "domain", name);
       if (auto it = snapshot_sizes.find(name); it != snapshot_sizes.end())
-        size->set(static_cast<double>(it->second));
+        size.set(static_cast<double>(it->second));
     }
   }
   std::size_t domains = 0;

@@ -64,7 +64,7 @@ struct pending_offset {
 // covers: the delivery of marker `marker` (README, "Snapshots").
 struct snapshot_in_flight {
   std::uint64_t marker = 0;
-  std::string manifest;  // JSON without changelog_offset, completed when the marker is delivered
+  json manifest;  // without changelog_offset, added when the marker is delivered
   std::uint64_t id = 0;
 };
 
@@ -250,7 +250,7 @@ struct router::impl {
   }
   void maybe_snapshot(partition_state& ps);
   void take_snapshot(partition_state& ps);
-  void write_manifest(partition_state& ps, std::string manifest, std::uint64_t id,
+  void write_manifest(partition_state& ps, json manifest, std::uint64_t id,
                       std::int64_t changelog_offset);
   void on_marker_delivered(partition_state& ps, const completion& c);
   // Loads the newest complete snapshot of partition p into `ps`; the changelog offset to replay

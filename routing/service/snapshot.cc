@@ -192,14 +192,13 @@ void router::impl::take_snapshot(partition_state& ps) {
   ps.steps_since_snapshot = 0;
   ps.last_snapshot = clock_type::now();
   if (ps.markers_delivered == ps.markers_emitted)
-    write_manifest(ps, manifest.dump(), id, ps.marker_offset);
+    write_manifest(ps, std::move(manifest), id, ps.marker_offset);
   else
-    ps.snapshot_wait = snapshot_in_flight{ps.markers_emitted, manifest.dump(), id};
+    ps.snapshot_wait = snapshot_in_flight{ps.markers_emitted, std::move(manifest), id};
 }
 
-void router::impl::write_manifest(partition_state& ps, std::string manifest, std::uint64_t id,
+void router::impl::write_manifest(partition_state& ps, json m, std::uint64_t id,
                                   std::int64_t changelog_offset) {
-  auto m = nlohmann::json::parse(manifest);
   m["changelog_offset"] = changelog_offset;
   completion done{ps.generation, ps.partition, "", -1, false, {}};
   done.snapshot = id;
